@@ -1,0 +1,102 @@
+# accelhub: one entry point for set-up, tests, benchmarks and the demo.
+# Every target installs what it needs on a fresh machine and is quiet when
+# everything is already there (stamp files under .make/).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMPS := .make
+TOOLS_BIN := $(CURDIR)/.tools/node_modules/.bin
+export PATH := $(BIN):$(TOOLS_BIN):$(PATH)
+export ACCELHUB_CHROMIUM ?= /usr/bin/chromium
+
+PY_SOURCES := hub_ext server_ext devstack
+
+.PHONY: help setup demo test test-python test-frontend test-browser lint bench clean
+
+help:
+	@echo "make demo   - start the hub on devstack and open it in your browser"
+	@echo "make test   - lint, type-check, Python, frontend and browser tests"
+	@echo "make bench  - benchmarks, each reported against its baseline"
+	@echo "make lint   - ruff, mypy and the TypeScript compiler"
+
+setup: $(STAMPS)/python $(STAMPS)/tools $(STAMPS)/chromium
+
+$(STAMPS):
+	@mkdir -p $(STAMPS)
+
+# Debian packages the tests drive: Chromium for Playwright (never a downloaded browser).
+$(STAMPS)/chromium: | $(STAMPS)
+	@if ! command -v "$(ACCELHUB_CHROMIUM)" >/dev/null 2>&1; then \
+		echo "installing Debian's chromium"; \
+		apt-get update -qq >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@touch $@
+
+# Node tools that run beside Python (configurable-http-proxy for JupyterHub).
+$(STAMPS)/tools: .tools/package.json .tools/package-lock.json | $(STAMPS)
+	@echo "installing node tools (.tools)"
+	@npm ci --prefix .tools --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
+
+# The labextension's npm packages, exactly as locked.
+$(STAMPS)/npm: labextension/package.json labextension/package-lock.json | $(STAMPS)
+	@echo "installing labextension npm packages"
+	@cd labextension && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
+
+# The project-local virtualenv with accelhub installed editable (this also
+# builds the labextension through hatch-jupyter-builder).
+$(STAMPS)/python: pyproject.toml $(STAMPS)/npm | $(STAMPS)
+	@if [ ! -x $(BIN)/python ]; then \
+		echo "creating $(VENV)"; \
+		$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+			|| { echo "accelhub needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }; \
+		$(PYTHON) -m venv $(VENV); \
+		$(BIN)/pip install -q --upgrade pip; \
+	fi
+	@echo "installing accelhub into $(VENV)"
+	@$(BIN)/pip install -q -e '.[dev]' >$(STAMPS)/pip.log 2>&1 || { cat $(STAMPS)/pip.log; exit 1; }
+	@jupyter-builder develop --overwrite . >/dev/null
+	@touch $@
+
+# Rebuild the labextension when its sources change.
+$(STAMPS)/labextension: $(STAMPS)/python $(shell find labextension/src labextension/style labextension/schema -type f 2>/dev/null) | $(STAMPS)
+	@echo "building the labextension"
+	@cd labextension && npm run --silent build >$(CURDIR)/$(STAMPS)/labextension.log 2>&1 \
+		|| { cat $(CURDIR)/$(STAMPS)/labextension.log; exit 1; }
+	@touch $@
+
+lint: $(STAMPS)/python $(STAMPS)/npm
+	ruff check $(PY_SOURCES) tests
+	ruff format --check $(PY_SOURCES) tests
+	mypy
+	cd labextension && npx tsc --noEmit
+
+test-python: setup $(STAMPS)/labextension
+	pytest -m "not browser"
+
+test-frontend: $(STAMPS)/npm
+	cd labextension && npx jest
+
+test-browser: setup $(STAMPS)/labextension
+	pytest -m browser
+
+test: lint test-frontend test-python test-browser
+
+bench: setup $(STAMPS)/labextension
+	@for bench in tests/benchmarks/bench_*.py; do \
+		echo "== $$bench"; \
+		python "$$bench"; \
+	done
+
+demo: setup $(STAMPS)/labextension
+	python -m hub_ext.demo
+
+clean:
+	rm -rf $(STAMPS) build dist labextension/lib server_ext/labextension

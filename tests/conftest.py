@@ -1,0 +1,81 @@
+"""Fixtures shared by every accelhub test suite."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.net import free_port
+from tests.helpers.processes import ServerProcess
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests leave screenshots and logs for people to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for servers started by tests: the venv's tools first on PATH."""
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    tools_bin = str(REPO_ROOT / ".tools" / "node_modules" / ".bin")
+    env["PATH"] = os.pathsep.join([bin_dir, tools_bin, env.get("PATH", "")])
+    env.update(extra)
+    return env
+
+
+@dataclass
+class LabServer:
+    """A running ``jupyter lab`` with the accelhub extension."""
+
+    url: str
+    token: str
+    root_dir: Path
+    process: ServerProcess
+
+    def api_url(self, path: str) -> str:
+        return f"{self.url}{path.lstrip('/')}"
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A real JupyterLab on a free loopback port, token-protected."""
+    root = tmp_path_factory.mktemp("lab-root")
+    runtime = tmp_path_factory.mktemp("lab-runtime")
+    port = free_port()
+    token = secrets.token_hex(16)
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--allow-root",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    env = subprocess_env(JUPYTER_RUNTIME_DIR=str(runtime))
+    process = ServerProcess(argv, runtime / "lab.log", env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        process.wait_until_serving(f"{url}api/status", timeout=90)
+    except (RuntimeError, TimeoutError):
+        process.stop()
+        raise
+    yield LabServer(url=url, token=token, root_dir=root, process=process)
+    process.stop()

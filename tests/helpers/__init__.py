@@ -1,0 +1,1 @@
+"""Helpers shared by accelhub's test suites."""
