@@ -14,16 +14,13 @@ class AccelhubExtension(ExtensionApp):
     """Serves accelhub's REST API under ``/accelhub/api``."""
 
     name = "server_ext"
-    description = "accelhub: GPU telemetry and InterLink offload for Jupyter Server"
+    description = "accelhub: GPU telemetry for Jupyter Server"
     extension_url = "/lab"
     load_other_extensions = True
     version = __version__
 
     telemetry_enabled = Bool(
         True, config=True, help="Serve GPU telemetry (needs nothing but nvidia-ml-py)."
-    )
-    offload_enabled = Bool(
-        True, config=True, help="Offer offloading notebooks and cells to remote sites."
     )
 
     def initialize_handlers(self) -> None:
@@ -32,4 +29,4 @@ class AccelhubExtension(ExtensionApp):
 
     def features(self) -> dict[str, bool]:
         """Which optional features this server offers."""
-        return {"telemetry": self.telemetry_enabled, "offload": self.offload_enabled}
+        return {"telemetry": self.telemetry_enabled}
