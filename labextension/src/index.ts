@@ -1,14 +1,24 @@
 import {
+  ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './handler';
-import { describeHealth, isHealth } from './health';
+import { describeHealth, IHealth, isHealth } from './health';
+import { GpuPanel } from './telemetry/panel';
+import { GpuStatusItem } from './telemetry/statusbar';
+import { TelemetryStream } from './telemetry/stream';
 
 const PLUGIN_ID = '@accelhub/labextension:plugin';
+
+export namespace CommandIDs {
+  export const openGpuPanel = 'accelhub:open-gpu-panel';
+}
 
 /** A small status-bar item that shows which accelhub server the page reached. */
 class HealthStatus extends Widget {
@@ -19,47 +29,104 @@ class HealthStatus extends Widget {
     this.node.textContent = 'accelhub…';
   }
 
-  show_ok(text: string): void {
+  showOk(text: string): void {
     this.node.dataset.state = 'ok';
     this.node.textContent = text;
     this.node.title = 'accelhub server extension reached';
   }
 
-  show_error(message: string): void {
+  showError(message: string): void {
     this.node.dataset.state = 'error';
     this.node.textContent = 'accelhub unavailable';
     this.node.title = message;
   }
 }
 
+async function fetchHealth(status: HealthStatus): Promise<IHealth | null> {
+  try {
+    const data = await requestAPI<unknown>('health');
+    if (!isHealth(data)) {
+      throw new Error('unexpected answer from /accelhub/api/health');
+    }
+    const text = describeHealth(data);
+    console.log(`accelhub server extension reached: ${text}`);
+    status.showOk(text);
+    return data;
+  } catch (reason) {
+    const message = reason instanceof Error ? reason.message : String(reason);
+    console.error(`accelhub server extension unreachable: ${message}`);
+    status.showError(message);
+    return null;
+  }
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
-  description: 'accelhub: GPU telemetry and remote offload for JupyterLab',
+  description: 'accelhub: GPU telemetry for JupyterLab',
   autoStart: true,
-  optional: [IStatusBar],
-  activate: (_app: JupyterFrontEnd, statusBar: IStatusBar | null) => {
+  optional: [IStatusBar, ICommandPalette, ISettingRegistry, ILayoutRestorer],
+  activate: async (
+    app: JupyterFrontEnd,
+    statusBar: IStatusBar | null,
+    palette: ICommandPalette | null,
+    settingRegistry: ISettingRegistry | null,
+    restorer: ILayoutRestorer | null
+  ) => {
     console.log('accelhub labextension activated');
     const status = new HealthStatus();
-    if (statusBar) {
-      statusBar.registerStatusItem(PLUGIN_ID + ':health', {
-        item: status,
-        align: 'left',
-        rank: 100
+    statusBar?.registerStatusItem(PLUGIN_ID + ':health', {
+      item: status,
+      align: 'left',
+      rank: 100
+    });
+
+    let intervalSeconds = 1;
+    const settings = settingRegistry ? await settingRegistry.load(PLUGIN_ID).catch(() => null) : null;
+    if (settings) {
+      intervalSeconds = settings.get('telemetryIntervalSeconds').composite as number;
+    }
+
+    const health = await fetchHealth(status);
+    if (!health?.features.telemetry) {
+      return;
+    }
+
+    const stream = new TelemetryStream({ intervalSeconds });
+    settings?.changed.connect(() => {
+      stream.setInterval(settings.get('telemetryIntervalSeconds').composite as number);
+    });
+    const tracker = new WidgetTracker<GpuPanel>({ namespace: 'accelhub-gpu' });
+
+    app.commands.addCommand(CommandIDs.openGpuPanel, {
+      label: 'Open GPU Panel',
+      caption: 'Live GPU and MIG telemetry for this server',
+      execute: () => {
+        let panel = tracker.currentWidget;
+        if (!panel || panel.isDisposed) {
+          panel = new GpuPanel(stream);
+          void tracker.add(panel);
+          app.shell.add(panel, 'main', { mode: 'split-right' });
+        }
+        app.shell.activateById(panel.id);
+        return panel;
+      }
+    });
+    palette?.addItem({ command: CommandIDs.openGpuPanel, category: 'accelhub' });
+    if (restorer) {
+      void restorer.restore(tracker, {
+        command: CommandIDs.openGpuPanel,
+        name: () => 'gpu-panel'
       });
     }
-    requestAPI<unknown>('health')
-      .then(data => {
-        if (!isHealth(data)) {
-          throw new Error('unexpected answer from /accelhub/api/health');
-        }
-        const text = describeHealth(data);
-        console.log(`accelhub server extension reached: ${text}`);
-        status.show_ok(text);
-      })
-      .catch((reason: Error) => {
-        console.error(`accelhub server extension unreachable: ${reason.message}`);
-        status.show_error(reason.message);
-      });
+
+    statusBar?.registerStatusItem(PLUGIN_ID + ':gpu', {
+      item: new GpuStatusItem(stream, () => {
+        void app.commands.execute(CommandIDs.openGpuPanel);
+      }),
+      align: 'left',
+      rank: 90
+    });
+    stream.start();
   }
 };
 

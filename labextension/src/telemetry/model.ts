@@ -1,0 +1,148 @@
+/**
+ * The telemetry data the server extension sends, as the frontend reads it.
+ *
+ * Every metric a device does not support is `null` and named in
+ * `unsupported`; the UI shows "n/a" for it, never a zero.
+ */
+
+/** Why telemetry is (or is not) available on this server. */
+export type TelemetryStatus =
+  | 'ok'
+  | 'no_library'
+  | 'no_driver'
+  | 'no_devices'
+  | 'error'
+  | string;
+
+export interface IProcessInfo {
+  pid: number;
+  used_memory_bytes: number | null;
+  user: string | null;
+  name: string | null;
+  own: boolean;
+}
+
+export interface IDeviceSample {
+  /** Stable key for charts: the UUID of a GPU or MIG device. */
+  uuid: string;
+  index: number | string;
+  name: string;
+  kind: 'gpu' | 'mig';
+  /** MIG profile such as `1g.10gb`; absent for full GPUs. */
+  profile?: string | null;
+  parent_uuid?: string | null;
+  utilization_gpu: number | null;
+  utilization_memory: number | null;
+  memory_used_bytes: number | null;
+  memory_total_bytes: number | null;
+  temperature_c: number | null;
+  fan_percent: number | null;
+  power_draw_w: number | null;
+  power_limit_w: number | null;
+  sm_clock_mhz: number | null;
+  memory_clock_mhz: number | null;
+  performance_state: string | null;
+  mig_mode: string | null;
+  unsupported: string[];
+  processes: IProcessInfo[];
+  error?: string | null;
+}
+
+export interface ISnapshot {
+  status: TelemetryStatus;
+  message: string;
+  /** Seconds since the epoch. */
+  timestamp: number;
+  devices: IDeviceSample[];
+}
+
+function asNumber(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function asString(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+function pick(source: Record<string, any>, ...paths: string[]): unknown {
+  for (const path of paths) {
+    let value: any = source;
+    for (const key of path.split('.')) {
+      value = value === null || value === undefined ? undefined : value[key];
+    }
+    if (value !== undefined) {
+      return value;
+    }
+  }
+  return undefined;
+}
+
+function normaliseProcess(raw: Record<string, any>): IProcessInfo {
+  return {
+    pid: asNumber(raw.pid) ?? -1,
+    used_memory_bytes: asNumber(
+      pick(raw, 'used_memory_bytes', 'used_memory', 'memory_used_bytes')
+    ),
+    user: asString(raw.user ?? raw.username),
+    name: asString(raw.name ?? raw.command),
+    own: Boolean(raw.own ?? raw.belongs_to_server ?? raw.is_own)
+  };
+}
+
+/** Turn one device of the server's JSON into the shape the UI draws. */
+export function normaliseDevice(
+  raw: Record<string, any>,
+  parent?: IDeviceSample
+): IDeviceSample {
+  const unsupported: string[] = Array.isArray(raw.unsupported) ? [...raw.unsupported] : [];
+  const device: IDeviceSample = {
+    uuid: asString(raw.uuid) ?? `${parent?.uuid ?? 'device'}-${raw.index ?? '?'}`,
+    index: raw.index ?? '?',
+    name: asString(raw.name) ?? 'GPU',
+    kind: raw.kind === 'mig' || parent ? 'mig' : 'gpu',
+    profile: asString(raw.profile),
+    parent_uuid: parent?.uuid ?? asString(raw.parent_uuid),
+    utilization_gpu: asNumber(pick(raw, 'utilization_gpu', 'utilization.gpu')),
+    utilization_memory: asNumber(pick(raw, 'utilization_memory', 'utilization.memory')),
+    memory_used_bytes: asNumber(pick(raw, 'memory_used_bytes', 'memory.used')),
+    memory_total_bytes: asNumber(pick(raw, 'memory_total_bytes', 'memory.total')),
+    temperature_c: asNumber(pick(raw, 'temperature_c', 'temperature')),
+    fan_percent: asNumber(pick(raw, 'fan_percent', 'fan_speed', 'fan')),
+    power_draw_w: asNumber(pick(raw, 'power_draw_w', 'power.draw', 'power_usage_w')),
+    power_limit_w: asNumber(pick(raw, 'power_limit_w', 'power.limit')),
+    sm_clock_mhz: asNumber(pick(raw, 'sm_clock_mhz', 'clocks.sm')),
+    memory_clock_mhz: asNumber(pick(raw, 'memory_clock_mhz', 'clocks.memory')),
+    performance_state: asString(pick(raw, 'performance_state', 'pstate')),
+    mig_mode: asString(pick(raw, 'mig_mode', 'mig.mode')),
+    unsupported,
+    processes: Array.isArray(raw.processes) ? raw.processes.map(normaliseProcess) : [],
+    error: asString(raw.error)
+  };
+  return device;
+}
+
+/**
+ * Flatten the server's snapshot into one list of chartable devices: each GPU,
+ * followed by its MIG devices.
+ */
+export function normaliseSnapshot(raw: unknown): ISnapshot {
+  const source = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, any>;
+  const devices: IDeviceSample[] = [];
+  const rawDevices: any[] = Array.isArray(source.devices) ? source.devices : [];
+  for (const rawDevice of rawDevices) {
+    const device = normaliseDevice(rawDevice);
+    devices.push(device);
+    const migDevices: any[] = pick(rawDevice, 'mig_devices', 'mig.devices') as any[];
+    if (Array.isArray(migDevices)) {
+      for (const rawMig of migDevices) {
+        devices.push(normaliseDevice(rawMig, device));
+      }
+    }
+  }
+  return {
+    status: asString(source.status) ?? 'error',
+    message: asString(source.message) ?? '',
+    timestamp: asNumber(source.timestamp) ?? Date.now() / 1000,
+    devices
+  };
+}
