@@ -48,11 +48,8 @@ class LabServer:
         return f"{self.url}{path.lstrip('/')}"
 
 
-@pytest.fixture(scope="session")
-def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    """A real JupyterLab on a free loopback port, token-protected."""
-    root = tmp_path_factory.mktemp("lab-root")
-    runtime = tmp_path_factory.mktemp("lab-runtime")
+def launch_lab(root: Path, runtime: Path, extra_env: dict[str, str] | None = None) -> LabServer:
+    """Start a real JupyterLab on a free loopback port, token-protected."""
     port = free_port()
     token = secrets.token_hex(16)
     argv = [
@@ -69,7 +66,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         "--LabApp.news_url=",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
-    env = subprocess_env(JUPYTER_RUNTIME_DIR=str(runtime))
+    env = subprocess_env(JUPYTER_RUNTIME_DIR=str(runtime), **(extra_env or {}))
     process = ServerProcess(argv, runtime / "lab.log", env=env)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -77,5 +74,17 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     except (RuntimeError, TimeoutError):
         process.stop()
         raise
-    yield LabServer(url=url, token=token, root_dir=root, process=process)
-    process.stop()
+    return LabServer(url=url, token=token, root_dir=root, process=process)
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A real JupyterLab with the accelhub extension and no GPU at all."""
+    server = launch_lab(
+        tmp_path_factory.mktemp("lab-root"),
+        tmp_path_factory.mktemp("lab-runtime"),
+        # No NVML library reachable: telemetry must say so, not fail.
+        {"LD_LIBRARY_PATH": "", "NVIDIA_VISIBLE_DEVICES": "none"},
+    )
+    yield server
+    server.process.stop()

@@ -1,6 +1,6 @@
 import { statusBarText, unavailableMessage, formatMetric, leafDevices } from '../telemetry/format';
 import { SeriesStore } from '../telemetry/history';
-import { IDeviceSample, normaliseSnapshot } from '../telemetry/model';
+import { historyToSnapshots, IDeviceSample, normaliseSnapshot } from '../telemetry/model';
 
 const GiB = 1024 ** 3;
 
@@ -123,5 +123,54 @@ describe('series store', () => {
     store.push(5, [device({})]);
     store.push(4, [device({})]);
     expect(store.length).toBe(1);
+  });
+});
+
+describe('server shapes', () => {
+  it('reads the server snapshot fields, MIG devices and performance state', () => {
+    const snapshot = normaliseSnapshot({
+      status: 'ok',
+      message: '1 GPU(s) visible.',
+      timestamp: 3,
+      devices: [
+        {
+          index: 0,
+          kind: 'gpu',
+          status: 'ok',
+          uuid: 'GPU-a',
+          name: 'NVIDIA A100 80GB PCIe',
+          utilization_gpu: null,
+          clock_sm_mhz: 1410,
+          performance_state: 0,
+          processes: [{ pid: 7, command: 'python', user: 'rita', own: true, used_memory_bytes: 5 }],
+          mig: { enabled: true, devices: [{ index: 0, kind: 'mig', uuid: 'MIG-b', profile: '3g.40gb' }] },
+          unsupported: ['utilization_gpu', 'fan_percent']
+        },
+        { index: 1, kind: 'gpu', status: 'gpu_lost', message: 'GPU is lost' }
+      ]
+    });
+    const [gpu, mig, lost] = snapshot.devices;
+    expect(gpu.sm_clock_mhz).toBe(1410);
+    expect(gpu.performance_state).toBe('P0');
+    expect(gpu.processes[0]).toMatchObject({ pid: 7, name: 'python', own: true });
+    expect(mig).toMatchObject({ uuid: 'MIG-b', kind: 'mig', parent_uuid: 'GPU-a' });
+    expect(lost.error).toBe('GPU is lost');
+  });
+
+  it('replays history samples as snapshots', () => {
+    const snapshots = historyToSnapshots({
+      devices: [
+        { uuid: 'GPU-a', kind: 'gpu', index: 0, name: 'T4' },
+        { uuid: 'MIG-b', kind: 'mig', index: '0:1', parent_uuid: 'GPU-x', profile: '1g.10gb' }
+      ],
+      samples: [
+        { timestamp: 1, values: { 'GPU-a': { utilization_gpu: 5 }, 'MIG-b': { memory_used_bytes: 9 } } },
+        { timestamp: 2, values: { 'GPU-a': { utilization_gpu: 6 } } }
+      ]
+    });
+    expect(snapshots.map(s => s.timestamp)).toEqual([1, 2]);
+    expect(snapshots[0].devices[0]).toMatchObject({ uuid: 'GPU-a', utilization_gpu: 5, name: 'T4' });
+    expect(snapshots[0].devices[1]).toMatchObject({ kind: 'mig', parent_uuid: 'GPU-x', memory_used_bytes: 9 });
+    expect(snapshots[1].devices).toHaveLength(1);
   });
 });

@@ -69,7 +69,8 @@ export class MetricChart {
             label: style.label,
             stroke: themeColor(style.cssColor, '#1976d2'),
             width: 1.5,
-            spanGaps: false
+            spanGaps: false,
+            points: { show: false }
           }
         ]
       },

@@ -89,6 +89,17 @@ function normaliseProcess(raw: Record<string, any>): IProcessInfo {
   };
 }
 
+/** NVML performance states are numbers: 0 is P0 (fastest), 32 means unknown. */
+function formatPerformanceState(value: unknown): string | null {
+  if (typeof value === 'string') {
+    return value;
+  }
+  if (typeof value === 'number' && value >= 0 && value <= 15) {
+    return `P${value}`;
+  }
+  return null;
+}
+
 /** Turn one device of the server's JSON into the shape the UI draws. */
 export function normaliseDevice(
   raw: Record<string, any>,
@@ -110,13 +121,13 @@ export function normaliseDevice(
     fan_percent: asNumber(pick(raw, 'fan_percent', 'fan_speed', 'fan')),
     power_draw_w: asNumber(pick(raw, 'power_draw_w', 'power.draw', 'power_usage_w')),
     power_limit_w: asNumber(pick(raw, 'power_limit_w', 'power.limit')),
-    sm_clock_mhz: asNumber(pick(raw, 'sm_clock_mhz', 'clocks.sm')),
-    memory_clock_mhz: asNumber(pick(raw, 'memory_clock_mhz', 'clocks.memory')),
-    performance_state: asString(pick(raw, 'performance_state', 'pstate')),
+    sm_clock_mhz: asNumber(pick(raw, 'clock_sm_mhz', 'sm_clock_mhz')),
+    memory_clock_mhz: asNumber(pick(raw, 'clock_memory_mhz', 'memory_clock_mhz')),
+    performance_state: formatPerformanceState(pick(raw, 'performance_state')),
     mig_mode: asString(pick(raw, 'mig_mode', 'mig.mode')),
     unsupported,
     processes: Array.isArray(raw.processes) ? raw.processes.map(normaliseProcess) : [],
-    error: asString(raw.error)
+    error: raw.status && raw.status !== 'ok' ? (asString(raw.message) ?? raw.status) : null
   };
   return device;
 }
@@ -145,4 +156,37 @@ export function normaliseSnapshot(raw: unknown): ISnapshot {
     timestamp: asNumber(source.timestamp) ?? Date.now() / 1000,
     devices
   };
+}
+
+/**
+ * Turn the server's history answer (device list plus compact samples) into
+ * snapshots, oldest first, so panels can replay them like live frames.
+ */
+export function historyToSnapshots(raw: unknown): ISnapshot[] {
+  const source = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, any>;
+  const meta: any[] = Array.isArray(source.devices) ? source.devices : [];
+  const samples: any[] = Array.isArray(source.samples) ? source.samples : [];
+  const byUuid = new Map<string, Record<string, any>>();
+  for (const device of meta) {
+    if (typeof device?.uuid === 'string') {
+      byUuid.set(device.uuid, device);
+    }
+  }
+  return samples.map(sample => {
+    const values: Record<string, any> = sample?.values ?? {};
+    const devices: IDeviceSample[] = [];
+    for (const [uuid, metrics] of Object.entries(values)) {
+      const info = byUuid.get(uuid) ?? { uuid };
+      const device = normaliseDevice({ ...info, ...metrics, processes: [] });
+      device.parent_uuid = asString(info.parent_uuid);
+      device.kind = info.kind === 'mig' ? 'mig' : 'gpu';
+      devices.push(device);
+    }
+    return {
+      status: 'ok',
+      message: '',
+      timestamp: asNumber(sample?.timestamp) ?? 0,
+      devices
+    };
+  });
 }

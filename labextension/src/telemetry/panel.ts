@@ -3,7 +3,7 @@ import { Message } from '@lumino/messaging';
 
 import { MetricChart, METRIC_STYLE } from './charts';
 import { formatGigabytes, formatMetric, unavailableMessage } from './format';
-import { CHART_METRICS, SeriesStore } from './history';
+import { CHART_METRICS, ChartMetric, SeriesStore } from './history';
 import { IDeviceSample, ISnapshot } from './model';
 import { TelemetryStream } from './stream';
 
@@ -109,7 +109,7 @@ export class GpuPanel extends Widget {
     const chartsHost = document.createElement('div');
     chartsHost.className = 'accelhub-GpuCard-charts';
     const charts: MetricChart[] = [];
-    for (const metric of CHART_METRICS) {
+    for (const metric of chartedMetrics(device)) {
       const box = document.createElement('figure');
       box.className = 'accelhub-GpuChart';
       box.dataset.metric = metric;
@@ -140,6 +140,11 @@ export class GpuPanel extends Widget {
   private _updateCard(card: IDeviceCard, device: IDeviceSample): void {
     const title = device.kind === 'mig' ? `MIG ${device.profile ?? ''}`.trim() : device.name;
     card.header.textContent = `${device.index} · ${title}`;
+    card.node.dataset.status = device.error ? 'error' : 'ok';
+    if (device.error) {
+      card.stats.textContent = device.error;
+      return;
+    }
     card.header.title = device.uuid;
     const memory =
       device.memory_total_bytes === null
@@ -149,18 +154,21 @@ export class GpuPanel extends Widget {
           )} GB`;
     const facts: [string, string][] = [
       ['util', formatMetric(device.utilization_gpu, '%')],
-      ['memory', memory],
-      ['temp', formatMetric(device.temperature_c, ' °C')],
-      ['fan', formatMetric(device.fan_percent, '%')],
-      [
-        'power',
+      ['memory', memory]
+    ];
+    if (device.kind === 'gpu') {
+      const power =
         device.power_draw_w === null
           ? 'n/a'
-          : `${device.power_draw_w.toFixed(0)}/${formatMetric(device.power_limit_w, ' W')}`
-      ],
-      ['sm clock', formatMetric(device.sm_clock_mhz, ' MHz')],
-      ['pstate', device.performance_state ?? 'n/a']
-    ];
+          : `${device.power_draw_w.toFixed(0)}/${formatMetric(device.power_limit_w, ' W')}`;
+      facts.push(
+        ['temp', formatMetric(device.temperature_c, ' °C')],
+        ['fan', formatMetric(device.fan_percent, '%')],
+        ['power', power],
+        ['sm clock', formatMetric(device.sm_clock_mhz, ' MHz')],
+        ['pstate', device.performance_state ?? 'n/a']
+      );
+    }
     card.stats.replaceChildren(
       ...facts.map(([name, value]) => {
         const item = document.createElement('span');
@@ -226,6 +234,19 @@ export class GpuPanel extends Widget {
   private _devices: HTMLElement;
   private _cards = new Map<string, IDeviceCard>();
   private _series = new SeriesStore(HISTORY_SECONDS);
+}
+
+/**
+ * The metrics worth a chart for this device: MIG slices report memory only,
+ * and a metric the device does not support gets no empty chart.
+ */
+export function chartedMetrics(device: IDeviceSample): ChartMetric[] {
+  if (device.kind === 'mig') {
+    return ['memory_used_bytes'];
+  }
+  return CHART_METRICS.filter(
+    metric => !device.unsupported.includes(metric) && device[metric] !== null
+  );
 }
 
 interface IDeviceCard {

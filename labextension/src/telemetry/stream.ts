@@ -4,7 +4,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { IDisposable } from '@lumino/disposable';
 
 import { requestAPI } from '../handler';
-import { ISnapshot, normaliseSnapshot } from './model';
+import { historyToSnapshots, ISnapshot, normaliseSnapshot } from './model';
 
 /** How the connection to the telemetry stream is doing. */
 export type ConnectionState = 'connecting' | 'open' | 'closed';
@@ -58,8 +58,7 @@ export class TelemetryStream implements IDisposable {
       {},
       this._settings
     );
-    const samples: unknown[] = Array.isArray(raw) ? raw : (raw?.samples ?? []);
-    return samples.map(normaliseSnapshot);
+    return historyToSnapshots(raw);
   }
 
   dispose(): void {
@@ -97,11 +96,14 @@ export class TelemetryStream implements IDisposable {
       } catch {
         return;
       }
-      if (frame && frame.type === 'error') {
+      if (frame?.type === 'error') {
         console.warn(`accelhub telemetry: ${frame.message}`);
         return;
       }
-      const snapshot = normaliseSnapshot(frame?.snapshot ?? frame?.data ?? frame);
+      if (frame?.type !== 'snapshot') {
+        return;
+      }
+      const snapshot = normaliseSnapshot(frame.data);
       this._latest = snapshot;
       this._snapshotReceived.emit(snapshot);
     };
