@@ -8,6 +8,7 @@ from traitlets import Bool
 from hub_ext._version import __version__
 
 from .handlers.health import HealthHandler
+from .telemetry import register_telemetry, stop_telemetry
 
 
 class AccelhubExtension(ExtensionApp):
@@ -26,6 +27,12 @@ class AccelhubExtension(ExtensionApp):
     def initialize_handlers(self) -> None:
         """Register the extension's routes."""
         self.handlers.extend([(r"/accelhub/api/health", HealthHandler)])
+        if self.telemetry_enabled:
+            register_telemetry(self)
+
+    async def stop_extension(self) -> None:
+        """Stop background work: the telemetry sampler and activity reports."""
+        await stop_telemetry(self)
 
     def features(self) -> dict[str, bool]:
         """Which optional features this server offers."""
