@@ -1,0 +1,1 @@
+"""devstack controllers: the scheduler, the process kubelet and the Job controller."""

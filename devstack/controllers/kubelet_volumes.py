@@ -1,0 +1,195 @@
+"""Pod volumes as directories in the sandbox, and mounts as symlinks under the rootfs.
+
+devstack cannot mount, so a volume mounted at `/etc/accelhub` appears at
+`$DEVSTACK_ROOTFS/etc/accelhub` (a symlink to the volume's directory). ConfigMap,
+Secret, downwardAPI and projected volumes are written as files honouring `items` and
+`defaultMode`; emptyDir is a fresh directory; a PVC is a directory under the kubelet's
+state dir that outlives the pod; hostPath is the host path itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from devstack.apiserver.errors import ApiError
+from devstack.controllers.kubelet_env import ConfigError, field_value
+
+Files = dict[str, tuple[bytes, int]]  # relative path -> (content, mode)
+
+
+class VolumeError(Exception):
+    """A volume that cannot be set up yet (reported as a FailedMount event)."""
+
+
+def rootfs_path(rootfs: Path, path: str) -> Path:
+    """Where an absolute container path lives inside the sandbox's rootfs."""
+    return rootfs / path.lstrip("/")
+
+
+async def _object_data(store: Any, kind: str, name: str, namespace: str,
+                       optional: bool, volume: str) -> dict[str, bytes] | None:
+    resource = "configmaps" if kind == "configmap" else "secrets"
+    try:
+        obj = await store.get(resource, name, namespace=namespace)
+    except ApiError as exc:
+        if exc.status == 404 and optional:
+            return None
+        if exc.status == 404:
+            raise VolumeError(f'MountVolume.SetUp failed for volume "{volume}" : '
+                              f'{kind} "{name}" not found') from None
+        raise
+    out: dict[str, bytes] = {}
+    if kind == "configmap":
+        for k, v in (obj.get("data") or {}).items():
+            out[k] = str(v).encode()
+        for k, v in (obj.get("binaryData") or {}).items():
+            out[k] = base64.b64decode(v)
+    else:
+        for k, v in (obj.get("data") or {}).items():
+            out[k] = base64.b64decode(v)
+    return out
+
+
+def _select(data: Mapping[str, bytes], items: list[dict[str, Any]] | None, mode: int,
+            volume: str, kind: str) -> Files:
+    if not items:
+        return {k: (v, mode) for k, v in data.items()}
+    files: Files = {}
+    for item in items:
+        key = str(item.get("key", ""))
+        if key not in data:
+            raise VolumeError(f'MountVolume.SetUp failed for volume "{volume}" : '
+                              f'configmap references non-existent config key: {key}'
+                              if kind == "configmap" else
+                              f'MountVolume.SetUp failed for volume "{volume}" : '
+                              f'references non-existent secret key: {key}')
+        files[str(item.get("path") or key)] = (data[key], int(item.get("mode") or mode))
+    return files
+
+
+async def _source_files(store: Any, pod: Mapping[str, Any], volume: str, kind: str,
+                        src: Mapping[str, Any], default_mode: int) -> Files:
+    namespace = (pod.get("metadata") or {}).get("namespace", "default")
+    if kind in ("configmap", "secret"):
+        name = str(src.get("name") or src.get("secretName") or "")
+        data = await _object_data(store, kind, name, namespace, bool(src.get("optional")),
+                                  volume)
+        if data is None:
+            return {}
+        mode = int(src.get("defaultMode") or default_mode)
+        return _select(data, src.get("items"), mode, volume, kind)
+    if kind == "downwardAPI":
+        files: Files = {}
+        for item in src.get("items") or []:
+            ref = item.get("fieldRef") or {}
+            try:
+                value = field_value(pod, str(ref.get("fieldPath", "")))
+            except ConfigError as exc:
+                raise VolumeError(str(exc)) from None
+            files[str(item.get("path"))] = (value.encode(),
+                                            int(item.get("mode") or default_mode))
+        return files
+    if kind == "serviceAccountToken":
+        return {str(src.get("path") or "token"): (b"devstack-token", default_mode)}
+    return {}
+
+
+async def volume_files(store: Any, pod: Mapping[str, Any], volume: Mapping[str, Any]) -> Files:
+    """The files a ConfigMap/Secret/downwardAPI/projected volume holds."""
+    name = str(volume.get("name", ""))
+    if volume.get("configMap") is not None:
+        return await _source_files(store, pod, name, "configmap", volume["configMap"], 0o644)
+    if volume.get("secret") is not None:
+        return await _source_files(store, pod, name, "secret", volume["secret"], 0o644)
+    if volume.get("downwardAPI") is not None:
+        src = volume["downwardAPI"]
+        return await _source_files(store, pod, name, "downwardAPI", src,
+                                   int(src.get("defaultMode") or 0o644))
+    projected = volume.get("projected")
+    if projected is not None:
+        mode = int(projected.get("defaultMode") or 0o644)
+        files: Files = {}
+        for source in projected.get("sources") or []:
+            for kind, key in (("configmap", "configMap"), ("secret", "secret"),
+                              ("downwardAPI", "downwardAPI"),
+                              ("serviceAccountToken", "serviceAccountToken")):
+                if source.get(key) is not None:
+                    files.update(await _source_files(store, pod, name, kind, source[key], mode))
+        return files
+    return {}
+
+
+def _write_files(target: Path, files: Files) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for rel, (content, mode) in files.items():
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        os.chmod(path, mode)
+
+
+class Volumes:
+    """The volumes of one pod, materialised under its sandbox."""
+
+    def __init__(self, sandbox: Path, pvc_root: Path) -> None:
+        self.sandbox = sandbox
+        self.rootfs = sandbox / "rootfs"
+        self.pvc_root = pvc_root
+        self.dirs: dict[str, Path] = {}
+
+    async def setup(self, store: Any, pod: Mapping[str, Any]) -> None:
+        """Create every volume's directory and files; VolumeError when one can't be."""
+        namespace = (pod.get("metadata") or {}).get("namespace", "default")
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            name = str(volume.get("name", ""))
+            if volume.get("hostPath") is not None:
+                self.dirs[name] = Path(str(volume["hostPath"].get("path", "/")))
+                continue
+            if volume.get("persistentVolumeClaim") is not None:
+                claim = str(volume["persistentVolumeClaim"].get("claimName", ""))
+                target = self.pvc_root / namespace / claim
+                await _to_thread_mkdir(target)
+                self.dirs[name] = target
+                continue
+            target = self.sandbox / "volumes" / name
+            files = await volume_files(store, pod, volume)
+            await _run(_write_files, target, files)
+            self.dirs[name] = target
+
+    def mount(self, container: Mapping[str, Any]) -> None:
+        """Link each `volumeMounts[].mountPath` under the rootfs to its volume."""
+        for vm in container.get("volumeMounts") or []:
+            source = self.dirs.get(str(vm.get("name", "")))
+            if source is None:
+                continue
+            if vm.get("subPath"):
+                source = source / str(vm["subPath"])
+                if not source.exists():
+                    source.mkdir(parents=True, exist_ok=True)
+            link = rootfs_path(self.rootfs, str(vm.get("mountPath", "/")))
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if link.is_symlink():
+                if Path(os.readlink(link)) == source:
+                    continue
+                link.unlink()
+            elif link.is_dir():
+                shutil.rmtree(link)
+            link.symlink_to(source, target_is_directory=source.is_dir())
+
+    def cleanup(self) -> None:
+        """Remove the sandbox's volumes (never PVC or hostPath data)."""
+        shutil.rmtree(self.sandbox / "volumes", ignore_errors=True)
+
+
+async def _to_thread_mkdir(path: Path) -> None:
+    await _run(lambda: path.mkdir(parents=True, exist_ok=True))
+
+
+async def _run(fn: Any, *args: Any) -> None:
+    await asyncio.to_thread(fn, *args)
