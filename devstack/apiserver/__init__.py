@@ -1,0 +1,1 @@
+"""The Kubernetes API emulator: object store, selectors, patches, discovery and HTTP."""

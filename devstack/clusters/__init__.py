@@ -1,0 +1,1 @@
+"""Shipped devstack cluster files."""
