@@ -158,16 +158,24 @@ def make_migs(gpu: SimGpu, profiles: Iterable[str]) -> list[SimMig]:
 class MigSpec(Protocol):
     """A MIG slice as a cluster description names it."""
 
-    profile: str
-    uuid: str
+    @property
+    def profile(self) -> str: ...
+
+    @property
+    def uuid(self) -> str: ...
 
 
 class GpuSpec(Protocol):
     """A GPU as a cluster description names it (e.g. ``devstack.cluster.Gpu``)."""
 
-    model: str
-    uuid: str
-    mig: Sequence[MigSpec]
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def uuid(self) -> str: ...
+
+    @property
+    def mig(self) -> Sequence[MigSpec]: ...
 
 
 def simulation_for(gpus: Iterable[GpuSpec], node: str = "devstack") -> Simulation:
