@@ -13,6 +13,8 @@ from ._version import __version__
 # Each module keeps its heavy imports inside ``run`` so building the parser stays cheap.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "devstack": ("devstack.cli", "run the single-machine Kubernetes stand-in"),
+    "service": ("hub_ext.service.cli", "run the accelhub hub service"),
+    "reservations": ("hub_ext.service.reservations_cli", "manage hackathon reservations"),
 }
 
 

@@ -1,0 +1,1 @@
+"""accelhub hub service: quotas, reservations, leases, accounting and reclaim for accelerators."""

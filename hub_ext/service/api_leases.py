@@ -1,0 +1,138 @@
+"""REST handlers: admissions, leases, entitlements and the waiting line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from .base import APIError, APIHandler, field
+from .core import lease_from_row
+from .ledger import Grant, refusal_json
+from .models import LeaseRow
+from .records import Lease
+from .shape import lease_json
+
+
+class LeaseMixin(APIHandler):
+    def lease_body(self, lease: Lease) -> dict[str, Any]:
+        return lease_json(
+            lease, self.app.reserved_priority_class, self.app.lease_priority_class or None
+        )
+
+    def need_admit(self) -> None:
+        principal = self.need_principal()
+        if not (principal.admit or principal.admin):
+            raise self.forbid("Only the spawner (scope custom:accelhub:admit) may do this.")
+
+    async def may_see_user(self, user: str) -> bool:
+        principal = self.need_principal()
+        if principal.admin or principal.admit or principal.is_user(user):
+            return True
+        if principal.organiser:
+            groups = await self.core.directory.user_groups(user)
+            return principal.organises_any(groups)
+        return False
+
+
+class AdmissionsHandler(LeaseMixin):
+    async def post(self) -> None:
+        self.need_admit()
+        data = self.body_json()
+        user = field(data, "user", str, nonempty=True)
+        server = field(data, "server", str, "")
+        flavor = field(data, "flavor", str, nonempty=True)
+        count = field(data, "count", int, 1)
+        wait = field(data, "wait", bool, False)
+        if count < 1 or count > 64:
+            raise APIError(422, "The field 'count' must be between 1 and 64.")
+        decision = await self.core.admit(user, server, flavor, count, wait)
+        if isinstance(decision, Grant):
+            self.write_json({"granted": True, "lease": self.lease_body(decision.lease)})
+        else:
+            self.write_json(refusal_json(decision))
+
+
+class LeasesHandler(LeaseMixin):
+    async def get(self) -> None:
+        principal = self.need_principal()
+        user = self.get_argument("user", None)
+        active_only = self.get_argument("active", "true").lower() != "false"
+        if user is not None and not await self.may_see_user(user):
+            raise self.forbid("You may only see your own leases.")
+        if user is None and not (principal.admin or principal.admit):
+            user = principal.name
+        if active_only:
+            leases = [
+                lease
+                for lease in self.core.ledger.leases.values()
+                if user is None or lease.user == user
+            ]
+        else:
+            query = select(LeaseRow).order_by(LeaseRow.started_at.desc()).limit(500)
+            if user is not None:
+                query = query.where(LeaseRow.user == user)
+            async with self.core.engine.connect() as conn:
+                rows = (await conn.execute(query)).mappings().all()
+            leases = [lease_from_row(LeaseRow(**row)) for row in rows]
+        self.write_json({"leases": [self.lease_body(lease) for lease in leases]})
+
+
+class LeaseHandler(LeaseMixin):
+    async def get(self, lease_id: str) -> None:
+        lease = await self.core.find_lease(lease_id)
+        if lease is None or not await self.may_see_user(lease.user):
+            raise APIError(404, "There is no such lease.")
+        self.write_json(self.lease_body(lease))
+
+    async def delete(self, lease_id: str) -> None:
+        principal = self.need_principal()
+        lease = self.core.lease(lease_id)
+        if lease is not None:
+            if not (principal.admit or principal.admin or principal.is_user(lease.user)):
+                raise self.forbid("You may only release your own leases.")
+            await self.core.release(lease_id, "released")
+        elif not (principal.admit or principal.admin or principal.user_level):
+            raise self.forbid("You may not release leases.")
+        self.set_status(204)
+        self.finish()
+
+
+class BindHandler(LeaseMixin):
+    async def post(self, lease_id: str) -> None:
+        self.need_admit()
+        data = self.body_json()
+        namespace = field(data, "namespace", str, nonempty=True)
+        pod = field(data, "pod", str, nonempty=True)
+        lease = await self.core.bind(lease_id, namespace, pod)
+        if lease is None:
+            raise APIError(404, "There is no active lease with that id.")
+        self.write_json(self.lease_body(lease))
+
+
+class EntitlementsHandler(LeaseMixin):
+    async def get(self, user: str) -> None:
+        if not await self.may_see_user(user):
+            raise self.forbid("You may only see your own entitlements.")
+        self.write_json(await self.core.entitlements(user))
+
+
+class QueueHandler(LeaseMixin):
+    async def get(self) -> None:
+        principal = self.need_principal()
+        flavor = self.get_argument("flavor", None)
+        everyone = principal.admin or principal.admit
+        entries = self.core.queue_json(flavor, None if everyone else principal.name)
+        lines = {slug: len(line) for slug, line in self.core.ledger.queue.items() if line}
+        self.write_json({"lines": lines, "entries": entries})
+
+    async def delete(self) -> None:
+        principal = self.need_principal()
+        user = self.get_argument("user", principal.name)
+        server = self.get_argument("server", "")
+        flavor = self.get_argument("flavor", None)
+        if not (principal.admin or principal.admit or principal.is_user(user)):
+            raise self.forbid("You may only leave the line yourself.")
+        await self.core.leave_queue(user, server, flavor)
+        self.set_status(204)
+        self.finish()

@@ -1,0 +1,84 @@
+"""REST handlers: hackathon reservations (admins any group, organisers their own)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import APIError, APIHandler, field
+from .core import ReservationError
+from .timeutil import parse_time
+
+
+class ReservationsHandler(APIHandler):
+    async def visible(self) -> list[Any]:
+        principal = self.need_principal()
+        reservations = list(self.core.ledger.reservations.values())
+        if principal.admin or principal.admit:
+            return reservations
+        groups = set(await self.core.directory.user_groups(principal.name))
+        return [r for r in reservations if principal.organises(r.group) or r.group in groups]
+
+    async def get(self) -> None:
+        group = self.get_argument("group", None)
+        found = [r for r in await self.visible() if group is None or r.group == group]
+        found.sort(key=lambda r: (r.start, r.id))
+        self.write_json({"reservations": [await self.core.reservation_json(r) for r in found]})
+
+    async def post(self) -> None:
+        principal = self.need_principal()
+        data = self.body_json()
+        group = field(data, "group", str, nonempty=True)
+        if not principal.organises(group):
+            raise self.forbid(f"You do not organise the group {group!r}.")
+        flavor = field(data, "flavor", str, nonempty=True)
+        per_member = field(data, "per_member", bool, False)
+        count = field(data, "count", int, None)
+        if count is not None and (count < 1 or count > 100000):
+            raise APIError(422, "The field 'count' must be between 1 and 100000.")
+        name = field(data, "name", str, "")
+        try:
+            start = parse_time(field(data, "start", str, nonempty=True))
+            end = parse_time(field(data, "end", str, nonempty=True))
+        except (ValueError, OverflowError):
+            raise APIError(422, "Give 'start' and 'end' as ISO 8601 timestamps.") from None
+        try:
+            res = await self.core.create_reservation(
+                name, group, flavor, count, per_member, start, end, principal.name
+            )
+        except ReservationError as error:
+            raise APIError(409 if "reserved" in str(error) else 422, str(error)) from None
+        self.write_json(await self.core.reservation_json(res), status=201)
+
+
+class ReservationHandler(APIHandler):
+    async def get(self, reservation_id: str) -> None:
+        principal = self.need_principal()
+        res = self.core.ledger.reservations.get(reservation_id)
+        groups = set(await self.core.directory.user_groups(principal.name))
+        if res is None or not (
+            principal.admin or principal.organises(res.group) or res.group in groups
+        ):
+            raise APIError(404, "There is no such reservation.")
+        body = await self.core.reservation_json(res)
+        if principal.organises(res.group):
+            info = await self.core.directory.group(res.group)
+            claimed = {
+                lease.user: lease.id
+                for lease in self.core.ledger.leases.values()
+                if lease.reservation_id == res.id
+            }
+            body["participants"] = [
+                {"user": user, "lease": claimed.get(user)} for user in (info.users if info else [])
+            ]
+        self.write_json(body)
+
+    async def delete(self, reservation_id: str) -> None:
+        principal = self.need_principal()
+        res = self.core.ledger.reservations.get(reservation_id)
+        if res is None:
+            raise APIError(404, "There is no such reservation.")
+        if not principal.organises(res.group):
+            raise self.forbid(f"You do not organise the group {res.group!r}.")
+        await self.core.delete_reservation(reservation_id)
+        self.set_status(204)
+        self.finish()

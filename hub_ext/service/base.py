@@ -1,0 +1,109 @@
+"""The base request handler: Hub identity (token or OAuth cookie), JSON bodies and errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyterhub.services.auth import HubOAuthenticated
+from tornado import web
+
+from .auth import Principal
+
+
+class APIError(web.HTTPError):
+    """An error whose message is a sentence for people."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status)
+        self.message = message
+
+
+class BaseHandler(HubOAuthenticated, web.RequestHandler):
+    """Identifies the caller once per request, asynchronously."""
+
+    principal: Principal | None = None
+    _hub_model: dict[str, Any] | None = None
+
+    @property
+    def core(self) -> Any:
+        return self.settings["accelhub_core"]
+
+    @property
+    def app(self) -> Any:
+        return self.settings["accelhub_app"]
+
+    async def prepare(self) -> None:
+        model = await self.hub_auth.get_user(self, sync=False)
+        self._hub_model = model
+        if model:
+            self.principal = Principal.from_model(model, self.app.service_name)
+
+    def get_current_user(self) -> dict[str, Any] | None:
+        return self._hub_model
+
+    def need_principal(self) -> Principal:
+        if self.principal is None:
+            raise APIError(401, "Log in or send a JupyterHub token.")
+        return self.principal
+
+
+class APIHandler(BaseHandler):
+    """JSON in, JSON out; errors are {"message": sentence}."""
+
+    def check_xsrf_cookie(self) -> None:
+        if getattr(self, "_token_authenticated", False):
+            return
+        super().check_xsrf_cookie()
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(data))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        message = self._reason
+        exc_info = kwargs.get("exc_info")
+        if exc_info is not None:
+            error = exc_info[1]
+            if isinstance(error, APIError):
+                message = error.message
+            elif isinstance(error, web.HTTPError) and error.log_message:
+                message = error.log_message % error.args if error.args else error.log_message
+            elif status_code >= 500:
+                message = "The accelhub service hit an internal error; it has been logged."
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message}))
+
+    def forbid(self, message: str) -> APIError:
+        return APIError(403, message)
+
+    def body_json(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.request.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise APIError(400, "The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise APIError(400, "The request body must be a JSON object.")
+        return data
+
+
+def field(
+    data: dict[str, Any], name: str, kind: type, default: Any = ..., nonempty: bool = False
+) -> Any:
+    """A typed field of a JSON body, or a 422 sentence saying what is wrong."""
+    if name not in data or data[name] is None:
+        if default is ...:
+            raise APIError(422, f"The field {name!r} is required.")
+        return default
+    value = data[name]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise APIError(422, f"The field {name!r} must be an integer.")
+    if kind is not int and not isinstance(value, kind):
+        raise APIError(422, f"The field {name!r} must be a {kind.__name__}.")
+    if nonempty and not value:
+        raise APIError(422, f"The field {name!r} must not be empty.")
+    return value

@@ -1,0 +1,662 @@
+"""The admission core: decides, books and persists leases, reservations and the waiting line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from . import statements as st
+from .directory import GroupDirectory
+from .ledger import WAITABLE, Decision, Grant, Ledger, Refusal, Request, decide, new_id
+from .models import LeaseRow, QueueRow, ReservationRow
+from .policy import QuotaPolicy
+from .records import Capacity, Context, FlavorLike, Lease, QueueEntry, Reservation
+from .timeutil import utcnow
+from .writer import Op, Writer
+
+log = logging.getLogger("accelhub.service")
+
+
+class CapacitySource(Protocol):
+    """Devices per flavor in the cluster (None when unknown)."""
+
+    def capacity(self, flavor: str) -> Capacity | None: ...
+
+
+class NoCapacity:
+    """Capacity unknown: only quotas and reservations limit admission."""
+
+    def capacity(self, flavor: str) -> Capacity | None:
+        return None
+
+
+class StaticCapacity:
+    """Fixed device totals per flavor (from config), for running without Kubernetes."""
+
+    def __init__(self, totals: dict[str, int]) -> None:
+        self.totals = totals
+
+    def capacity(self, flavor: str) -> Capacity | None:
+        total = self.totals.get(flavor)
+        return None if total is None else Capacity(total)
+
+
+class Observer(Protocol):
+    """Told about decisions and lease changes (metrics, placeholders)."""
+
+    def decided(self, decision: Decision, flavor: str, seconds: float) -> None: ...
+
+    def changed(self, flavor: str) -> None: ...
+
+
+class ReservationError(ValueError):
+    """A reservation request that cannot be honoured; the message is a sentence."""
+
+
+def _lease_values(lease: Lease) -> dict[str, Any]:
+    return {
+        "id": lease.id,
+        "user": lease.user,
+        "server": lease.server,
+        "flavor": lease.flavor,
+        "count": lease.count,
+        "group": lease.group,
+        "reservation_id": lease.reservation_id,
+        "active_key": f"{lease.user}/{lease.server}",
+        "started_at": lease.started_at,
+        "expires_at": lease.expires_at,
+        "namespace": lease.namespace,
+        "pod": lease.pod,
+        "bound_at": lease.bound_at,
+    }
+
+
+def _lease_keys(lease: Lease) -> tuple[str, ...]:
+    return (f"lease:{lease.id}", f"key:{lease.user}/{lease.server}")
+
+
+def _leave_queue(entry_id: str, when: datetime, outcome: str, lease_id: str | None) -> Op:
+    return Op(
+        st.LEAVE_QUEUE,
+        {"b_id": entry_id, "b_left_at": when, "b_outcome": outcome, "b_lease_id": lease_id},
+        (f"queue:{entry_id}",),
+    )
+
+
+def lease_from_row(row: LeaseRow) -> Lease:
+    return Lease(
+        id=row.id,
+        user=row.user,
+        server=row.server,
+        flavor=row.flavor,
+        count=row.count,
+        group=row.group,
+        reservation_id=row.reservation_id,
+        started_at=row.started_at,
+        expires_at=row.expires_at,
+        namespace=row.namespace,
+        pod=row.pod,
+        bound_at=row.bound_at,
+        ended_at=row.ended_at,
+        end_reason=row.end_reason,
+        end_message=row.end_message,
+    )
+
+
+def reservation_from_row(row: ReservationRow) -> Reservation:
+    return Reservation(
+        id=row.id,
+        name=row.name,
+        group=row.group,
+        flavor=row.flavor,
+        count=row.count,
+        per_member=row.per_member,
+        start=row.start,
+        end=row.end,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+class AdmissionCore:
+    """Owns the ledger; every change goes through here and is committed before it is answered."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        flavors: Mapping[str, FlavorLike],
+        policy: QuotaPolicy,
+        directory: GroupDirectory,
+        capacity: CapacitySource | None = None,
+        retry_hint_seconds: int = 60,
+        queue_hold_seconds: int = 600,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.flavors = flavors
+        self.policy = policy
+        self.directory = directory
+        self.capacity_source: CapacitySource = capacity or NoCapacity()
+        self.retry_hint_seconds = retry_hint_seconds
+        self.queue_hold_seconds = queue_hold_seconds
+        self.clock = clock
+        self.ledger = Ledger()
+        self.writer = Writer(engine)
+        self.observers: list[Observer] = []
+        self.on_lease_end: list[Callable[[Lease], Any]] = []
+        self._pumping: set[str] = set()
+        self.member_counts: dict[str, int] = {}
+
+    # -- life cycle -----------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Rebuild the ledger from the store (active leases, live reservations, lines)."""
+        now = self.clock()
+        ledger = Ledger()
+        async with self.engine.connect() as conn:
+            leases = await conn.execute(select(LeaseRow).where(LeaseRow.ended_at.is_(None)))
+            for row in leases.mappings():
+                ledger.add(lease_from_row(LeaseRow(**row)))
+            reservations = await conn.execute(
+                select(ReservationRow).where(
+                    ReservationRow.deleted_at.is_(None), ReservationRow.end > now
+                )
+            )
+            for row in reservations.mappings():
+                res = reservation_from_row(ReservationRow(**row))
+                ledger.reservations[res.id] = res
+            entries = await conn.execute(
+                select(QueueRow).where(QueueRow.left_at.is_(None)).order_by(QueueRow.enqueued_at)
+            )
+            for row in entries.mappings():
+                ledger.enqueue(
+                    QueueEntry(
+                        id=row["id"],
+                        user=row["user"],
+                        server=row["server"],
+                        flavor=row["flavor"],
+                        count=row["count"],
+                        enqueued_at=row["enqueued_at"],
+                    )
+                )
+        self.ledger = ledger
+
+    def start(self) -> None:
+        self.writer.start()
+
+    async def stop(self) -> None:
+        await self.writer.stop()
+
+    # -- context --------------------------------------------------------------------
+
+    async def reservation_size(self, reservation: Reservation) -> int:
+        if not reservation.per_member:
+            return int(reservation.count or 0)
+        group = await self.directory.group(reservation.group)
+        members = len(group.users) if group else 0
+        self.member_counts[reservation.group] = members
+        return members
+
+    async def context(self, user: str, flavor: str | None) -> Context:
+        """Fetch the user's groups, their properties and live reservation sizes."""
+        groups = await self.directory.user_groups(user)
+        properties: dict[str, dict[str, Any]] = {}
+        for name in groups:  # cached lookups: sequential awaits cost less than tasks
+            info = await self.directory.group(name)
+            if info is not None:
+                properties[info.name] = info.properties
+        sizes: dict[str, int] = {}
+        now = self.clock()
+        for res in self.ledger.reservations.values():
+            if (flavor is None or res.flavor == flavor) and res.active(now):
+                sizes[res.id] = await self.reservation_size(res)
+        return Context(groups=groups, properties=properties, reservation_sizes=sizes)
+
+    def capacity(self, flavor: str) -> Capacity | None:
+        return self.capacity_source.capacity(flavor)
+
+    # -- admission ------------------------------------------------------------------
+
+    async def admit(
+        self, user: str, server: str, flavor: str, count: int, wait: bool = False
+    ) -> Decision:
+        """Decide a request, book and commit a grant, or queue a refusal when asked."""
+        started = time.perf_counter()
+        ctx = await self.context(user, flavor)
+        decision = self._decide_and_book(Request(user, server, flavor, count), ctx)
+        if isinstance(decision, Grant) and not decision.reused:
+            try:
+                await self._persist_grant(decision.lease, None)
+            except Exception:
+                self.ledger.remove(decision.lease.id)
+                raise
+            self._changed(flavor)
+        elif isinstance(decision, Refusal) and wait and decision.reason in WAITABLE:
+            entry = QueueEntry(new_id(), user, server, flavor, count, self.clock(), decision.reason)
+            before = self.ledger.queue_position(flavor, user, server)
+            decision.queue_position = self.ledger.enqueue(entry)
+            if before is None:
+                await self.writer.write(
+                    [
+                        Op(
+                            st.INSERT_QUEUE,
+                            {
+                                "id": entry.id,
+                                "user": user,
+                                "server": server,
+                                "flavor": flavor,
+                                "count": count,
+                                "enqueued_at": entry.enqueued_at,
+                            },
+                            (f"queue:{entry.id}",),
+                        )
+                    ]
+                )
+            self._changed(flavor)
+        elif isinstance(decision, Refusal):
+            decision.queue_position = self.ledger.queue_position(flavor, user, server)
+        for observer in self.observers:
+            observer.decided(decision, flavor, time.perf_counter() - started)
+        return decision
+
+    def _decide_and_book(self, request: Request, ctx: Context) -> Decision:
+        decision = decide(
+            self.ledger,
+            self.policy,
+            self.flavors,
+            request,
+            ctx,
+            self.capacity(request.flavor),
+            self.clock(),
+            self.retry_hint_seconds,
+        )
+        if isinstance(decision, Grant) and not decision.reused:
+            self.ledger.add(decision.lease)
+        return decision
+
+    async def _persist_grant(self, lease: Lease, queue_entry: QueueEntry | None) -> None:
+        statements: list[Op] = [Op(st.INSERT_LEASE, _lease_values(lease), _lease_keys(lease))]
+        entry = self.ledger.dequeue(lease.flavor, lease.user, lease.server)
+        if entry is not None:
+            statements.append(_leave_queue(entry.id, lease.started_at, "granted", lease.id))
+        try:
+            await self.writer.write(statements)
+        except Exception:
+            if entry is not None:
+                self.ledger.queue[entry.flavor].insert(0, entry)
+            raise
+
+    async def leave_queue(self, user: str, server: str, flavor: str | None = None) -> bool:
+        """Take a server out of line (all flavors when none is given)."""
+        left = False
+        for slug in [flavor] if flavor else list(self.ledger.queue):
+            entry = self.ledger.dequeue(slug, user, server)
+            if entry is not None:
+                left = True
+                await self.writer.write([_leave_queue(entry.id, self.clock(), "left", None)])
+                self._changed(slug)
+        return left
+
+    async def pump(self, flavor: str) -> list[Lease]:
+        """Serve the flavor's waiting line in order while devices allow."""
+        if flavor in self._pumping:
+            return []
+        self._pumping.add(flavor)
+        granted: list[Lease] = []
+        try:
+            for entry in list(self.ledger.queue.get(flavor, ())):
+                if self.ledger.queue_position(flavor, entry.user, entry.server) is None:
+                    continue
+                ctx = await self.context(entry.user, flavor)
+                request = Request(entry.user, entry.server, flavor, entry.count)
+                decision = self._decide_and_book(request, ctx)
+                if isinstance(decision, Refusal):
+                    entry.last_reason = decision.reason
+                    if decision.reason in ("capacity", "reservation"):
+                        break
+                    continue
+                if decision.reused:
+                    continue
+                lease = decision.lease
+                if lease.expires_at is None:
+                    lease.expires_at = self._hold_until(lease.started_at)
+                try:
+                    await self._persist_grant(lease, entry)
+                except Exception:
+                    self.ledger.remove(lease.id)
+                    log.exception("could not grant a queued request")
+                    break
+                granted.append(lease)
+                log.info("served %s/%s from the %s line", entry.user, entry.server, flavor)
+        finally:
+            self._pumping.discard(flavor)
+        if granted:
+            self._changed(flavor)
+        return granted
+
+    def _hold_until(self, start: datetime) -> datetime:
+        from datetime import timedelta
+
+        return start + timedelta(seconds=self.queue_hold_seconds)
+
+    # -- lease changes ---------------------------------------------------------------
+
+    def lease(self, lease_id: str) -> Lease | None:
+        return self.ledger.leases.get(lease_id)
+
+    async def find_lease(self, lease_id: str) -> Lease | None:
+        """An active lease from the ledger, else an ended one from the store."""
+        active = self.ledger.leases.get(lease_id)
+        if active is not None:
+            return active
+        async with self.engine.connect() as conn:
+            row = (
+                (await conn.execute(select(LeaseRow).where(LeaseRow.id == lease_id)))
+                .mappings()
+                .first()
+            )
+        return lease_from_row(LeaseRow(**row)) if row else None
+
+    async def bind(self, lease_id: str, namespace: str, pod: str) -> Lease | None:
+        """Record the pod holding a lease; a queue hold turns into an open-ended lease."""
+        lease = self.ledger.leases.get(lease_id)
+        if lease is None:
+            return None
+        now = self.clock()
+        lease.namespace, lease.pod, lease.bound_at = namespace, pod, now
+        if lease.reservation_id is None:
+            lease.expires_at = None
+        await self.writer.write(
+            [
+                Op(
+                    st.BIND_LEASE,
+                    {
+                        "b_id": lease_id,
+                        "b_namespace": namespace,
+                        "b_pod": pod,
+                        "b_bound_at": now,
+                        "b_expires_at": lease.expires_at,
+                    },
+                    (f"lease:{lease_id}",),
+                )
+            ]
+        )
+        self._changed(lease.flavor)
+        return lease
+
+    async def release(
+        self, lease_id: str, reason: str = "released", message: str | None = None
+    ) -> Lease | None:
+        """End a lease (idempotent) and serve the line it frees devices for."""
+        lease = self.ledger.remove(lease_id)
+        if lease is None:
+            return None
+        now = self.clock()
+        lease.ended_at, lease.end_reason, lease.end_message = now, reason, message
+        try:
+            await self.writer.write(
+                [
+                    Op(
+                        st.END_LEASE,
+                        {
+                            "b_id": lease_id,
+                            "b_ended_at": now,
+                            "b_reason": reason,
+                            "b_message": message,
+                        },
+                        _lease_keys(lease),
+                    )
+                ]
+            )
+        except Exception:
+            self.ledger.add(lease)
+            raise
+        for hook in self.on_lease_end:
+            result = hook(lease)
+            if asyncio.iscoroutine(result):
+                await result
+        self._changed(lease.flavor)
+        await self.pump(lease.flavor)
+        return lease
+
+    async def adopt(self, lease: Lease) -> None:
+        """Book a lease found running in the cluster with no record (reality wins)."""
+        if lease.id in self.ledger.leases:
+            return
+        old = self.ledger.by_key.get(lease.key)
+        if old is not None:
+            await self.release(old, "replaced", "A running pod holds another lease.")
+        self.ledger.add(lease)
+        async with self.engine.begin() as conn:
+            existing = (
+                await conn.execute(select(LeaseRow.id).where(LeaseRow.id == lease.id))
+            ).first()
+            values = _lease_values(lease)
+            if existing:
+                values.pop("id")
+                values.update(ended_at=None, end_reason=None, end_message=None)
+                await conn.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
+            else:
+                await conn.execute(insert(LeaseRow).values(values))
+        self._changed(lease.flavor)
+
+    async def expire(self) -> list[Lease]:
+        """End leases past their expiry, drop finished reservations, serve the lines."""
+        now = self.clock()
+        ended = []
+        for lease in list(self.ledger.leases.values()):
+            if lease.expires_at is not None and lease.expires_at <= now:
+                message = (
+                    "The hackathon reservation ended."
+                    if lease.reservation_id
+                    else "The lease was not claimed by a running server in time."
+                )
+                done = await self.release(lease.id, "expired", message)
+                if done is not None:
+                    ended.append(done)
+        for res in list(self.ledger.reservations.values()):
+            if res.end <= now:
+                del self.ledger.reservations[res.id]
+                self._changed(res.flavor)
+        for flavor in list(self.ledger.queue):
+            if self.ledger.queue[flavor]:
+                await self.pump(flavor)
+        return ended
+
+    # -- reservations -----------------------------------------------------------------
+
+    async def create_reservation(
+        self,
+        name: str,
+        group: str,
+        flavor: str,
+        count: int | None,
+        per_member: bool,
+        start: datetime,
+        end: datetime,
+        created_by: str,
+    ) -> Reservation:
+        """Hold devices for a group's members during a window."""
+        if flavor not in self.flavors:
+            raise ReservationError(f"There is no accelerator flavor called {flavor!r}.")
+        if end <= start:
+            raise ReservationError("The reservation must end after it starts.")
+        if end <= self.clock():
+            raise ReservationError("The reservation window is already over.")
+        if not per_member and (count is None or count < 1):
+            raise ReservationError("Give a device count of at least 1, or per-member.")
+        if await self.directory.group(group) is None:
+            raise ReservationError(f"There is no group called {group!r}.")
+        res = Reservation(
+            id=new_id(),
+            name=name or f"{group} {flavor}",
+            group=group,
+            flavor=flavor,
+            count=None if per_member else count,
+            per_member=per_member,
+            start=start,
+            end=end,
+            created_by=created_by,
+            created_at=self.clock(),
+        )
+        size = await self.reservation_size(res)
+        cap = self.capacity(flavor)
+        if cap is not None:
+            overlapping = 0
+            for other in self.ledger.reservations.values():
+                if other.flavor == flavor and other.start < end and start < other.end:
+                    overlapping += await self.reservation_size(other)
+            if overlapping + size > cap.total:
+                raise ReservationError(
+                    f"Only {max(cap.total - overlapping, 0)} {flavor} devices can still be "
+                    f"reserved in that window; {size} were asked for."
+                )
+        self.ledger.reservations[res.id] = res
+        try:
+            await self.writer.write(
+                [
+                    Op(
+                        st.INSERT_RESERVATION,
+                        {
+                            "id": res.id,
+                            "name": res.name,
+                            "group": group,
+                            "flavor": flavor,
+                            "count": res.count,
+                            "per_member": per_member,
+                            "start": start,
+                            "end": end,
+                            "created_by": created_by,
+                            "created_at": res.created_at,
+                        },
+                        (f"res:{res.id}",),
+                    )
+                ]
+            )
+        except Exception:
+            del self.ledger.reservations[res.id]
+            raise
+        self._changed(flavor)
+        return res
+
+    async def delete_reservation(self, reservation_id: str) -> Reservation | None:
+        res = self.ledger.reservations.pop(reservation_id, None)
+        if res is None:
+            return None
+        await self.writer.write(
+            [
+                Op(
+                    st.DELETE_RESERVATION,
+                    {"b_id": reservation_id, "b_deleted_at": self.clock()},
+                    (f"res:{reservation_id}",),
+                )
+            ]
+        )
+        self._changed(res.flavor)
+        await self.pump(res.flavor)
+        return res
+
+    async def reservation_json(self, res: Reservation) -> dict[str, Any]:
+        size = await self.reservation_size(res)
+        return res.to_json(size, self.ledger.res_claimed.get(res.id, 0), self.clock())
+
+    # -- views ------------------------------------------------------------------------
+
+    async def entitlements(self, user: str) -> dict[str, Any]:
+        """Per flavor: may the user start one now, and what is in use."""
+        ctx = await self.context(user, None)
+        now = self.clock()
+        result: dict[str, Any] = {}
+        for slug in self.flavors:
+            decision = decide(
+                self.ledger,
+                self.policy,
+                self.flavors,
+                Request(user, "\0entitlements", slug, 1),
+                ctx,
+                self.capacity(slug),
+                now,
+                self.retry_hint_seconds,
+            )
+            user_cap, remaining = self._limits_view(user, slug, ctx)
+            reservation = None
+            for res in self.ledger.active_reservations(slug, now):
+                if res.group in ctx.groups:
+                    size = ctx.reservation_sizes.get(res.id, 0)
+                    reservation = {
+                        "id": res.id,
+                        "name": res.name,
+                        "group": res.group,
+                        "ends_at": res.end.isoformat().replace("+00:00", "Z"),
+                        "unclaimed": self.ledger.unclaimed(res, size),
+                    }
+                    break
+            positions = [e for e in self.ledger.queue.get(slug, ()) if e.user == user]
+            result[slug] = {
+                "allowed": isinstance(decision, Grant),
+                "reason": decision.reason if isinstance(decision, Refusal) else None,
+                "message": decision.message if isinstance(decision, Refusal) else None,
+                "user_in_use": self.ledger.user_used.get((user, slug), 0),
+                "user_cap": user_cap,
+                "group_quota_remaining": remaining,
+                "reservation": reservation,
+                "queue_position": (
+                    self.ledger.queue_position(slug, user, positions[0].server)
+                    if positions
+                    else None
+                ),
+            }
+        return {"flavors": result}
+
+    def _limits_view(self, user: str, slug: str, ctx: Context) -> tuple[int | None, int | None]:
+        from .ledger import _limits_for_user
+
+        groups, default = _limits_for_user(self.policy, slug, ctx)
+        candidates = groups if groups else ([("", default)] if default else [])
+        if not candidates:
+            return 0, 0
+        caps = [lim.per_user for _, lim in candidates]
+        cap = None if any(c is None for c in caps) else max(c for c in caps if c is not None)
+        remaining: int | None = 0
+        for group, limits in candidates:
+            if limits.devices is None:
+                remaining = None
+                break
+            used = self.ledger.group_used.get((group, slug), 0)
+            remaining = max(remaining or 0, limits.devices - used)
+        return cap, remaining
+
+    def queue_json(
+        self, flavor: str | None = None, user: str | None = None
+    ) -> list[dict[str, Any]]:
+        rows = []
+        for slug, line in self.ledger.queue.items():
+            if flavor and slug != flavor:
+                continue
+            for index, entry in enumerate(line):
+                if user and entry.user != user:
+                    continue
+                rows.append(
+                    {
+                        "id": entry.id,
+                        "user": entry.user,
+                        "server": entry.server,
+                        "flavor": slug,
+                        "count": entry.count,
+                        "position": index + 1,
+                        "enqueued_at": entry.enqueued_at.isoformat().replace("+00:00", "Z"),
+                        "waiting_for": entry.last_reason,
+                    }
+                )
+        return rows
+
+    def _changed(self, flavor: str) -> None:
+        for observer in self.observers:
+            observer.changed(flavor)

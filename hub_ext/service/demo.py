@@ -1,0 +1,113 @@
+"""Demo wiring for `make demo`: groups, quotas, roles and the service entry for JupyterHub."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from .auth import ADMIN, ADMIT, CUSTOM_SCOPES, ORGANISE
+
+#: Which demo user plays which part (password: anything the demo authenticator accepts).
+DEMO_USERS = {"admin": "ana", "organiser": "otto", "researcher": "rita"}
+
+DEMO_GROUPS: dict[str, dict[str, Any]] = {
+    "physics": {
+        "users": ["rita", "paul", "ana"],
+        "properties": {
+            "accelhub": {"quotas": {"*": {"devices": 4, "per_user": 2}}, "idle_timeout_minutes": 60}
+        },
+    },
+    "biology": {
+        "users": ["bea", "bruno"],
+        "properties": {"accelhub": {"quotas": {"*": {"devices": 2, "per_user": 1}}}},
+    },
+    "hackathon": {
+        "users": ["otto", "h1", "h2", "h3", "h4", "rita"],
+        "properties": {"accelhub": {"hackathon": True, "quotas": {"*": {"devices": 0}}}},
+    },
+}
+
+
+def hub_roles(spawner_service: str = "accelhub-spawner") -> list[dict[str, Any]]:
+    """Roles: the service reads groups and stops servers; the spawner admits; people manage."""
+    return [
+        {"name": "user", "scopes": ["self", "access:services!service=accelhub"]},
+        {
+            "name": "accelhub-service",
+            "services": ["accelhub"],
+            "scopes": [
+                "read:users:name",
+                "read:users:groups",
+                "list:users",
+                "read:groups",
+                "list:groups",
+                "servers",
+                "read:servers",
+            ],
+        },
+        {"name": "accelhub-spawner", "services": [spawner_service], "scopes": [ADMIT]},
+        {"name": "accelhub-admins", "users": [DEMO_USERS["admin"]], "scopes": [ADMIN]},
+        {
+            "name": "accelhub-organisers-hackathon",
+            "users": [DEMO_USERS["organiser"]],
+            "scopes": [f"{ORGANISE}!group=hackathon"],
+        },
+    ]
+
+
+def configure_hub(
+    c: Any, service_config: Path, port: int, admission_token: str, workdir: Path
+) -> None:
+    """Add the accelhub service, its scopes, roles and demo groups to a JupyterHub config."""
+    c.JupyterHub.custom_scopes = {**dict(c.JupyterHub.custom_scopes or {}), **CUSTOM_SCOPES}
+    c.JupyterHub.load_groups = {**dict(c.JupyterHub.load_groups or {}), **DEMO_GROUPS}
+    c.JupyterHub.load_roles = [*list(c.JupyterHub.load_roles or []), *hub_roles()]
+    c.JupyterHub.services = [
+        *list(c.JupyterHub.services or []),
+        {
+            "name": "accelhub",
+            "url": f"http://127.0.0.1:{port}",
+            "command": [sys.executable, "-m", "hub_ext.service", f"--config={service_config}"],
+            "cwd": str(workdir),
+            "display": True,
+            "oauth_no_confirm": True,
+            "oauth_client_allowed_scopes": [ADMIN, ORGANISE],
+        },
+        {"name": "accelhub-spawner", "api_token": admission_token},
+    ]
+
+
+def write_service_config(
+    path: Path,
+    flavors: list[dict[str, Any]],
+    db_url: str,
+    kubeconfig: str | None,
+    hackathon_flavor: str,
+) -> Path:
+    """The service's own traitlets file (same flavors as the hub) with an active hackathon."""
+    lines = [
+        f"c.AcceleratorCatalog.flavors = {flavors!r}",
+        "c.QuotaPolicy.default_quota = {'*': {'devices': 2, 'per_user': 1}}",
+        f"c.AccelhubService.db_url = {db_url!r}",
+        "c.AccelhubService.idle_timeout_minutes = 120",
+        "c.AccelhubService.startup_reservations = ["
+        f"{{'name': 'Demo hackathon', 'group': 'hackathon', 'flavor': {hackathon_flavor!r}, "
+        "'per_member': True, 'hours': 8}]",
+    ]
+    if kubeconfig:
+        lines += [
+            "c.AccelhubService.kubernetes = True",
+            f"c.KubeCluster.kubeconfig = {kubeconfig!r}",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def describe() -> str:
+    """The lines `make demo` prints about who is who."""
+    return (
+        f"accelhub demo users: admin = {DEMO_USERS['admin']}, "
+        f"organiser (group hackathon) = {DEMO_USERS['organiser']}, "
+        f"researcher (group physics) = {DEMO_USERS['researcher']}"
+    )

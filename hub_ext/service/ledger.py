@@ -1,0 +1,312 @@
+"""The in-memory ledger of active leases and reservations, and the admission decision.
+
+Decisions are synchronous: the check and the booking happen with no ``await`` in between,
+so on one event loop no two decisions interleave and no quota can be exceeded.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .policy import Limits, QuotaPolicy
+from .records import Capacity, Context, FlavorLike, Lease, QueueEntry, Reservation
+
+REASONS = ("quota", "user_cap", "reservation", "capacity", "not_allowed", "unknown_flavor")
+WAITABLE = {"quota", "user_cap", "reservation", "capacity"}
+
+
+def new_id() -> str:
+    """A fresh opaque identifier."""
+    return secrets.token_hex(16)
+
+
+@dataclass
+class Refusal:
+    """Why a request was refused and what is in use."""
+
+    reason: str
+    message: str
+    in_use: dict[str, int | None]
+    queue_position: int | None = None
+    retry_after_seconds: int | None = None
+
+
+@dataclass
+class Grant:
+    """A granted (or reused) lease."""
+
+    lease: Lease
+    reused: bool = False
+
+
+Decision = Grant | Refusal
+
+
+@dataclass
+class Ledger:
+    """Active leases, live reservations and waiting lines, with running totals."""
+
+    leases: dict[str, Lease] = field(default_factory=dict)
+    by_key: dict[tuple[str, str], str] = field(default_factory=dict)
+    reservations: dict[str, Reservation] = field(default_factory=dict)
+    queue: dict[str, list[QueueEntry]] = field(default_factory=lambda: defaultdict(list))
+    flavor_used: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    group_used: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    user_used: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    res_claimed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    user_res: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+    # -- bookkeeping ---------------------------------------------------------------
+
+    def add(self, lease: Lease) -> None:
+        """Book an active lease."""
+        self.leases[lease.id] = lease
+        self.by_key[lease.key] = lease.id
+        self.flavor_used[lease.flavor] += lease.count
+        if lease.reservation_id is not None:
+            self.res_claimed[lease.reservation_id] += lease.count
+            self.user_res[(lease.user, lease.reservation_id)] += 1
+        else:
+            self.group_used[(lease.group or "", lease.flavor)] += lease.count
+            self.user_used[(lease.user, lease.flavor)] += lease.count
+
+    def remove(self, lease_id: str) -> Lease | None:
+        """Unbook a lease; None if it was not active."""
+        lease = self.leases.pop(lease_id, None)
+        if lease is None:
+            return None
+        if self.by_key.get(lease.key) == lease_id:
+            del self.by_key[lease.key]
+        self.flavor_used[lease.flavor] -= lease.count
+        if lease.reservation_id is not None:
+            self.res_claimed[lease.reservation_id] -= lease.count
+            self.user_res[(lease.user, lease.reservation_id)] -= 1
+        else:
+            self.group_used[(lease.group or "", lease.flavor)] -= lease.count
+            self.user_used[(lease.user, lease.flavor)] -= lease.count
+        return lease
+
+    def active_reservations(self, flavor: str, now: datetime) -> list[Reservation]:
+        """Reservations of a flavor whose window is open, ending soonest first."""
+        found = [r for r in self.reservations.values() if r.flavor == flavor and r.active(now)]
+        return sorted(found, key=lambda r: (r.end, r.id))
+
+    def unclaimed(self, reservation: Reservation, size: int) -> int:
+        return max(size - self.res_claimed.get(reservation.id, 0), 0)
+
+    def queue_position(self, flavor: str, user: str, server: str) -> int | None:
+        for index, entry in enumerate(self.queue.get(flavor, ())):
+            if entry.user == user and entry.server == server:
+                return index + 1
+        return None
+
+    def enqueue(self, entry: QueueEntry) -> int:
+        """Put an entry at the end of its line (idempotent per server); return its position."""
+        position = self.queue_position(entry.flavor, entry.user, entry.server)
+        if position is not None:
+            self.queue[entry.flavor][position - 1].last_reason = entry.last_reason
+            return position
+        self.queue[entry.flavor].append(entry)
+        return len(self.queue[entry.flavor])
+
+    def dequeue(self, flavor: str, user: str, server: str) -> QueueEntry | None:
+        line = self.queue.get(flavor, [])
+        for index, entry in enumerate(line):
+            if entry.user == user and entry.server == server:
+                return line.pop(index)
+        return None
+
+    def line_demand(self, flavor: str, user: str, server: str) -> int:
+        """Devices wanted by people waiting for capacity ahead of this server."""
+        total = 0
+        for entry in self.queue.get(flavor, ()):
+            if entry.user == user and entry.server == server:
+                break
+            if entry.last_reason in ("capacity", "reservation"):
+                total += entry.count
+        return total
+
+
+@dataclass
+class Request:
+    """An admission request as the engine sees it."""
+
+    user: str
+    server: str
+    flavor: str
+    count: int
+
+
+def _limits_for_user(
+    policy: QuotaPolicy, flavor: str, ctx: Context
+) -> tuple[list[tuple[str, Limits]], Limits | None]:
+    groups = []
+    for group in sorted(ctx.groups):
+        limits = policy.group_limits(group, flavor, ctx.properties.get(group))
+        if limits is not None:
+            groups.append((group, limits))
+    return groups, (None if groups else policy.default_limits(flavor))
+
+
+def decide(
+    ledger: Ledger,
+    policy: QuotaPolicy,
+    flavors: Mapping[str, FlavorLike],
+    request: Request,
+    ctx: Context,
+    capacity: Capacity | None,
+    now: datetime,
+    retry_hint: int = 60,
+) -> Decision:
+    """Decide one request against the ledger, without changing it."""
+    user, server, slug, count = request.user, request.server, request.flavor, request.count
+    in_use: dict[str, int | None] = {
+        "user": 0,
+        "group": 0,
+        "group_quota": None,
+        "user_cap": None,
+        "free": None,
+    }
+    flavor = flavors.get(slug)
+    if flavor is None:
+        return Refusal("unknown_flavor", f"There is no accelerator flavor called {slug!r}.", in_use)
+    existing_id = ledger.by_key.get((user, server))
+    if existing_id is not None:
+        existing = ledger.leases[existing_id]
+        if existing.flavor == slug and existing.count == count:
+            return Grant(existing, reused=True)
+        return Refusal(
+            "not_allowed",
+            f"This server already holds {existing.count} x {existing.flavor}; stop it first.",
+            in_use,
+        )
+    if flavor.groups and not set(flavor.groups) & set(ctx.groups):
+        return Refusal(
+            "not_allowed",
+            f"{slug} is only offered to the groups {', '.join(sorted(flavor.groups))}.",
+            in_use,
+        )
+    in_use["user"] = ledger.user_used.get((user, slug), 0)
+    if flavor.resource is None:
+        lease = Lease(new_id(), user, server, slug, count, None, None, now)
+        return Grant(lease)
+
+    active = ledger.active_reservations(slug, now)
+    unclaimed_total = 0
+    for reservation in active:
+        size = ctx.reservation_sizes.get(reservation.id, reservation.size(0))
+        unclaimed = ledger.unclaimed(reservation, size)
+        unclaimed_total += unclaimed
+    for reservation in active:
+        if reservation.group not in ctx.groups:
+            continue
+        if ledger.user_res.get((user, reservation.id), 0) > 0:
+            continue
+        size = ctx.reservation_sizes.get(reservation.id, reservation.size(0))
+        if count <= ledger.unclaimed(reservation, size):
+            lease = Lease(
+                id=new_id(),
+                user=user,
+                server=server,
+                flavor=slug,
+                count=count,
+                group=reservation.group,
+                reservation_id=reservation.id,
+                started_at=now,
+                expires_at=reservation.end,
+            )
+            return Grant(lease)
+
+    free_physical: int | None = None
+    free: int | None = None
+    if capacity is not None:
+        free_physical = capacity.total - capacity.external_used - ledger.flavor_used.get(slug, 0)
+        free = free_physical - unclaimed_total
+        in_use["free"] = max(free, 0)
+
+    groups, default = _limits_for_user(policy, slug, ctx)
+    if not groups and default is None:
+        return Refusal(
+            "not_allowed",
+            f"None of your groups has a quota for {slug}; ask an administrator.",
+            in_use,
+        )
+    candidates: list[tuple[str, Limits]] = groups if groups else [("", default)]  # type: ignore[list-item]
+    caps = [limits.per_user for _, limits in candidates]
+    cap = None if any(c is None for c in caps) else max(c for c in caps if c is not None)
+    in_use["user_cap"] = cap
+    first_group, first_limits = candidates[0]
+    in_use["group"] = ledger.group_used.get((first_group, slug), 0)
+    in_use["group_quota"] = first_limits.devices
+    if cap is not None and in_use["user"] + count > cap:  # type: ignore[operator]
+        return Refusal(
+            "user_cap",
+            f"You already hold {in_use['user']} of your {cap} x {slug}; "
+            "stop another server to use more.",
+            in_use,
+            retry_after_seconds=retry_hint,
+        )
+    chosen: tuple[str, Limits] | None = None
+    for group, limits in candidates:
+        used = ledger.group_used.get((group, slug), 0)
+        if limits.devices is None or used + count <= limits.devices:
+            chosen = (group, limits)
+            break
+    if chosen is None:
+        who = f"group {first_group}" if first_group else "users outside any group"
+        return Refusal(
+            "quota",
+            f"The quota of {who} for {slug} is used up "
+            f"({in_use['group']} of {first_limits.devices} in use).",
+            in_use,
+            retry_after_seconds=retry_hint,
+        )
+    in_use["group"] = ledger.group_used.get((chosen[0], slug), 0)
+    in_use["group_quota"] = chosen[1].devices
+    if free is not None and free_physical is not None:
+        demand = ledger.line_demand(slug, user, server)
+        if count > free - demand:
+            if count <= free_physical - demand and unclaimed_total > 0:
+                ends = min(r.end for r in active)
+                wait = max(int((ends - now).total_seconds()), 1)
+                return Refusal(
+                    "reservation",
+                    f"The free {slug} devices are reserved for a hackathon until "
+                    f"{ends:%Y-%m-%d %H:%M} UTC.",
+                    in_use,
+                    retry_after_seconds=min(wait, retry_hint * 10),
+                )
+            return Refusal(
+                "capacity",
+                f"All {slug} devices are in use right now.",
+                in_use,
+                retry_after_seconds=retry_hint,
+            )
+    lease = Lease(
+        id=new_id(),
+        user=user,
+        server=server,
+        flavor=slug,
+        count=count,
+        group=chosen[0] or None,
+        reservation_id=None,
+        started_at=now,
+    )
+    return Grant(lease)
+
+
+def refusal_json(refusal: Refusal) -> dict[str, Any]:
+    """The REST body of a refusal."""
+    return {
+        "granted": False,
+        "reason": refusal.reason,
+        "message": refusal.message,
+        "in_use": refusal.in_use,
+        "queue_position": refusal.queue_position,
+        "retry_after_seconds": refusal.retry_after_seconds,
+    }

@@ -1,0 +1,130 @@
+"""SQLAlchemy tables of the service: leases, reservations, the waiting line, activity."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as naive UTC; returns aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class Base(DeclarativeBase):
+    """Declarative base bound to the service's metadata."""
+
+    metadata = metadata
+
+
+class LeaseRow(Base):
+    """One grant of devices to one user's server."""
+
+    __tablename__ = "leases"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user: Mapped[str] = mapped_column(String(255), index=True)
+    server: Mapped[str] = mapped_column(String(255))
+    flavor: Mapped[str] = mapped_column(String(255), index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    group: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    reservation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # "user/server" while active, NULL once ended: one active lease per server, enforced by SQL.
+    active_key: Mapped[str | None] = mapped_column(String(520), unique=True, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    end_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    end_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    namespace: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    pod: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ReservationRow(Base):
+    """Devices of one flavor held for the members of a group during a window."""
+
+    __tablename__ = "reservations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    group: Mapped[str] = mapped_column(String(255), index=True)
+    flavor: Mapped[str] = mapped_column(String(255))
+    count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    per_member: Mapped[bool] = mapped_column(Boolean, default=False)
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class QueueRow(Base):
+    """A refused request waiting in line for a flavor."""
+
+    __tablename__ = "queue"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user: Mapped[str] = mapped_column(String(255))
+    server: Mapped[str] = mapped_column(String(255))
+    flavor: Mapped[str] = mapped_column(String(255))
+    count: Mapped[int] = mapped_column(Integer)
+    enqueued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class ActivityRow(Base):
+    """One telemetry report from a user's server."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_user_server_ts", "user", "server", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user: Mapped[str] = mapped_column(String(255))
+    server: Mapped[str] = mapped_column(String(255))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+    devices: Mapped[int] = mapped_column(Integer)
+    busy: Mapped[int] = mapped_column(Integer)
+    utilization_avg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    memory_used_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -1,0 +1,152 @@
+"""Server-rendered pages: admin overview, organiser reservations, and "me" for every user."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from tornado import web
+
+from .accounting import usage
+from .base import BaseHandler
+from .shape import lease_json
+from .timeutil import utcnow
+
+
+class PageHandler(BaseHandler):
+    def page(self, template: str, **values: Any) -> None:
+        principal = self.principal
+        assert principal is not None
+        self.render(
+            template,
+            prefix=self.app.service_prefix,
+            principal=principal,
+            xsrf=self.xsrf_token.decode()
+            if isinstance(self.xsrf_token, bytes)
+            else self.xsrf_token,
+            **values,
+        )
+
+    def flavor_rows(self) -> list[dict[str, Any]]:
+        core = self.core
+        now = core.clock()
+        rows = []
+        for slug, flavor in core.flavors.items():
+            cap = core.capacity(slug)
+            unclaimed = 0
+            for res in core.ledger.active_reservations(slug, now):
+                size = res.size(core.member_counts.get(res.group, 0))
+                unclaimed += core.ledger.unclaimed(res, size)
+            used = core.ledger.flavor_used.get(slug, 0)
+            rows.append(
+                {
+                    "slug": slug,
+                    "kind": flavor.kind,
+                    "resource": flavor.resource or "",
+                    "total": cap.total if cap else None,
+                    "used": used,
+                    "reserved": unclaimed,
+                    "free": (cap.total - cap.external_used - used - unclaimed) if cap else None,
+                    "waiting": len(core.ledger.queue.get(slug, ())),
+                }
+            )
+        return rows
+
+
+class MePage(PageHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        principal = self.need_principal()
+        core = self.core
+        leases = [
+            lease_json(lease)
+            for lease in core.ledger.leases.values()
+            if lease.user == principal.name
+        ]
+        now = utcnow()
+        rows = await usage(
+            core.engine, now - timedelta(days=30), now, "flavor", now, users={principal.name}
+        )
+        entitlements = await core.entitlements(principal.name)
+        notices = [
+            status
+            for (user, _server), status in self.app.reclaimer.reclaimed.items()
+            if user == principal.name
+        ]
+        for (user, _server), state in self.app.activity.servers.items():
+            if user == principal.name and state.warning:
+                notices.append({"state": "warned", "message": state.warning})
+        self.page(
+            "me.html",
+            leases=leases,
+            usage=rows,
+            entitlements=entitlements["flavors"],
+            queue=core.queue_json(user=principal.name),
+            notices=notices,
+        )
+
+
+class OrganiserPage(PageHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        principal = self.need_principal()
+        if not principal.organiser:
+            raise web.HTTPError(403, "You do not organise any group.")
+        core = self.core
+        reservations = []
+        for res in core.ledger.reservations.values():
+            if not principal.organises(res.group):
+                continue
+            body = await core.reservation_json(res)
+            info = await core.directory.group(res.group)
+            claimed = {
+                lease.user
+                for lease in core.ledger.leases.values()
+                if lease.reservation_id == res.id
+            }
+            body["participants"] = [
+                {"user": u, "claimed": u in claimed} for u in (info.users if info else [])
+            ]
+            reservations.append(body)
+        groups = sorted(principal.organised) if not principal.admin else []
+        self.page(
+            "organiser.html",
+            reservations=reservations,
+            groups=groups,
+            flavors=[slug for slug, f in core.flavors.items() if f.resource],
+        )
+
+
+class AdminPage(PageHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        principal = self.need_principal()
+        if not principal.admin:
+            raise web.HTTPError(403, "This page is for accelhub admins.")
+        core = self.core
+        groups = []
+        for info in await core.directory.all_groups():
+            groups.append(
+                {
+                    "name": info.name,
+                    "members": len(info.users),
+                    "quotas": core.policy.group_settings(info.properties).get("quotas")
+                    or core.policy.group_quotas.get(info.name)
+                    or {},
+                    "in_use": {
+                        slug: used
+                        for (group, slug), used in core.ledger.group_used.items()
+                        if group == info.name and used
+                    },
+                }
+            )
+        reservations = [await core.reservation_json(r) for r in core.ledger.reservations.values()]
+        self.page(
+            "admin.html",
+            flavors=self.flavor_rows(),
+            groups=groups,
+            default_quota=core.policy.default_quota,
+            reservations=reservations,
+            leases=[lease_json(lease) for lease in core.ledger.leases.values()],
+            queue=core.queue_json(),
+        )

@@ -1,0 +1,84 @@
+"""Quota policy: devices per group and flavor and per user, from config and group properties."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from traitlets import Dict, Unicode
+from traitlets.config import Configurable
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How many devices of one flavor a group may hold at once, and each of its users."""
+
+    devices: int | None
+    per_user: int | None
+
+
+def _limits(raw: Any) -> Limits | None:
+    if not isinstance(raw, Mapping):
+        return None
+    devices = raw.get("devices")
+    per_user = raw.get("per_user")
+    return Limits(
+        devices=int(devices) if devices is not None else None,
+        per_user=int(per_user) if per_user is not None else None,
+    )
+
+
+def _lookup(table: Any, flavor: str) -> Limits | None:
+    if not isinstance(table, Mapping):
+        return None
+    if flavor in table:
+        return _limits(table[flavor])
+    if "*" in table:
+        return _limits(table["*"])
+    return None
+
+
+class QuotaPolicy(Configurable):
+    """Quotas per group and flavor; JupyterHub group properties override the config file."""
+
+    group_quotas = Dict(
+        config=True,
+        help="""Quotas per group: {group: {flavor or "*": {"devices": N, "per_user": M}}}.
+        `devices` caps what the group holds at once, `per_user` what each member holds.
+        Omitted or null means no limit at that level.""",
+    )
+    default_quota = Dict(
+        {"*": {"devices": None, "per_user": 1}},
+        config=True,
+        help="""Quota for users in no group with a quota for the flavor:
+        {flavor or "*": {"devices": N, "per_user": M}}; `devices` is the pool they share.
+        A flavor with no entry here is refused to them.""",
+    )
+    group_property_key = Unicode(
+        "accelhub",
+        config=True,
+        help="""Key in a JupyterHub group's properties holding accelhub settings, e.g.
+        {"accelhub": {"quotas": {"a100": {"devices": 4, "per_user": 1}},
+        "idle_timeout_minutes": 60, "hackathon": true}}. These override `group_quotas`.""",
+    )
+
+    def group_settings(self, properties: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        """The accelhub part of a group's properties (empty if none)."""
+        if not properties:
+            return {}
+        value = properties.get(self.group_property_key)
+        return value if isinstance(value, Mapping) else {}
+
+    def group_limits(
+        self, group: str, flavor: str, properties: Mapping[str, Any] | None
+    ) -> Limits | None:
+        """The group's limits for the flavor, or None when the group has no quota for it."""
+        from_props = _lookup(self.group_settings(properties).get("quotas"), flavor)
+        if from_props is not None:
+            return from_props
+        return _lookup(self.group_quotas.get(group), flavor)
+
+    def default_limits(self, flavor: str) -> Limits | None:
+        """Limits for users whose groups have no quota for the flavor."""
+        return _lookup(self.default_quota, flavor)

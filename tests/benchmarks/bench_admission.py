@@ -1,0 +1,382 @@
+"""Benchmark: admission decisions per second and p50/p99 latency at 1, 50 and 500 concurrent
+clients, on SQLite and PostgreSQL, with 10,000 users and 500 groups; then a hackathon burst of
+200 participants on a devstack cluster with 220 GPUs and a 200-GPU reservation.
+
+Baseline (goal): p99 under 10 ms at 50 concurrent clients; zero over-allocation always.
+Run: python tests/benchmarks/bench_admission.py [--quick] [--no-burst]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import insert  # noqa: E402
+
+from hub_ext.catalog import Flavor  # noqa: E402
+from hub_ext.service.core import AdmissionCore, StaticCapacity  # noqa: E402
+from hub_ext.service.db import make_engine, migrate  # noqa: E402
+from hub_ext.service.directory import GroupInfo, StaticDirectory  # noqa: E402
+from hub_ext.service.ledger import Grant  # noqa: E402
+from hub_ext.service.models import LeaseRow  # noqa: E402
+from hub_ext.service.policy import QuotaPolicy  # noqa: E402
+
+USERS = 10_000
+GROUPS = 500
+GOAL_P99_MS = 10.0
+FLAVORS = {
+    slug: Flavor(slug=slug, display_name=slug, kind="gpu", resource="nvidia.com/gpu", counts=(1,))
+    for slug in ("a100", "t4", "rtx5000")
+}
+
+
+def directory() -> StaticDirectory:
+    groups = {}
+    for g in range(GROUPS):
+        members = [f"user{u}" for u in range(g * (USERS // GROUPS), (g + 1) * (USERS // GROUPS))]
+        groups[f"group{g}"] = GroupInfo(f"group{g}", members, {})
+    return StaticDirectory(groups)
+
+
+def policy() -> QuotaPolicy:
+    p = QuotaPolicy()
+    p.group_quotas = {f"group{g}": {"*": {"devices": 4, "per_user": 1}} for g in range(GROUPS)}
+    return p
+
+
+async def seed(engine: Any) -> None:
+    """10,000 ended leases: one past lease per user, so the store is not empty."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": uuid.uuid4().hex,
+            "user": f"user{u}",
+            "server": "",
+            "flavor": "t4",
+            "count": 1,
+            "group": f"group{u // (USERS // GROUPS)}",
+            "reservation_id": None,
+            "active_key": None,
+            "started_at": now - timedelta(hours=3),
+            "ended_at": now - timedelta(hours=2),
+            "end_reason": "released",
+        }
+        for u in range(USERS)
+    ]
+    async with engine.begin() as conn:
+        for start in range(0, len(rows), 2000):
+            await conn.execute(insert(LeaseRow), rows[start : start + 2000])
+
+
+async def run_level(core: AdmissionCore, clients: int, seconds: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    granted = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def client(index: int) -> None:
+        nonlocal granted
+        rng = random.Random(index)
+        while time.perf_counter() < stop_at:
+            user = f"user{rng.randrange(USERS)}"
+            flavor = rng.choice(("a100", "t4", "rtx5000"))
+            t0 = time.perf_counter()
+            decision = await core.admit(user, f"s{index}", flavor, 1)
+            latencies.append(time.perf_counter() - t0)
+            if isinstance(decision, Grant) and not decision.reused:
+                granted += 1
+                await core.release(decision.lease.id)
+
+    t_start = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    elapsed = time.perf_counter() - t_start
+    latencies.sort()
+    return {
+        "clients": clients,
+        "decisions": len(latencies),
+        "per_second": len(latencies) / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        "granted": granted,
+    }
+
+
+def check_no_over_allocation(core: AdmissionCore, capacity: dict[str, int]) -> int:
+    problems = 0
+    for (group, _slug), used in core.ledger.group_used.items():
+        if group and used > 4:
+            problems += 1
+    for slug, used in core.ledger.flavor_used.items():
+        if used > capacity[slug]:
+            problems += 1
+    return problems
+
+
+async def bench_store(name: str, url: str, seconds: float) -> list[dict[str, Any]]:
+    engine = make_engine(url, pool_size=20)
+    await migrate(engine)
+    await seed(engine)
+    capacity = {"a100": 300, "t4": 300, "rtx5000": 300}
+    core = AdmissionCore(engine, FLAVORS, policy(), directory(), StaticCapacity(capacity))
+    await core.load()
+    core.start()
+    results = []
+    for clients in (1, 50, 500):
+        result = await run_level(core, clients, seconds)
+        result["store"] = name
+        result["over_allocations"] = check_no_over_allocation(core, capacity)
+        results.append(result)
+    await core.stop()
+    await engine.dispose()
+    return results
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"{'store':<11}{'clients':>8}{'decisions':>11}{'per s':>10}{'p50 ms':>9}"
+        f"{'p99 ms':>9}{'over-alloc':>12}"
+    )
+    for r in rows:
+        print(
+            f"{r['store']:<11}{r['clients']:>8}{r['decisions']:>11}{r['per_second']:>10.0f}"
+            f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['over_allocations']:>12}"
+        )
+    at50 = [r for r in rows if r["clients"] == 50]
+    for r in at50:
+        ratio = r["p99_ms"] / GOAL_P99_MS
+        verdict = "meets" if ratio <= 1 else "misses"
+        print(
+            f"{r['store']}: p99 at 50 clients = {r['p99_ms']:.2f} ms, "
+            f"{ratio:.2f}x the {GOAL_P99_MS:.0f} ms baseline goal ({verdict} it)"
+        )
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    sys.setswitchinterval(args.switch_interval)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="accelhub-bench-") as tmp:
+        rows += await bench_store("sqlite", f"sqlite:///{tmp}/bench.sqlite", args.seconds)
+        from tests.service.postgres import start_postgres
+
+        server = start_postgres()
+        try:
+            rows += await bench_store(
+                "postgresql", server.url(server.create_database()), args.seconds
+            )
+        finally:
+            server.stop()
+    print_table(rows)
+    bad = sum(r["over_allocations"] for r in rows)
+    if not args.no_burst:
+        bad += await burst()
+    return 1 if bad else 0
+
+
+def burst_cluster() -> str:
+    """220 T4-class GPUs: 27 nodes with 8 and one with 4."""
+    lines = ["name: burst", "namespaces: [accelhub, users]", "nodes:"]
+    sizes = [8] * 27 + [4]
+    for n, size in enumerate(sizes):
+        lines += [
+            f"  - name: gpu-{n:02d}",
+            '    capacity: {cpu: "64", memory: 512Gi, ephemeral-storage: 1Ti, pods: "110"}',
+            '    allocatable: {cpu: "62", memory: 512Gi}',
+            "    labels: {accelhub.infn.it/accelerator: t4}",
+            "    gpus:",
+        ]
+        lines += [
+            f"      - {{model: t4, uuid: GPU-{n:08x}-0000-0000-0000-{g:012x}}}" for g in range(size)
+        ]
+    return "\n".join(lines) + "\n"
+
+
+async def burst(participants: int = 200, reserved: int = 200) -> int:
+    """200 participants spawn at once while the cluster is otherwise full."""
+    from kubernetes_asyncio import client
+
+    from hub_ext.service.kube import KubeCluster
+    from hub_ext.service.shape import PLACEHOLDER_LABEL, lease_labels
+    from tests.devstack.conftest import start_devstack, stop_devstack
+
+    t4 = Flavor(
+        slug="t4",
+        display_name="T4",
+        kind="gpu",
+        resource="nvidia.com/gpu",
+        node_selector={"accelhub.infn.it/accelerator": "t4"},
+        counts=(1,),
+    )
+    members = [f"p{i:03d}" for i in range(participants)]
+    outsiders = [f"o{i:03d}" for i in range(40)]
+    groups = {"hack": GroupInfo("hack", members, {}), "lab": GroupInfo("lab", outsiders, {})}
+    pol = QuotaPolicy()
+    pol.group_quotas = {
+        "hack": {"t4": {"devices": 0, "per_user": 1}},
+        "lab": {"t4": {"devices": 100, "per_user": 1}},
+    }
+    problems = 0
+    with tempfile.TemporaryDirectory(prefix="accelhub-burst-") as tmp:
+        cluster_file = Path(tmp) / "cluster.yaml"
+        cluster_file.write_text(burst_cluster())
+        ds = start_devstack(Path(tmp) / "state", cluster=str(cluster_file))
+        engine = make_engine(f"sqlite:///{tmp}/burst.sqlite")
+        await migrate(engine)
+        cluster = KubeCluster(
+            flavors={"t4": t4},
+            kubeconfig=str(ds.kubeconfig),
+            poll_seconds=1.0,
+            reconcile_seconds=3600,
+        )
+        try:
+            await cluster.start()
+            core = AdmissionCore(engine, {"t4": t4}, pol, StaticDirectory(groups), cluster)
+            await core.load()
+            core.start()
+            cluster.attach(core)
+            api = client.CoreV1Api(cluster.api)
+            total = cluster.capacity("t4").total  # type: ignore[union-attr]
+            now = datetime.now(UTC)
+            t0 = time.perf_counter()
+            await core.create_reservation(
+                "burst",
+                "hack",
+                "t4",
+                reserved,
+                False,
+                now - timedelta(minutes=1),
+                now + timedelta(hours=1),
+                "org",
+            )
+            await cluster.sync_placeholders()
+
+            async def running(selector: str) -> int:
+                pods = await api.list_pod_for_all_namespaces(label_selector=selector)
+                return sum(
+                    1
+                    for p in pods.items
+                    if p.status.phase == "Running" and p.metadata.deletion_timestamp is None
+                )
+
+            while await running(PLACEHOLDER_LABEL) < reserved:
+                await asyncio.sleep(0.5)
+                if time.perf_counter() - t0 > 240:
+                    print("placeholders did not all start")
+                    return 1
+            hold_seconds = time.perf_counter() - t0
+
+            def pod(lease: Any, priority: str | None) -> dict[str, Any]:
+                spec: dict[str, Any] = {
+                    "nodeSelector": dict(t4.node_selector),
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [
+                        {
+                            "name": "nb",
+                            "image": "jupyter",
+                            "command": ["sleep", "900"],
+                            "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                        }
+                    ],
+                }
+                if priority:
+                    spec["priorityClassName"] = priority
+                return {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": f"jupyter-{lease.user}", "labels": lease_labels(lease)},
+                    "spec": spec,
+                }
+
+            # Outsiders fill what is not reserved; the next outsider is refused.
+            outsider_granted = 0
+            refused_reason = None
+            for user in outsiders:
+                decision = await core.admit(user, "", "t4", 1)
+                if isinstance(decision, Grant):
+                    outsider_granted += 1
+                    await api.create_namespaced_pod("users", pod(decision.lease, None))
+                else:
+                    refused_reason = decision.reason
+            t1 = time.perf_counter()
+
+            async def participant(user: str) -> bool:
+                decision = await core.admit(user, "", "t4", 1)
+                if not isinstance(decision, Grant):
+                    return False
+                body = pod(decision.lease, "accelhub-reserved")
+                await api.create_namespaced_pod("users", body)
+                await core.bind(decision.lease.id, "users", body["metadata"]["name"])
+                return True
+
+            granted = await asyncio.gather(*(participant(u) for u in members))
+            admitted_seconds = time.perf_counter() - t1
+            while await running("accelhub.io/reservation") < sum(granted):
+                await asyncio.sleep(0.5)
+                if time.perf_counter() - t1 > 300:
+                    break
+            all_running = time.perf_counter() - t1
+            participants_running = await running("accelhub.io/reservation")
+            nodes = (await api.list_node()).items
+            pods = (await api.list_pod_for_all_namespaces()).items
+            over = 0
+            for node in nodes:
+                cap = int(node.status.allocatable.get("nvidia.com/gpu", "0"))
+                used = sum(
+                    int((c.resources.limits or {}).get("nvidia.com/gpu", "0"))
+                    for p in pods
+                    if p.spec.node_name == node.metadata.name
+                    and p.status.phase == "Running"
+                    and p.metadata.deletion_timestamp is None
+                    for c in p.spec.containers
+                )
+                over += max(used - cap, 0)
+            leased = core.ledger.flavor_used.get("t4", 0)
+            over += max(leased - total, 0)
+            problems = over + (0 if all(granted) else 1)
+            print(f"\nhackathon burst on devstack: {total} GPUs, {reserved} reserved")
+            print(f"  placeholders holding all {reserved} reserved GPUs after {hold_seconds:.1f} s")
+            print(
+                f"  outsiders granted {outsider_granted} (the unreserved GPUs); "
+                f"next outsider refused: {refused_reason}"
+            )
+            print(
+                f"  {sum(granted)}/{participants} participants admitted in "
+                f"{admitted_seconds:.2f} s; {participants_running} running after "
+                f"{all_running:.1f} s"
+            )
+            print(
+                f"  over-allocation: {over} (devices beyond node capacity or leases beyond {total})"
+            )
+            await core.stop()
+        finally:
+            await cluster.stop()
+            await engine.dispose()
+            stop_devstack(ds)
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=4.0, help="seconds per level")
+    parser.add_argument("--no-burst", action="store_true", help="skip the devstack burst")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=0.0005,
+        help="GIL switch interval (the service sets the same)",
+    )
+    return asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Fixtures of the service tests: stores on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub_ext.service.db import make_engine, migrate
+from tests.service.postgres import PostgresServer, start_postgres
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store URL on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'accelhub.sqlite'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.url(server.create_database())
+
+
+@pytest.fixture
+async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated engine on the store."""
+    eng = make_engine(store_url, pool_size=20)
+    await migrate(eng)
+    try:
+        yield eng
+    finally:
+        await eng.dispose()

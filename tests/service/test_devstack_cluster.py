@@ -1,0 +1,293 @@
+"""The Kubernetes side against devstack: capacity, placeholder pods that participants preempt,
+refusal of outsiders while the cluster is full, and reconciliation after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes_asyncio import client
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub_ext.catalog import Flavor
+from hub_ext.service.core import AdmissionCore
+from hub_ext.service.db import make_engine, migrate
+from hub_ext.service.kube import KubeCluster
+from hub_ext.service.ledger import Grant, Refusal
+from hub_ext.service.shape import PLACEHOLDER_LABEL, lease_labels
+from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
+from tests.service.helpers import directory, policy
+
+pytestmark = pytest.mark.integration
+
+CLUSTER = """
+name: accelhub-service-test
+namespaces: [accelhub, users]
+priorityClasses:
+  - {name: interactive, value: 1000, description: "notebook sessions"}
+nodes:
+  - name: t4-1
+    capacity: {cpu: "32", memory: 256Gi, ephemeral-storage: 1Ti, pods: "110"}
+    allocatable: {cpu: "30", memory: 256Gi}
+    labels: {accelhub.infn.it/accelerator: t4}
+    gpus:
+      - {model: t4, uuid: GPU-00000000-0000-0000-0000-000000000001}
+      - {model: t4, uuid: GPU-00000000-0000-0000-0000-000000000002}
+      - {model: t4, uuid: GPU-00000000-0000-0000-0000-000000000003}
+      - {model: t4, uuid: GPU-00000000-0000-0000-0000-000000000004}
+  - name: cpu-1
+    capacity: {cpu: "32", memory: 128Gi, ephemeral-storage: 1Ti, pods: "110"}
+    allocatable: {cpu: "30", memory: 128Gi}
+"""
+T4 = Flavor(
+    slug="t4",
+    display_name="T4",
+    kind="gpu",
+    resource="nvidia.com/gpu",
+    node_selector={"accelhub.infn.it/accelerator": "t4"},
+    counts=(1,),
+)
+GROUPS = {"hack": ["h1", "h2"], "physics": ["ada", "bob", "cy"]}
+QUOTAS = {
+    "physics": {"t4": {"devices": 10, "per_user": 1}},
+    "hack": {"t4": {"devices": 0, "per_user": 1}},
+}
+
+
+@pytest.fixture(scope="module")
+def small_devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevstack]:
+    base = tmp_path_factory.mktemp("svc-devstack")
+    cluster = base / "cluster.yaml"
+    cluster.write_text(CLUSTER)
+    ds = start_devstack(base / "state", cluster=str(cluster))
+    try:
+        yield ds
+    finally:
+        stop_devstack(ds)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'svc.sqlite'}")
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def make(engine: AsyncEngine, ds: RunningDevstack) -> tuple[AdmissionCore, KubeCluster]:
+    cluster = KubeCluster(
+        flavors={"t4": T4},
+        kubeconfig=str(ds.kubeconfig),
+        poll_seconds=0.5,
+        reconcile_seconds=3600,
+        bind_grace_seconds=3600,
+    )
+    await cluster.start()
+    core = AdmissionCore(engine, {"t4": T4}, policy(QUOTAS), directory(GROUPS), cluster)
+    await core.load()
+    core.start()
+    cluster.attach(core)
+    return core, cluster
+
+
+def pod_body(lease: Any, priority: str | None) -> dict[str, Any]:
+    name = f"jupyter-{lease.user}-{uuid.uuid4().hex[:6]}"
+    spec: dict[str, Any] = {
+        "nodeSelector": dict(T4.node_selector),
+        "terminationGracePeriodSeconds": 0,
+        "containers": [
+            {
+                "name": "notebook",
+                "image": "jupyter",
+                "command": ["sleep", "600"],
+                "resources": {"limits": {"nvidia.com/gpu": "1"}},
+            }
+        ],
+    }
+    if priority:
+        spec["priorityClassName"] = priority
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "labels": lease_labels(lease),
+            "annotations": {
+                "hub.jupyter.org/username": lease.user,
+                "hub.jupyter.org/servername": lease.server,
+            },
+        },
+        "spec": spec,
+    }
+
+
+async def wait_for(predicate: Any, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+async def pods(cluster: KubeCluster, selector: str, namespace: str | None = None) -> list[Any]:
+    api: Any = client.CoreV1Api(cluster.api)
+    if namespace:
+        return list((await api.list_namespaced_pod(namespace, label_selector=selector)).items)
+    return list((await api.list_pod_for_all_namespaces(label_selector=selector)).items)
+
+
+async def test_reservation_held_by_placeholders_participant_preempts_outsider_refused(
+    small_devstack: RunningDevstack, store: AsyncEngine
+) -> None:
+    core, cluster = await make(store, small_devstack)
+    api: Any = client.CoreV1Api(cluster.api)
+    try:
+        assert cluster.capacity("t4").total == 4  # type: ignore[union-attr]
+        now = datetime.now(UTC)
+        res = await core.create_reservation(
+            "hack",
+            "hack",
+            "t4",
+            None,
+            True,
+            now - timedelta(minutes=1),
+            now + timedelta(hours=1),
+            "org",
+        )
+        await cluster.sync_placeholders()
+
+        async def two_holding() -> bool:
+            held = await pods(cluster, f"{PLACEHOLDER_LABEL}={res.id}", "accelhub")
+            return sum(1 for p in held if p.status.phase == "Running") == 2
+
+        await wait_for(two_holding)
+        # Two devices are free for everyone else: ada and bob take them with real pods.
+        for user in ("ada", "bob"):
+            granted = await core.admit(user, "", "t4", 1)
+            assert isinstance(granted, Grant)
+            body = pod_body(granted.lease, "interactive")
+            await api.create_namespaced_pod("users", body)
+            await core.bind(granted.lease.id, "users", body["metadata"]["name"])
+        # The cluster is now full: an outsider is refused, naming the reservation.
+        outsider = await core.admit("cy", "", "t4", 1)
+        assert isinstance(outsider, Refusal) and outsider.reason == "reservation"
+        # An outsider's pod that skips admission cannot preempt the placeholders either.
+        sneaky = pod_body(
+            type(
+                "L",
+                (),
+                {
+                    "id": "x" * 32,
+                    "user": "cy",
+                    "server": "",
+                    "flavor": "t4",
+                    "reservation_id": None,
+                },
+            )(),
+            "interactive",
+        )
+        sneaky["metadata"]["labels"] = {"app": "sneaky"}
+        await api.create_namespaced_pod("users", sneaky)
+        # A participant is granted and their pod preempts a placeholder.
+        granted = await core.admit("h1", "", "t4", 1)
+        assert isinstance(granted, Grant) and granted.lease.reservation_id == res.id
+        body = pod_body(granted.lease, "accelhub-reserved")
+        await api.create_namespaced_pod("users", body)
+
+        async def participant_running() -> bool:
+            pod = await api.read_namespaced_pod(body["metadata"]["name"], "users")
+            return pod.status.phase == "Running"
+
+        await wait_for(participant_running, 45)
+        await core.bind(granted.lease.id, "users", body["metadata"]["name"])
+        sneaky_pod = await api.read_namespaced_pod(sneaky["metadata"]["name"], "users")
+        assert sneaky_pod.status.phase == "Pending"
+        await cluster.sync_placeholders()
+        held = [
+            p
+            for p in await pods(cluster, f"{PLACEHOLDER_LABEL}={res.id}", "accelhub")
+            if p.metadata.deletion_timestamp is None and p.status.phase == "Running"
+        ]
+        assert len(held) == 1
+        # The reservation ends: its placeholders go away.
+        await core.delete_reservation(res.id)
+        await cluster.sync_placeholders()
+
+        async def none_holding() -> bool:
+            held = await pods(cluster, f"{PLACEHOLDER_LABEL}={res.id}", "accelhub")
+            return not [p for p in held if p.metadata.deletion_timestamp is None]
+
+        await wait_for(none_holding)
+        await api.delete_namespaced_pod(sneaky["metadata"]["name"], "users", grace_period_seconds=0)
+    finally:
+        await core.stop()
+        await cluster.stop()
+
+
+async def test_restart_reconciles_leases_with_running_pods(
+    small_devstack: RunningDevstack, store: AsyncEngine
+) -> None:
+    core, cluster = await make(store, small_devstack)
+    api: Any = client.CoreV1Api(cluster.api)
+    kept = await core.admit("ada", "kept", "t4", 1)
+    gone = await core.admit("bob", "gone", "t4", 1)
+    assert isinstance(kept, Grant) and isinstance(gone, Grant)
+    kept_pod = pod_body(kept.lease, None)
+    gone_pod = pod_body(gone.lease, None)
+    for body in (kept_pod, gone_pod):
+        await api.create_namespaced_pod("users", body)
+    await core.bind(kept.lease.id, "users", kept_pod["metadata"]["name"])
+    await core.bind(gone.lease.id, "users", gone_pod["metadata"]["name"])
+    await core.stop()
+    await cluster.stop()
+    # While the service is down: one server stops, and a pod appears whose lease is unknown.
+    api_client = client.ApiClient()
+    api2: Any = client.CoreV1Api(api_client)
+    await api2.delete_namespaced_pod(gone_pod["metadata"]["name"], "users", grace_period_seconds=0)
+    orphan = pod_body(
+        type(
+            "L",
+            (),
+            {
+                "id": uuid.uuid4().hex,
+                "user": "cy",
+                "server": "",
+                "flavor": "t4",
+                "reservation_id": None,
+            },
+        )(),
+        None,
+    )
+    await api2.create_namespaced_pod("users", orphan)
+    await api_client.close()
+
+    async def gone_deleted() -> bool:
+        names = {p.metadata.name for p in await pods(cluster2_probe, "accelhub.io/lease")}
+        return gone_pod["metadata"]["name"] not in names
+
+    reborn, cluster2_probe = await make(store, small_devstack)
+    try:
+        await wait_for(gone_deleted)
+        await reborn.load()
+        await cluster2_probe.reconcile()
+        active = {(lease.user, lease.server) for lease in reborn.ledger.leases.values()}
+        assert ("ada", "kept") in active
+        assert ("bob", "gone") not in active
+        assert ("cy", "") in active  # adopted from the running pod
+        ended = await reborn.find_lease(gone.lease.id)
+        assert ended is not None and ended.end_reason == "server_stopped"
+    finally:
+        for body in (kept_pod, orphan):
+            probe: Any = client.CoreV1Api(cluster2_probe.api)
+            await probe.delete_namespaced_pod(
+                body["metadata"]["name"], "users", grace_period_seconds=0
+            )
+        await reborn.stop()
+        await cluster2_probe.stop()

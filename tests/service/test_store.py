@@ -1,0 +1,76 @@
+"""The store on SQLite and PostgreSQL: migrations match the models; accounting sums
+device-hours and utilisation for any period, as JSON rows and CSV."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub_ext.service.accounting import usage, usage_csv
+from hub_ext.service.activity import ActivityTracker
+from hub_ext.service.models import metadata
+from hub_ext.service.writer import Writer
+from tests.service.helpers import Clock, make_core
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+async def test_migrations_match_the_models(engine: AsyncEngine) -> None:
+    def diff(conn: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+    async with engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+async def test_usage_by_user_group_flavor_with_utilisation(engine: AsyncEngine) -> None:
+    clock = Clock(T0)
+    core = make_core(
+        engine,
+        {"physics": ["ada", "bob"]},
+        {"physics": {"*": {"devices": 10, "per_user": 2}}},
+        clock=clock,
+    )
+    await core.load()
+    ada = await core.admit("ada", "", "a100", 2)
+    bob = await core.admit("bob", "", "a100", 1)
+    tracker = ActivityTracker(Writer(engine))
+    for minute in range(0, 60, 10):
+        await tracker.report(
+            "ada",
+            "",
+            T0 + timedelta(minutes=minute),
+            [
+                {"busy": True, "utilization_avg": 80.0, "memory_used_bytes": 1},
+                {"busy": False, "utilization_avg": 20.0, "memory_used_bytes": 1},
+            ],
+        )
+    clock.now = T0 + timedelta(hours=1)
+    await core.release(ada.lease.id)  # type: ignore[union-attr]
+    clock.now = T0 + timedelta(hours=3)
+    await core.release(bob.lease.id)  # type: ignore[union-attr]
+    now = T0 + timedelta(hours=5)
+    by_user = await usage(engine, T0, now, "user", now)
+    assert [(r["user"], r["device_hours"]) for r in by_user] == [("ada", 2.0), ("bob", 3.0)]
+    assert by_user[0]["gpu_utilization_avg"] == 50.0
+    assert by_user[0]["busy_device_hours"] == 1.0
+    assert by_user[1]["gpu_utilization_avg"] is None
+    by_group = await usage(engine, T0, now, "group", now)
+    assert by_group == [
+        {
+            "group": "physics",
+            "device_hours": 5.0,
+            "leases": 2,
+            "busy_device_hours": 1.0,
+            "gpu_utilization_avg": 50.0,
+        }
+    ]
+    window = await usage(engine, T0 + timedelta(hours=2), now, "flavor", now)
+    assert window[0]["device_hours"] == 1.0  # only bob's last hour falls in the window
+    csv = usage_csv(by_user, "user")
+    assert csv.splitlines()[0] == "user,device_hours,leases,busy_device_hours,gpu_utilization_avg"
+    assert csv.splitlines()[1].startswith("ada,2.0,1,1.0,50.0")
