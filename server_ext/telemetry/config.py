@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from traitlets import Bool, Float, Int, Unicode
+import os
+
+from traitlets import Bool, Float, Int, Unicode, default
 from traitlets.config import Configurable
 
 
@@ -50,10 +52,14 @@ class TelemetryConfig(Configurable):
         help="Average GPU utilisation (percent) at or above which a device counts as busy.",
     )
     hub_activity_url = Unicode(
-        "",
         config=True,
-        help="URL of the hub service's GPU activity endpoint; empty disables activity reports.",
+        help="URL of the hub service's GPU activity endpoint; empty disables activity reports. "
+        "Defaults to $ACCELHUB_ACTIVITY_URL, which the AcceleratorSpawner sets in GPU servers.",
     )
+
+    @default("hub_activity_url")
+    def _default_hub_activity_url(self) -> str:
+        return os.environ.get("ACCELHUB_ACTIVITY_URL", "")
     activity_interval = Float(
         60.0, min=1.0, config=True, help="Seconds between GPU activity reports to the hub service."
     )

@@ -1,0 +1,5 @@
+"""The AcceleratorSpawner package (entry point ``accelerator``)."""
+
+from .spawner import AcceleratorSpawner
+
+__all__ = ["AcceleratorSpawner"]

@@ -1,0 +1,400 @@
+"""AcceleratorSpawner: KubeSpawner with flavors, strict options, admission and clear waits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+from jupyterhub.spawner import SpawnException
+from kubespawner import KubeSpawner
+from kubespawner.clients import shared_client
+from traitlets import Any as AnyTrait
+from traitlets import Bool, Float, List, Type, Unicode, default
+
+from ..admission import AdmissionPolicy, AdmissionUnavailable, LeaseDecision, StaticPolicy
+from ..catalog import AcceleratorCatalog
+from ..inventory import ClusterInventory
+from .form import build_rows, render_form
+from .options import OptionsError, Selection, options_from_form, validate_options
+from .pending import availability, pod_phase_message, refusal, scheduler_message, timeout_message
+from .shaping import shape_pod
+
+REFUSAL_STATUS = {
+    "quota": 403,
+    "user_cap": 403,
+    "not_allowed": 403,
+    "reservation": 403,
+    "unknown_flavor": 400,
+    "capacity": 503,
+}
+STATE_KEY = "accelhub"
+
+
+class AcceleratorSpawner(KubeSpawner):
+    """KubeSpawner that offers accelerator flavors, asks the hub service for a lease and
+    explains in plain words what a pending spawn is waiting for."""
+
+    admission_policy_class = Type(
+        StaticPolicy,
+        klass=object,
+        config=True,
+        help="Class deciding who gets which accelerator: hub_ext.admission.StaticPolicy "
+        "(in-memory caps, the default stand-in) or hub_ext.admission.ServicePolicy (the hub "
+        "service's REST API). One instance is shared by all spawners of the hub.",
+    )
+    admission_wait = Bool(
+        True,
+        config=True,
+        help="When no device is free, wait in line until start_timeout instead of failing at "
+        "once (only when the policy reports a queue position).",
+    )
+    admission_poll_seconds = Float(
+        5.0, config=True, help="Seconds between lease requests while waiting in line."
+    )
+    inventory_namespaces = List(
+        Unicode(),
+        [],
+        config=True,
+        help="Namespaces whose pods the inventory counts; empty means all namespaces.",
+    )
+    inventory_sync_seconds = Float(
+        3.0,
+        config=True,
+        help="Seconds the first form render waits for the inventory's first list.",
+    )
+    progress_interval = Float(
+        1.0, config=True, help="Seconds between progress checks while a spawn is pending."
+    )
+    timeout_margin = Float(
+        3.0,
+        config=True,
+        help="Seconds before start_timeout at which the spawner gives up on its own, so the "
+        "message says what it waited for.",
+    )
+    catalog = AnyTrait(help="The AcceleratorCatalog (built from config).")
+
+    _policies: ClassVar[dict[tuple[Any, ...], AdmissionPolicy]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._selection: Selection | None = None
+        self._lease: LeaseDecision | None = None
+        self._lease_id: str | None = None
+        self._refusal: LeaseDecision | None = None
+        self._status: str | None = None
+        self._phase = "idle"
+
+    @default("catalog")
+    def _default_catalog(self) -> AcceleratorCatalog:
+        return AcceleratorCatalog(config=self.config)
+
+    @default("options_form")
+    def _default_options_form(self) -> Any:
+        return self._render_options_form_async
+
+    @default("apply_user_options")
+    def _default_apply_user_options(self) -> Any:
+        return _apply_user_options
+
+    # -- shared collaborators -------------------------------------------------------------------
+
+    @property
+    def policy(self) -> AdmissionPolicy:
+        """The hub-wide admission policy."""
+        key = (self.admission_policy_class, id(self.config))
+        policy: AdmissionPolicy | None = self._policies.get(key)
+        if policy is None:
+            factory: Any = self.admission_policy_class
+            policy = factory(config=self.config, log=self.log)
+            self._policies[key] = policy
+        return policy
+
+    def inventory(self) -> ClusterInventory:
+        """The hub-wide cluster inventory (started on first use)."""
+        return ClusterInventory.shared(
+            self.catalog.all(),
+            lambda: shared_client("CoreV1Api"),
+            key=(self.k8s_api_host,),
+            namespaces=list(self.inventory_namespaces),
+            config=self.config,
+            log=self.log,
+        )
+
+    def user_groups(self) -> list[str]:
+        """Names of the user's JupyterHub groups."""
+        groups = getattr(self.user, "groups", None) or []
+        return [getattr(g, "name", str(g)) for g in groups]
+
+    # -- options ---------------------------------------------------------------------------------
+
+    def _validate(self, options: Mapping[str, Any] | None) -> Selection:
+        try:
+            return validate_options(options, self.catalog, self.user_groups(), self.image)
+        except OptionsError as err:
+            raise SpawnException(str(err), reason="invalid_options", status_code=400) from None
+
+    async def run_options_from_form(self, form_data: Mapping[str, Any]) -> dict[str, Any]:
+        """Form POST -> validated canonical options (a bad form re-renders with the message)."""
+        return self._validate(options_from_form(form_data)).to_options()
+
+    def options_from_query(self, query_data: Mapping[str, Any]) -> dict[str, Any]:
+        """``/hub/spawn?flavor=...`` -> validated canonical options."""
+        return self._validate(options_from_form(query_data)).to_options()
+
+    async def load_user_options(self) -> None:
+        """Validate ``user_options`` (form or REST) from scratch; nothing from earlier spawns."""
+        self._selection = self._validate(self.user_options)
+
+    # -- form ------------------------------------------------------------------------------------
+
+    async def _render_options_form_async(self, spawner: Any = None) -> str:
+        groups = self.user_groups()
+        flavors = self.catalog.for_groups(groups)
+        notes = []
+        counts = {}
+        try:
+            inventory = self.inventory()
+            if not inventory.synced:
+                await inventory.wait_synced(self.inventory_sync_seconds)
+            if inventory.synced:
+                counts = inventory.all_counts()
+            else:
+                notes.append("Live availability is not known yet.")
+        except Exception as err:  # the form must render even without the cluster
+            self.log.warning("inventory unavailable for the spawn form: %s", err)
+            notes.append("Live availability is not known right now.")
+        try:
+            entitlements = await self.policy.entitlements(self.user.name, groups)
+        except AdmissionUnavailable as err:
+            entitlements = {}
+            notes.append(str(err))
+        rows = build_rows(flavors, counts, entitlements, self.image)
+        notes.append("Counts are live; a device is yours once your server starts.")
+        return render_form(rows, " ".join(notes))
+
+    # -- admission -------------------------------------------------------------------------------
+
+    async def _admit(self, selection: Selection, deadline: float) -> LeaseDecision:
+        flavor = selection.flavor
+        self._phase = "admission"
+        while True:
+            try:
+                decision = await self.policy.request_lease(
+                    self.user.name,
+                    self.user_groups(),
+                    self.name,
+                    flavor,
+                    selection.count,
+                    self.admission_wait,
+                )
+            except AdmissionUnavailable as err:
+                raise SpawnException(
+                    f"Cannot start {flavor.display_name}: {err}",
+                    reason="admission_unavailable",
+                    status_code=503,
+                ) from None
+            if decision.granted:
+                self._refusal = None
+                return decision
+            self._refusal = decision
+            message = refusal(flavor, decision)
+            waitable = decision.reason == "capacity" and decision.queue_position
+            if not (self.admission_wait and waitable):
+                raise SpawnException(
+                    message,
+                    reason=decision.reason or "capacity",
+                    status_code=REFUSAL_STATUS.get(decision.reason or "", 403),
+                )
+            pause = min(decision.retry_after_seconds or self.admission_poll_seconds, 30.0)
+            if time.monotonic() + pause >= deadline:
+                raise SpawnException(
+                    timeout_message(flavor, selection.count, self.start_timeout, message, None),
+                    reason="timeout",
+                    status_code=503,
+                )
+            await asyncio.sleep(pause)
+
+    async def _release(self) -> None:
+        lease_id, self._lease_id, self._lease = self._lease_id, None, None
+        if lease_id and not lease_id.startswith("local-"):
+            try:
+                await self.policy.release_lease(lease_id)
+            except AdmissionUnavailable as err:
+                self.log.warning("could not release lease %s: %s", lease_id, err)
+
+    async def _bind(self) -> None:
+        if not self._lease_id:
+            return
+        try:
+            await self.policy.bind_lease(self._lease_id, self.namespace, self.pod_name)
+        except AdmissionUnavailable as err:
+            self.log.warning("could not bind lease %s: %s", self._lease_id, err)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def _start(self) -> Any:
+        started = time.monotonic()
+        budget = max(self.start_timeout - self.timeout_margin, 1.0)
+        deadline = started + budget
+        self._lease = self._lease_id = self._refusal = self._status = None
+        with contextlib.suppress(Exception):
+            self.inventory()  # started once per hub: pending messages read it
+        await self.load_user_options()
+        selection = self._selection
+        assert selection is not None
+        try:
+            self._lease = await self._admit(selection, deadline)
+            self._lease_id = self._lease.lease_id
+            self._phase = "pod"
+            remaining = max(deadline - time.monotonic(), 1.0)
+            try:
+                return await asyncio.wait_for(super()._start(), remaining)
+            except TimeoutError:
+                pod = self._pod()
+                node = (pod or {}).get("spec", {}).get("nodeName") if pod else None
+                raise SpawnException(
+                    timeout_message(
+                        selection.flavor,
+                        selection.count,
+                        time.monotonic() - started,
+                        self._status or self.pending_status(),
+                        node,
+                    ),
+                    reason="timeout",
+                    status_code=503,
+                ) from None
+        except BaseException:
+            await self._release()
+            raise
+        finally:
+            self._phase = "done"
+
+    async def _make_create_pod_request(self, pod: Any, request_timeout: float) -> bool:
+        created = bool(await super()._make_create_pod_request(pod, request_timeout))
+        if created:
+            await self._bind()
+        return created
+
+    async def get_pod_manifest(self) -> Any:
+        """KubeSpawner's pod, shaped for the selected flavor and the granted lease."""
+        pod = await super().get_pod_manifest()
+        selection = self._selection or self._validate(self.user_options)
+        return shape_pod(pod, selection, self._lease)
+
+    async def stop(self, now: bool = False) -> None:
+        """Stop the pod, give the lease back and forget this spawn's options."""
+        try:
+            await super().stop(now)
+        finally:
+            await self._release()
+            self._forget_options()
+
+    async def run_post_stop_hook(self) -> None:
+        """After every stop, also of spawns that never made a pod: release and forget."""
+        await self._release()
+        self._forget_options()
+        result = super().run_post_stop_hook()
+        if inspect.isawaitable(result):
+            await result
+
+    def _forget_options(self) -> None:
+        """Drop saved user_options so the next spawn starts from the defaults."""
+        orm = getattr(self, "orm_spawner", None)
+        if orm is not None and getattr(orm, "user_options", None):
+            orm.user_options = {}
+        self._selection = None
+
+    def get_state(self) -> dict[str, Any]:
+        """KubeSpawner's state plus the lease this server holds."""
+        state = dict(super().get_state())
+        if self._lease_id:
+            state[STATE_KEY] = {"lease": self._lease_id}
+        return state
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore the lease id after a hub restart."""
+        super().load_state(state)
+        self._lease_id = (state.get(STATE_KEY) or {}).get("lease") or self._lease_id
+
+    # -- progress --------------------------------------------------------------------------------
+
+    def _pod(self) -> dict[str, Any] | None:
+        reflector = getattr(self, "pod_reflector", None)
+        if reflector is None:
+            return None
+        pod: dict[str, Any] | None = reflector.pods.get(f"{self.namespace}/{self.pod_name}")
+        return pod
+
+    def pending_status(self) -> str | None:
+        """What the spawn is waiting for right now, in plain words."""
+        selection = self._selection
+        if selection is None:
+            return None
+        flavor = selection.flavor
+        if self._phase == "admission":
+            if self._refusal is not None:
+                counts = self._counts(flavor.slug)
+                return availability(flavor, counts, self._refusal.queue_position)
+            return f"Asking for {selection.count} x {flavor.display_name}"
+        pod = self._pod()
+        if pod is None:
+            return None
+        placed = pod_phase_message(pod, flavor)
+        if placed:
+            return placed
+        parts = []
+        if flavor.resource:
+            counts = self._counts(flavor.slug)
+            if counts is not None and counts.free < selection.count:
+                parts.append(availability(flavor, counts))
+        events = []
+        with contextlib.suppress(Exception):
+            events = list(self.events)
+        sched = scheduler_message(events)
+        parts.append(sched or "Waiting for the scheduler to place your server")
+        return "; ".join(parts)
+
+    def _counts(self, slug: str) -> Any:
+        try:
+            inventory = self.inventory()
+        except Exception:
+            return None
+        return inventory.counts(slug) if inventory.synced else None
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        """Plain-words progress: admission, queue, scheduler, node, then the pod's events."""
+        seen_events = 0
+        last = None
+        percent = 0
+        while True:
+            future = getattr(self, "_start_future", None)
+            done = future is not None and future.done()
+            status = self.pending_status()
+            if status and status != last:
+                last = self._status = status
+                percent += (80 - percent) // 3
+                yield {"progress": percent, "message": status}
+            with contextlib.suppress(Exception):
+                events = list(self.events)
+                for event in events[seen_events:]:
+                    if event.get("reason") == "FailedScheduling":
+                        continue
+                    percent += (90 - percent) // 3
+                    yield {
+                        "progress": percent,
+                        "raw_event": event,
+                        "message": f"[{event.get('type')}] {event.get('message')}",
+                    }
+                seen_events = len(events)
+            if done:
+                return
+            await asyncio.sleep(self.progress_interval)
+
+
+def _apply_user_options(spawner: AcceleratorSpawner, user_options: Mapping[str, Any]) -> None:
+    """JupyterHub's apply hook: options are validated (and refused with a 400) in
+    ``load_user_options`` instead, which logs a sentence rather than a traceback."""

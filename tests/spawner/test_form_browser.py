@@ -1,0 +1,63 @@
+"""The spawn form in Chromium: pick a MIG slice and reach JupyterLab."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.devstack.conftest import RunningDevstack
+from tests.spawner.hubstack import SpawnerHub
+from tests.spawner.kube import get_pod
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    path = os.environ.get("ACCELHUB_CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).exists():
+        pytest.fail(f"Chromium not found at {path}: run `make test`, which installs it")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def test_pick_a_mig_slice_and_reach_jupyterlab(
+    chromium: object,
+    spawner_hub: SpawnerHub,
+    spawner_devstack: RunningDevstack,
+    artifacts_dir: Path,
+) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(chromium, Browser)
+    context = chromium.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{spawner_hub.url}/hub/login")
+        page.fill("input[name=username]", "fred")
+        page.fill("input[name=password]", "pw")
+        page.click("input[type=submit], button[type=submit]")
+        page.goto(f"{spawner_hub.url}/hub/spawn")
+        row = page.locator('[data-flavor="mig-1g-10gb"]')
+        expect(row).to_contain_text("free")
+        page.check("#accelhub-mig-1g-10gb")
+        expect(row.locator('select[name="mig-1g-10gb--memory"]')).to_be_visible()
+        page.screenshot(path=str(artifacts_dir / "spawner-form.png"), full_page=True)
+        page.click("#spawn_form input[type=submit], #spawn_form button[type=submit]")
+        page.wait_for_url("**/user/fred/lab**", timeout=90_000)
+        expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=60_000)
+        pod = get_pod(spawner_devstack, "accelhub", "jupyter-fred")
+        limits = pod["spec"]["containers"][0]["resources"]["limits"]
+        assert limits["nvidia.com/mig-1g.10gb"] == "1"
+        assert pod["spec"]["nodeName"] in ("a100-2", "a100-3")
+    finally:
+        context.close()
+        spawner_hub.stop("fred")

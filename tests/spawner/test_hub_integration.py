@@ -1,0 +1,212 @@
+"""A real JupyterHub with the AcceleratorSpawner on devstack (AI_INFN cluster)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.devstack.conftest import RunningDevstack
+from tests.spawner.hubstack import SpawnerHub
+from tests.spawner.kube import get_pod, hold_devices, release, wait_phase
+
+pytestmark = pytest.mark.integration
+NS = "accelhub"
+
+
+def form_counts(browser: httpx.Client) -> dict[str, tuple[str, str]]:
+    html = browser.get("/hub/spawn").text
+    out = {}
+    for block in html.split('class="accelhub-flavor')[1:]:
+        slug = re.search(r'data-flavor="([^"]+)"', block)
+        free = re.search(r'data-free="([^"]*)" data-total="([^"]*)"', block)
+        if slug and free:
+            out[slug.group(1)] = (free.group(1), free.group(2))
+    return out
+
+
+def poll_form(browser: httpx.Client, slug: str, want: tuple[str, str]) -> None:
+    deadline = time.monotonic() + 20
+    seen: Any = None
+    while time.monotonic() < deadline:
+        seen = form_counts(browser).get(slug)
+        if seen == want:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{slug}: form shows {seen}, wanted {want}")
+
+
+def spawn(hub: SpawnerHub, user: str, server: str = "", **options: Any) -> httpx.Response:
+    path = f"/users/{user}/server" if not server else f"/users/{user}/servers/{server}"
+    return hub.api("POST", path, json=options)
+
+
+def server_pod(hub: SpawnerHub, ds: RunningDevstack, user: str, server: str = "") -> dict[str, Any]:
+    model = hub.wait_ready(user, server)
+    assert model.get("ready"), model
+    return get_pod(ds, NS, model["state"]["pod_name"])
+
+
+def test_form_counts_pods_of_other_namespaces(
+    spawner_hub: SpawnerHub, spawner_devstack: RunningDevstack
+) -> None:
+    browser = spawner_hub.login("bob")
+    counts = form_counts(browser)
+    assert counts["mig-1g-10gb"] == ("3", "3")
+    assert counts["mig-1g-10gb-single"] == ("7", "7")
+    assert "fpga-u55c" not in counts  # bob is not in fpga-users
+    hold_devices(spawner_devstack, "hackathon", "batch-mig", "nvidia.com/mig-1g.10gb", 2)
+    try:
+        poll_form(browser, "mig-1g-10gb", ("1", "3"))
+    finally:
+        release(spawner_devstack, "hackathon", "batch-mig")
+    poll_form(browser, "mig-1g-10gb", ("3", "3"))
+
+
+@pytest.mark.parametrize(
+    ("flavor", "resource", "nodes"),
+    [
+        (
+            "cpu",
+            None,
+            {
+                "cpu-1",
+                "cpu-2",
+                "cpu-3",
+                "t4-1",
+                "rtx5000-1",
+                "rtx5000-2",
+                "a100-1",
+                "a100-2",
+                "a100-3",
+                "fpga-u55c-1",
+            },
+        ),
+        ("t4", "nvidia.com/gpu", {"t4-1"}),
+        ("mig-2g-20gb", "nvidia.com/mig-2g.20gb", {"a100-2", "a100-3"}),
+        ("mig-1g-10gb-single", "nvidia.com/gpu", {"a100-1"}),
+        ("fpga-u55c", "amd.com/xilinx_u55c_gen3x16_xdma_base_3-0", {"fpga-u55c-1"}),
+    ],
+)
+def test_each_flavor_kind_spawns_on_the_right_node(
+    spawner_hub: SpawnerHub,
+    spawner_devstack: RunningDevstack,
+    flavor: str,
+    resource: str | None,
+    nodes: set[str],
+) -> None:
+    response = spawn(spawner_hub, "ada", f"k-{flavor}", flavor=flavor)
+    assert response.status_code in (201, 202), response.text
+    try:
+        pod = server_pod(spawner_hub, spawner_devstack, "ada", f"k-{flavor}")
+        limits = pod["spec"]["containers"][0]["resources"]["limits"]
+        assert pod["spec"]["nodeName"] in nodes
+        assert pod["metadata"]["labels"]["accelhub.io/flavor"] == flavor
+        assert pod["metadata"]["labels"]["accelhub.io/lease"]
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+        assert env["ACCELHUB_FLAVOR"] == flavor
+        if resource is None:
+            assert not any("/" in key for key in limits)
+        else:
+            assert limits[resource] == "1"
+    finally:
+        spawner_hub.stop("ada", f"k-{flavor}")
+
+
+def test_rest_api_bad_options_get_400s(spawner_hub: SpawnerHub) -> None:
+    cases = [
+        ({"flavor": "h100"}, "no accelerator flavor called 'h100'"),
+        ({"flavor": "t4", "count": 9}, "not 9"),
+        ({"flavor": "t4", "gpus": 1}, "Unknown option 'gpus'"),
+        ({"flavor": "cpu", "image": "evil/miner:latest"}, "cannot use image"),
+        ({"flavor": "fpga-u55c"}, "only for members of fpga-users"),
+        ({"flavor": "t4", "memory": "a lot"}, "memory must be a size"),
+    ]
+    for options, message in cases:
+        response = spawn(spawner_hub, "bob", "bad", **options)
+        assert response.status_code == 400, (options, response.text)
+        body = response.json()
+        assert message in body["message"], body
+        assert "Traceback" not in body["message"]
+    model = spawner_hub.api("GET", "/users/bob").json()
+    assert "bad" not in (model.get("servers") or {})
+
+
+def test_over_quota_spawn_is_refused_with_the_reason(
+    spawner_hub: SpawnerHub, spawner_devstack: RunningDevstack
+) -> None:
+    assert spawn(spawner_hub, "bob", "q1", flavor="t4").status_code in (201, 202)
+    try:
+        server_pod(spawner_hub, spawner_devstack, "bob", "q1")
+        response = spawn(spawner_hub, "ada", "q2", flavor="t4")
+        assert response.status_code == 403, response.text
+        assert "physics" in response.json()["message"]
+        assert "1 of its 1" in response.json()["message"]
+    finally:
+        spawner_hub.stop("bob", "q1")
+    # the lease went back on stop: the group may use its T4 again
+    assert spawn(spawner_hub, "ada", "q2", flavor="t4").status_code in (201, 202)
+    try:
+        server_pod(spawner_hub, spawner_devstack, "ada", "q2")
+    finally:
+        spawner_hub.stop("ada", "q2")
+
+
+def test_failed_gpu_spawn_then_default_spawn_has_no_gpu(
+    spawner_hub: SpawnerHub, spawner_devstack: RunningDevstack
+) -> None:
+    refused = spawn(spawner_hub, "hal", flavor="rtx5000")
+    assert refused.status_code == 403, refused.text
+    assert "0" in refused.json()["message"]
+    response = spawner_hub.api("POST", "/users/hal/server")  # no options: the defaults
+    assert response.status_code in (201, 202), response.text
+    try:
+        pod = server_pod(spawner_hub, spawner_devstack, "hal")
+        limits = pod["spec"]["containers"][0]["resources"]["limits"]
+        assert not any(key.startswith("nvidia.com") for key in limits)
+        assert pod["metadata"]["labels"]["accelhub.io/flavor"] == "cpu"
+        assert pod["spec"].get("nodeSelector") in (None, {})
+    finally:
+        spawner_hub.stop("hal")
+
+
+def read_progress(hub: SpawnerHub, user: str, server: str, seconds: float) -> list[str]:
+    url = f"{hub.url}/hub/api/users/{user}/servers/{server}/progress"
+    messages: list[str] = []
+    deadline = time.monotonic() + seconds
+    try:
+        with httpx.stream(
+            "GET", url, headers={"Authorization": f"token {hub.token}"}, timeout=seconds
+        ) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    messages.append(json.loads(line[5:]).get("message", ""))
+                if time.monotonic() > deadline:
+                    break
+    except httpx.ReadTimeout:
+        pass
+    return messages
+
+
+def test_pending_spawn_explains_what_it_waits_for(
+    spawner_hub: SpawnerHub, spawner_devstack: RunningDevstack
+) -> None:
+    hold_devices(spawner_devstack, "hackathon", "hold-a", "nvidia.com/mig-1g.10gb", 2)
+    hold_devices(spawner_devstack, "hackathon", "hold-b", "nvidia.com/mig-1g.10gb", 1)
+    try:
+        wait_phase(spawner_devstack, "hackathon", "hold-a", "Running")
+        wait_phase(spawner_devstack, "hackathon", "hold-b", "Running")
+        response = spawn(spawner_hub, "bob", "wait", flavor="mig-1g-10gb")
+        assert response.status_code == 202, response.text
+        messages = read_progress(spawner_hub, "bob", "wait", 8)
+        text = "\n".join(messages)
+        assert "No MIG 1g.10gb slice is free: 3/3 in use" in text, text
+        assert "Waiting for the scheduler: 0/" in text, text
+    finally:
+        spawner_hub.stop("bob", "wait")
+        release(spawner_devstack, "hackathon", "hold-a")
+        release(spawner_devstack, "hackathon", "hold-b")

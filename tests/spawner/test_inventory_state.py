@@ -1,0 +1,135 @@
+"""Pure inventory accounting: nodes and pods as plain dicts, counts per flavor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub_ext.catalog import AcceleratorCatalog
+from hub_ext.inventory import InventoryState
+
+CAT = AcceleratorCatalog()
+PRODUCT = "nvidia.com/gpu.product"
+
+
+def node(name: str, labels: dict[str, str], alloc: dict[str, str], **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "spec": spec,
+        "status": {"allocatable": {"cpu": "30", "memory": "128Gi", **alloc}},
+    }
+
+
+def pod(
+    ns: str,
+    name: str,
+    requests: dict[str, str],
+    node_name: str | None = None,
+    phase: str = "Running",
+    selector: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": ns, "name": name},
+        "spec": {
+            "nodeName": node_name,
+            "nodeSelector": selector or {},
+            "containers": [{"name": "c", "resources": {"limits": requests}}],
+        },
+        "status": {"phase": phase},
+    }
+
+
+def cluster() -> InventoryState:
+    state = InventoryState(CAT.all())
+    state.replace_nodes(
+        [
+            node("a100-1", {PRODUCT: "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb"}, {"nvidia.com/gpu": "7"}),
+            node("a100-2", {PRODUCT: "NVIDIA-A100-80GB-PCIe"}, {"nvidia.com/mig-1g.10gb": "2"}),
+            node("a100-3", {PRODUCT: "NVIDIA-A100-80GB-PCIe"}, {"nvidia.com/mig-1g.10gb": "1"}),
+            node("t4-1", {PRODUCT: "Tesla-T4"}, {"nvidia.com/gpu": "2"}),
+            node("fpga", {}, {"amd.com/xilinx_u55c_gen3x16_xdma_base_3-0": "1"}),
+            node("cpu-1", {}, {}),
+            node(
+                "vk",
+                {},
+                {"nvidia.com/gpu": "4"},
+                taints=[{"key": "virtual-node.interlink/no-schedule", "effect": "NoSchedule"}],
+            ),
+        ]
+    )
+    return state
+
+
+def test_capacity_per_flavor_and_strategy() -> None:
+    state = cluster()
+    assert state.counts("mig-1g-10gb").capacity == 3  # mixed: a100-2 + a100-3
+    assert state.counts("mig-1g-10gb-single").capacity == 7  # single: product label
+    assert state.counts("t4").capacity == 2  # virtual node's GPUs are not T4s
+    assert state.counts("fpga-u55c").capacity == 1
+    assert state.counts("a100").capacity == 0
+    assert state.counts("cpu").capacity == 30 * 6  # tainted virtual node excluded
+
+
+def test_pods_in_every_namespace_hold_devices() -> None:
+    state = cluster()
+    state.set_pod(pod("hub", "jupyter-ada", {"nvidia.com/mig-1g.10gb": "1"}, "a100-2"))
+    state.set_pod(pod("batch", "train-1", {"nvidia.com/mig-1g.10gb": "1"}, "a100-2"))
+    state.set_pod(pod("offload", "job", {"nvidia.com/mig-1g.10gb": "1"}, "a100-3"))
+    c = state.counts("mig-1g-10gb")
+    assert (c.capacity, c.allocated, c.free, c.pending) == (3, 3, 0, 0)
+    state.set_pod(pod("batch", "train-2", {"nvidia.com/mig-1g.10gb": "1"}, None, "Pending"))
+    assert state.counts("mig-1g-10gb").pending == 1
+    state.set_pod(pod("batch", "train-1", {"nvidia.com/mig-1g.10gb": "1"}, "a100-2", "Succeeded"))
+    assert state.counts("mig-1g-10gb").free == 1
+    state.delete_pod("offload/job")
+    assert state.counts("mig-1g-10gb").free == 2
+
+
+def test_single_strategy_gpu_pods_count_per_node() -> None:
+    state = cluster()
+    state.set_pod(pod("a", "p", {"nvidia.com/gpu": "2"}, "a100-1"))
+    state.set_pod(pod("a", "q", {"nvidia.com/gpu": "1"}, "t4-1"))
+    assert state.counts("mig-1g-10gb-single").free == 5
+    assert state.counts("t4").free == 1
+
+
+def test_pending_pod_counts_only_for_compatible_flavors() -> None:
+    state = cluster()
+    state.set_pod(pod("a", "p", {"nvidia.com/gpu": "1"}, None, "Pending", {PRODUCT: "Tesla-T4"}))
+    assert state.counts("t4").pending == 1
+    assert state.counts("rtx5000").pending == 0
+
+
+def test_node_relabel_and_delete_move_pods() -> None:
+    state = cluster()
+    state.set_pod(pod("a", "p", {"nvidia.com/gpu": "1"}, "t4-1"))
+    state.set_node(node("t4-1", {PRODUCT: "Quadro-RTX-5000"}, {"nvidia.com/gpu": "2"}))
+    assert state.counts("t4").capacity == 0 and state.counts("t4").allocated == 0
+    assert state.counts("rtx5000").allocated == 1 and state.counts("rtx5000").free == 1
+    state.delete_node("t4-1")
+    assert state.counts("rtx5000").capacity == 0 and state.counts("rtx5000").allocated == 0
+    state.set_node(node("t4-1", {PRODUCT: "Tesla-T4"}, {"nvidia.com/gpu": "2"}))
+    assert state.counts("t4").allocated == 1 and state.counts("t4").free == 1
+
+
+def test_cordoned_node_has_no_capacity() -> None:
+    state = cluster()
+    state.set_node(
+        node("fpga", {}, {"amd.com/xilinx_u55c_gen3x16_xdma_base_3-0": "1"}, unschedulable=True)
+    )
+    assert state.counts("fpga-u55c").capacity == 0
+
+
+def test_replace_drops_vanished_objects() -> None:
+    state = cluster()
+    state.set_pod(pod("a", "p", {"nvidia.com/gpu": "1"}, "t4-1"))
+    state.replace_pods([])
+    assert state.counts("t4").free == 2
+    assert not state.pods
+
+
+def test_over_allocated_node_never_goes_negative() -> None:
+    state = cluster()
+    for i in range(3):
+        state.set_pod(pod("a", f"p{i}", {"nvidia.com/gpu": "1"}, "t4-1"))
+    c = state.counts("t4")
+    assert c.free == 0 and c.in_use == 2 and c.allocated == 3

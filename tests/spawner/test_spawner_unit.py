@@ -1,0 +1,153 @@
+"""AcceleratorSpawner without a hub: pod shaping, per-spawn reset, admission refusals, form."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from jupyterhub.spawner import SpawnException
+from traitlets.config import Config
+
+from hub_ext.admission import LeaseDecision, Reservation
+from hub_ext.inventory import FlavorCounts
+from hub_ext.spawner import AcceleratorSpawner
+from hub_ext.spawner.form import build_rows, render_form
+from hub_ext.spawner.pending import availability, scheduler_message, timeout_message
+
+
+def make_spawner(**policy: Any) -> AcceleratorSpawner:
+    config = Config()
+    for key, value in policy.items():
+        setattr(config.StaticPolicy, key, value)
+    return AcceleratorSpawner(_mock=True, config=config)
+
+
+async def manifest(spawner: AcceleratorSpawner, options: dict[str, Any]) -> Any:
+    spawner.user_options = options
+    await spawner.load_user_options()
+    return await spawner.get_pod_manifest()
+
+
+def env_of(pod: Any) -> dict[str, str]:
+    return {e.name: e.value for e in pod.spec.containers[0].env}
+
+
+async def test_mig_mixed_pod_shape() -> None:
+    spawner = make_spawner()
+    spawner._lease = LeaseDecision(
+        granted=True,
+        lease_id="L-7",
+        tolerations=[
+            {
+                "key": "accelhub.io/reservation",
+                "operator": "Equal",
+                "value": "hack",
+                "effect": "NoSchedule",
+            }
+        ],
+        priority_class_name="interactive-high",
+        reservation=Reservation(id="R", name="hack", group="hackers"),
+    )
+    pod = await manifest(spawner, {"flavor": "mig-1g-10gb"})
+    res = pod.spec.containers[0].resources
+    assert res.limits["nvidia.com/mig-1g.10gb"] == "1"
+    assert res.requests["nvidia.com/mig-1g.10gb"] == "1"
+    assert res.limits["memory"] == "8Gi" and res.requests["cpu"] == "2"
+    assert pod.metadata.labels["accelhub.io/flavor"] == "mig-1g-10gb"
+    assert pod.metadata.labels["accelhub.io/lease"] == "L-7"
+    assert pod.spec.priority_class_name == "interactive-high"
+    assert any(t.key == "accelhub.io/reservation" for t in pod.spec.tolerations)
+    env = env_of(pod)
+    assert env["ACCELHUB_MIG_PROFILE"] == "1g.10gb" and env["ACCELHUB_LEASE_ID"] == "L-7"
+    assert env["ACCELHUB_RESERVATION"] == "hack"
+
+
+async def test_single_strategy_and_fpga_shape() -> None:
+    spawner = make_spawner()
+    pod = await manifest(spawner, {"flavor": "mig-1g-10gb-single"})
+    assert pod.spec.containers[0].resources.limits["nvidia.com/gpu"] == "1"
+    assert pod.spec.node_selector == {"nvidia.com/gpu.product": "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb"}
+    pod = await manifest(spawner, {"flavor": "t4", "count": 2, "cpu": 8})
+    assert pod.spec.containers[0].resources.limits["nvidia.com/gpu"] == "2"
+    assert pod.spec.containers[0].resources.limits["cpu"] == "8"
+
+
+async def test_nothing_leaks_from_one_spawn_to_the_next() -> None:
+    spawner = make_spawner()
+    gpu = await manifest(spawner, {"flavor": "t4", "count": 2})
+    assert gpu.spec.node_selector
+    cpu = await manifest(spawner, {})
+    limits = cpu.spec.containers[0].resources.limits
+    assert not any(k.startswith("nvidia.com") for k in limits)
+    assert not cpu.spec.node_selector
+    assert env_of(cpu)["NVIDIA_VISIBLE_DEVICES"] == "void"
+    assert cpu.metadata.labels["accelhub.io/flavor"] == "cpu"
+    assert spawner.node_selector == {} and spawner.extra_resource_limits == {}
+
+
+async def test_bad_options_raise_a_400_spawn_exception() -> None:
+    spawner = make_spawner()
+    spawner.user_options = {"flavor": "t4", "count": 5}
+    with pytest.raises(SpawnException) as info:
+        await spawner.load_user_options()
+    assert info.value.status_code == 400 and "not 5" in info.value.message
+    with pytest.raises(SpawnException):
+        await spawner.run_options_from_form({"flavor": ["nope"]})
+    options = await spawner.run_options_from_form({"flavor": ["t4"], "t4--count": ["2"]})
+    assert options["flavor"] == "t4" and options["count"] == 2
+
+
+async def test_refusal_is_a_clean_spawn_exception() -> None:
+    spawner = make_spawner(user_caps={"t4": 0})
+    spawner.user_options = {"flavor": "t4"}
+    await spawner.load_user_options()
+    assert spawner._selection is not None
+    with pytest.raises(SpawnException) as info:
+        await spawner._admit(spawner._selection, time.monotonic() + 5)
+    assert info.value.reason == "user_cap" and info.value.status_code == 403
+    assert "0" in info.value.message
+
+
+async def test_lease_released_on_stop_path() -> None:
+    spawner = make_spawner()
+    spawner.user_options = {"flavor": "t4"}
+    await spawner.load_user_options()
+    assert spawner._selection is not None
+    decision = await spawner._admit(spawner._selection, time.monotonic() + 5)
+    spawner._lease_id = decision.lease_id
+    policy = spawner.policy
+    assert decision.lease_id in policy.leases  # type: ignore[attr-defined]
+    await spawner._release()
+    assert decision.lease_id not in policy.leases  # type: ignore[attr-defined]
+
+
+async def test_form_rows_and_html() -> None:
+    spawner = make_spawner()
+    flavors = spawner.catalog.for_groups(["physics"])
+    counts = {
+        "cpu": FlavorCounts(180, 10, 170, 0, 6),
+        "t4": FlavorCounts(2, 2, 0, 1, 1),
+        "mig-1g-10gb": FlavorCounts(3, 1, 2, 0, 2),
+    }
+    rows = build_rows(flavors, counts, {}, None)
+    slugs = [r.slug for r in rows]
+    assert "fpga-u55c" not in slugs and "a100" not in slugs
+    t4 = next(r for r in rows if r.slug == "t4")
+    assert t4.disabled and "free" in t4.why
+    mig = next(r for r in rows if r.slug == "mig-1g-10gb")
+    assert mig.availability.startswith("2 / 3 free") and not mig.disabled
+    html = render_form(rows, "<note>")
+    assert 'value="mig-1g-10gb"' in html and "&lt;note&gt;" in html
+    assert 'name="t4--count"' not in html  # disabled flavors offer no choices
+
+
+async def test_pending_words() -> None:
+    spawner = make_spawner()
+    mig = spawner.catalog.get("mig-1g-10gb")
+    text = availability(mig, FlavorCounts(7, 7, 0, 0, 1), queue=2)
+    assert text == "No MIG 1g.10gb slice is free: 7/7 in use; you are 2nd in line"
+    events = [{"reason": "FailedScheduling", "message": "0/9 nodes are available: ..."}]
+    assert scheduler_message(events) == "Waiting for the scheduler: 0/9 nodes are available: ..."
+    msg = timeout_message(mig, 1, 60, "No MIG 1g.10gb slice is free", None)
+    assert "waiting for a node with 1 x MIG 1g.10gb slice" in msg
