@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from traitlets.config import LazyConfigValue
+
 from .auth import ADMIN, ADMIT, CUSTOM_SCOPES, ORGANISE
 
 #: Which demo user plays which part (password: anything the demo authenticator accepts).
@@ -56,15 +58,20 @@ def hub_roles(spawner_service: str = "accelhub-spawner") -> list[dict[str, Any]]
     ]
 
 
+def _set(value: Any, empty: Any) -> Any:
+    """A config value already set in the file, or ``empty`` when it is still unset (lazy)."""
+    return empty if isinstance(value, LazyConfigValue) or value is None else value
+
+
 def configure_hub(
     c: Any, service_config: Path, port: int, admission_token: str, workdir: Path
 ) -> None:
     """Add the accelhub service, its scopes, roles and demo groups to a JupyterHub config."""
-    c.JupyterHub.custom_scopes = {**dict(c.JupyterHub.custom_scopes or {}), **CUSTOM_SCOPES}
-    c.JupyterHub.load_groups = {**dict(c.JupyterHub.load_groups or {}), **DEMO_GROUPS}
-    c.JupyterHub.load_roles = [*list(c.JupyterHub.load_roles or []), *hub_roles()]
+    c.JupyterHub.custom_scopes = {**_set(c.JupyterHub.custom_scopes, {}), **CUSTOM_SCOPES}
+    c.JupyterHub.load_groups = {**_set(c.JupyterHub.load_groups, {}), **DEMO_GROUPS}
+    c.JupyterHub.load_roles = [*_set(c.JupyterHub.load_roles, []), *hub_roles()]
     c.JupyterHub.services = [
-        *list(c.JupyterHub.services or []),
+        *_set(c.JupyterHub.services, []),
         {
             "name": "accelhub",
             "url": f"http://127.0.0.1:{port}",

@@ -1,0 +1,1 @@
+"""``make demo``: devstack, JupyterHub with the AcceleratorSpawner, and the hub service."""

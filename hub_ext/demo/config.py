@@ -1,0 +1,116 @@
+"""The demo hub's configuration: one function per concern, rendered into a config file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hub_ext.catalog import DEFAULT_FLAVORS
+from hub_ext.service.demo import DEMO_USERS, write_service_config
+
+#: Password of every demo user (the dummy authenticator).
+PASSWORD = "accelhub"
+
+#: Extra groups that open the restricted flavors (full A100, FPGA) to some demo users.
+EXTRA_GROUPS: dict[str, dict[str, Any]] = {
+    "ml-experts": {"users": [DEMO_USERS["admin"], DEMO_USERS["researcher"]]},
+    "fpga-users": {"users": [DEMO_USERS["researcher"]]},
+}
+
+HACKATHON_FLAVOR = "mig-1g-10gb-single"
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class DemoPorts:
+    """Where each demo component listens on 127.0.0.1."""
+
+    public: int
+    hub: int
+    proxy_api: int
+    service: int
+
+    @classmethod
+    def pick(cls, public: int) -> DemoPorts:
+        return cls(public=public, hub=free_port(), proxy_api=free_port(), service=free_port())
+
+
+def hub_config(state: Path, kubeconfig: Path, ports: DemoPorts, admission_token: str) -> str:
+    """The text of the demo's jupyterhub_config.py."""
+    service_config = write_service_config(
+        state / "accelhub_service_config.py",
+        flavors=DEFAULT_FLAVORS,
+        db_url=f"sqlite+aiosqlite:///{state / 'accelhub.sqlite'}",
+        kubeconfig=str(kubeconfig),
+        hackathon_flavor=HACKATHON_FLAVOR,
+    )
+    service_url = f"http://127.0.0.1:{ports.service}/services/accelhub/"
+    singleuser = str(Path(sys.executable).parent / "jupyterhub-singleuser")
+    args = ["--allow-root"] if os.geteuid() == 0 else []
+    settings: list[tuple[str, Any]] = [
+        ("c.JupyterHub.ip", "127.0.0.1"),
+        ("c.JupyterHub.port", ports.public),
+        ("c.JupyterHub.hub_ip", "127.0.0.1"),
+        ("c.JupyterHub.hub_port", ports.hub),
+        ("c.JupyterHub.hub_connect_url", f"http://127.0.0.1:{ports.hub}"),
+        ("c.ConfigurableHTTPProxy.api_url", f"http://127.0.0.1:{ports.proxy_api}"),
+        ("c.ConfigurableHTTPProxy.pid_file", str(state / "proxy.pid")),
+        ("c.JupyterHub.db_url", f"sqlite:///{state / 'jupyterhub.sqlite'}"),
+        ("c.JupyterHub.cookie_secret_file", str(state / "cookie_secret")),
+        ("c.JupyterHub.authenticator_class", "dummy"),
+        ("c.DummyAuthenticator.password", PASSWORD),
+        ("c.Authenticator.allow_all", True),
+        ("c.Authenticator.admin_users", {DEMO_USERS["admin"]}),
+        ("c.JupyterHub.allow_named_servers", True),
+        ("c.JupyterHub.cleanup_servers", True),
+        ("c.JupyterHub.spawner_class", "accelerator"),
+        ("c.AcceleratorCatalog.flavors", DEFAULT_FLAVORS),
+        ("c.AcceleratorSpawner.admission_policy_class", "hub_ext.admission.ServicePolicy"),
+        ("c.ServicePolicy.url", service_url),
+        ("c.ServicePolicy.token", admission_token),
+        ("c.KubeSpawner.namespace", "accelhub"),
+        ("c.KubeSpawner.cmd", [singleuser]),
+        ("c.KubeSpawner.args", args),
+        ("c.KubeSpawner.start_timeout", 180),
+        ("c.KubeSpawner.http_timeout", 90),
+        (
+            "c.KubeSpawner.environment",
+            {"ACCELHUB_ACTIVITY_URL": f"{service_url}api/v1/activity"},
+        ),
+        ("c.Spawner.default_url", "/lab"),
+    ]
+    lines = [f"{name} = {value!r}" for name, value in settings]
+    lines += [
+        "from pathlib import Path",
+        "from hub_ext.catalog import check_config",
+        "from hub_ext.service.demo import configure_hub",
+        f"configure_hub(c, Path({str(service_config)!r}), {ports.service}, "
+        f"{admission_token!r}, Path({str(state)!r}))",
+        f"c.JupyterHub.load_groups = {{**c.JupyterHub.load_groups, **{EXTRA_GROUPS!r}}}",
+        "check_config(c)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def describe_users() -> list[str]:
+    """Lines telling a newcomer who to log in as."""
+    return [
+        f"  {DEMO_USERS['researcher']:<6} researcher (groups physics, hackathon, ml-experts, "
+        "fpga-users): every flavor",
+        f"  {DEMO_USERS['organiser']:<6} hackathon organiser: reservations at "
+        "/services/accelhub/",
+        f"  {DEMO_USERS['admin']:<6} admin: quotas, usage and reservations at "
+        "/services/accelhub/",
+        "  h1..h4 hackathon participants: one reserved MIG 1g.10gb slice each (single-strategy A100 node)",
+        f"  password for everyone: {PASSWORD}",
+    ]
