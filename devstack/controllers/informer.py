@@ -29,9 +29,16 @@ class Informer:
     The handler runs synchronously on the loop and must not block.
     """
 
-    def __init__(self, store: Any, resource: str, handler: Handler, *,
-                 namespace: str | None = None, label_selector: str | None = None,
-                 field_selector: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Any,
+        resource: str,
+        handler: Handler,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> None:
         self.store = store
         self.resource = resource
         self.handler = handler
@@ -70,22 +77,27 @@ class Informer:
             self.objects[key] = obj
             if old is None:
                 self._emit("ADDED", obj)
-            elif old["metadata"].get("resourceVersion") != obj["metadata"].get(
-                    "resourceVersion"):
+            elif old["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion"):
                 self._emit("MODIFIED", obj)
 
     async def _run(self) -> None:
         while True:
             try:
-                items, rv = self.store.list(self.resource, namespace=self.namespace,
-                                            label_selector=self.label_selector,
-                                            field_selector=self.field_selector)
+                items, rv = self.store.list(
+                    self.resource,
+                    namespace=self.namespace,
+                    label_selector=self.label_selector,
+                    field_selector=self.field_selector,
+                )
                 self._replace(items)
                 self.synced.set()
                 async for etype, obj in self.store.watch(
-                        self.resource, namespace=self.namespace, resource_version=str(rv),
-                        label_selector=self.label_selector,
-                        field_selector=self.field_selector):
+                    self.resource,
+                    namespace=self.namespace,
+                    resource_version=str(rv),
+                    label_selector=self.label_selector,
+                    field_selector=self.field_selector,
+                ):
                     key = obj_key(obj)
                     if etype == "DELETED":
                         self.objects.pop(key, None)

@@ -40,19 +40,29 @@ def _owner_uid(pod: Obj) -> str | None:
 
 
 def _condition(job: Obj, ctype: str) -> bool:
-    return any(c.get("type") == ctype and c.get("status") == "True"
-               for c in (job.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == ctype and c.get("status") == "True"
+        for c in (job.get("status") or {}).get("conditions") or []
+    )
 
 
 def _new_condition(ctype: str, reason: str, message: str) -> Obj:
     now = timestamp()
-    return {"type": ctype, "status": "True", "reason": reason, "message": message,
-            "lastProbeTime": now, "lastTransitionTime": now}
+    return {
+        "type": ctype,
+        "status": "True",
+        "reason": reason,
+        "message": message,
+        "lastProbeTime": now,
+        "lastTransitionTime": now,
+    }
 
 
 def _pod_ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def _compress(indexes: set[int]) -> str:
@@ -120,7 +130,8 @@ class JobController:
         if old is not None:
             old.cancel()
         self._timers[key] = asyncio.get_running_loop().call_later(
-            max(0.0, delay), self._enqueue, key)
+            max(0.0, delay), self._enqueue, key
+        )
 
     def _on_job(self, etype: str, obj: Obj) -> None:
         if etype == "DELETED":
@@ -185,8 +196,9 @@ class JobController:
 
     async def _event(self, job: Obj, reason: str, message: str, type: str = "Normal") -> None:
         with contextlib.suppress(ApiError):
-            await self.store.record_event(job, reason, message, type=type,
-                                          source_component=COMPONENT)
+            await self.store.record_event(
+                job, reason, message, type=type, source_component=COMPONENT
+            )
 
     async def _sync(self, job: Obj) -> None:
         md = job["metadata"]
@@ -203,8 +215,9 @@ class JobController:
         pods = list(self.pods_by_job.get(uid, {}).values())
         for pod in pods:
             self._count(tally, pod)
-        live = [p for p in pods if (p.get("status") or {}).get("phase")
-                not in ("Succeeded", "Failed")]
+        live = [
+            p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        ]
         active = [p for p in live if not p["metadata"].get("deletionTimestamp")]
         terminating = len(live) - len(active)
         completions = spec.get("completions")
@@ -216,17 +229,23 @@ class JobController:
             status["startTime"] = timestamp()
         conditions = list(status.get("conditions") or [])
         finished: tuple[str, str, str] | None = None  # (condition, reason, message)
-        target = next((c for c in conditions if c.get("type") in ("FailureTarget",
-                                                                     "SuccessCriteriaMet")), None)
+        target = next(
+            (c for c in conditions if c.get("type") in ("FailureTarget", "SuccessCriteriaMet")),
+            None,
+        )
         if target is not None:
-            finished = ("Failed" if target["type"] == "FailureTarget" else "Complete",
-                        target["reason"], target["message"])
+            finished = (
+                "Failed" if target["type"] == "FailureTarget" else "Complete",
+                target["reason"],
+                target["message"],
+            )
         elif failed > int(spec.get("backoffLimit", 6)):
             finished = ("Failed", "BackoffLimitExceeded", MSG_BACKOFF)
         elif self._past_deadline(spec, status):
             finished = ("Failed", "DeadlineExceeded", MSG_DEADLINE)
         elif (completions is not None and succeeded >= int(completions)) or (
-                completions is None and succeeded > 0 and not active):
+            completions is None and succeeded > 0 and not active
+        ):
             finished = ("Complete", "CompletionsReached", MSG_COMPLETE)
         if finished is not None:
             ctype, reason, message = finished
@@ -252,13 +271,20 @@ class JobController:
                     await self._delete_pod(job, pod)
                 active = []
             else:
-                active = await self._scale(job, key, tally, active, completions, parallelism,
-                                           succeeded, indexed)
-        status.update({
-            "active": len(active), "succeeded": succeeded, "failed": failed,
-            "terminating": terminating, "ready": sum(1 for p in active if _pod_ready(p)),
-            "conditions": conditions, "uncountedTerminatedPods": {},
-        })
+                active = await self._scale(
+                    job, key, tally, active, completions, parallelism, succeeded, indexed
+                )
+        status.update(
+            {
+                "active": len(active),
+                "succeeded": succeeded,
+                "failed": failed,
+                "terminating": terminating,
+                "ready": sum(1 for p in active if _pod_ready(p)),
+                "conditions": conditions,
+                "uncountedTerminatedPods": {},
+            }
+        )
         if indexed:
             status["completedIndexes"] = _compress(tally.done_indexes)
         for zero in ("active", "succeeded", "failed", "conditions"):
@@ -267,15 +293,21 @@ class JobController:
         current = job.get("status") or {}
         if any(current.get(k) != v for k, v in status.items()):
             with contextlib.suppress(ApiError):
-                updated = await self.store.patch("jobs", md["name"], {"status": status},
-                                                 "merge", namespace=md["namespace"],
-                                                 subresource="status")
+                updated = await self.store.patch(
+                    "jobs",
+                    md["name"],
+                    {"status": status},
+                    "merge",
+                    namespace=md["namespace"],
+                    subresource="status",
+                )
                 assert self._jobs is not None
                 self._jobs.objects[key] = updated
         deadline = spec.get("activeDeadlineSeconds")
         if deadline is not None and status.get("startTime") and finished is None:
-            left = float(deadline) - (time.time() - parse_timestamp(
-                status["startTime"]).timestamp())
+            left = float(deadline) - (
+                time.time() - parse_timestamp(status["startTime"]).timestamp()
+            )
             self._enqueue_later(key, left + 0.05)
 
     async def _suspension(self, job: Obj, conditions: list[Obj], suspend: bool) -> list[Obj]:
@@ -299,9 +331,17 @@ class JobController:
         started = parse_timestamp(status["startTime"]).timestamp()
         return time.time() - started >= float(deadline)
 
-    async def _scale(self, job: Obj, key: str, tally: _Tally, active: list[Obj],
-                     completions: Any, parallelism: int, succeeded: int,
-                     indexed: bool) -> list[Obj]:
+    async def _scale(
+        self,
+        job: Obj,
+        key: str,
+        tally: _Tally,
+        active: list[Obj],
+        completions: Any,
+        parallelism: int,
+        succeeded: int,
+        indexed: bool,
+    ) -> list[Obj]:
         remaining = parallelism if completions is None else int(completions) - succeeded
         wanted = max(0, min(parallelism, remaining))
         have = len(active) + len(tally.expected)
@@ -317,11 +357,21 @@ class JobController:
             if wait > 0:
                 self._enqueue_later(key, wait)
                 return active
-        busy = {int(i) for p in active
-                if (i := (p["metadata"].get("annotations") or {}).get(INDEX_ANNOTATION))
-                is not None and str(i).isdigit()}
-        free_indexes = [i for i in range(int(completions or 0))
-                        if i not in tally.done_indexes and i not in busy] if indexed else []
+        busy = {
+            int(i)
+            for p in active
+            if (i := (p["metadata"].get("annotations") or {}).get(INDEX_ANNOTATION)) is not None
+            and str(i).isdigit()
+        }
+        free_indexes = (
+            [
+                i
+                for i in range(int(completions or 0))
+                if i not in tally.done_indexes and i not in busy
+            ]
+            if indexed
+            else []
+        )
         for n in range(wanted - have):
             index = free_indexes[n] if indexed and n < len(free_indexes) else None
             if indexed and index is None:
@@ -347,17 +397,39 @@ class JobController:
             name_prefix = f"{md['name']}-{index}-"
             pod_spec.setdefault("hostname", f"{md['name']}-{index}")
             pod_spec["containers"] = [
-                {**c, "env": [*(c.get("env") or []),
-                              {"name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
-                                  "fieldPath": f"metadata.annotations['{INDEX_ANNOTATION}']"}}}]}
-                for c in pod_spec.get("containers") or []]
+                {
+                    **c,
+                    "env": [
+                        *(c.get("env") or []),
+                        {
+                            "name": "JOB_COMPLETION_INDEX",
+                            "valueFrom": {
+                                "fieldRef": {
+                                    "fieldPath": f"metadata.annotations['{INDEX_ANNOTATION}']"
+                                }
+                            },
+                        },
+                    ],
+                }
+                for c in pod_spec.get("containers") or []
+            ]
         pod = {
-            "metadata": {"generateName": name_prefix, "namespace": md["namespace"],
-                         "labels": labels, "annotations": annotations,
-                         "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
-                                              "name": md["name"], "uid": md["uid"],
-                                              "controller": True,
-                                              "blockOwnerDeletion": True}]},
+            "metadata": {
+                "generateName": name_prefix,
+                "namespace": md["namespace"],
+                "labels": labels,
+                "annotations": annotations,
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "name": md["name"],
+                        "uid": md["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
             "spec": pod_spec,
         }
         try:
@@ -379,8 +451,13 @@ class JobController:
         if ttl is None:
             return
         finished_at = status.get("completionTime") or next(
-            (c.get("lastTransitionTime") for c in status.get("conditions") or []
-             if c.get("type") in ("Complete", "Failed")), None)
+            (
+                c.get("lastTransitionTime")
+                for c in status.get("conditions") or []
+                if c.get("type") in ("Complete", "Failed")
+            ),
+            None,
+        )
         if not finished_at:
             return
         left = float(ttl) - (time.time() - parse_timestamp(finished_at).timestamp())
@@ -389,5 +466,6 @@ class JobController:
             self._enqueue_later(obj_key(job), left + 0.05)
             return
         with contextlib.suppress(ApiError):
-            await self.store.delete("jobs", md["name"], namespace=md["namespace"],
-                                    propagation_policy="Background")
+            await self.store.delete(
+                "jobs", md["name"], namespace=md["namespace"], propagation_policy="Background"
+            )

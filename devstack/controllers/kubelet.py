@@ -59,20 +59,33 @@ class ProcessKubelet:
     127.0.0.0/8) defaults to a random /16 of 127.64.0.0/10.
     """
 
-    def __init__(self, state_dir: Path | str | None = None, *,
-                 gpu_env: dict[str, str] | None = None,
-                 ld_library_path: list[str] | None = None,
-                 backoff_base: float = 10.0, backoff_max: float = 300.0,
-                 pod_network: str | None = None, bind_shim: bool = True,
-                 extra_env: dict[str, str] | None = None, memory_poll: float = 1.0,
-                 config_retry: float = 2.0) -> None:
-        self.state_dir = Path(state_dir) if state_dir else Path(
-            tempfile.mkdtemp(prefix="devstack-kubelet-"))
+    def __init__(
+        self,
+        state_dir: Path | str | None = None,
+        *,
+        gpu_env: dict[str, str] | None = None,
+        ld_library_path: list[str] | None = None,
+        backoff_base: float = 10.0,
+        backoff_max: float = 300.0,
+        pod_network: str | None = None,
+        bind_shim: bool = True,
+        extra_env: dict[str, str] | None = None,
+        memory_poll: float = 1.0,
+        config_retry: float = 2.0,
+    ) -> None:
+        self.state_dir = (
+            Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="devstack-kubelet-"))
+        )
         self.settings = KubeletSettings(
-            state_dir=self.state_dir, backoff_base=backoff_base, backoff_max=backoff_max,
-            config_retry=config_retry, gpu_env=dict(gpu_env or {}),
-            ld_library_path=list(ld_library_path or []), extra_env=dict(extra_env or {}),
-            host_path=os.environ.get("PATH", os.defpath))
+            state_dir=self.state_dir,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            config_retry=config_retry,
+            gpu_env=dict(gpu_env or {}),
+            ld_library_path=list(ld_library_path or []),
+            extra_env=dict(extra_env or {}),
+            host_path=os.environ.get("PATH", os.defpath),
+        )
         self._want_shim = bind_shim
         self.memory_poll = memory_poll
         self.ips = IpPool(pod_network or random_pod_network())
@@ -90,10 +103,13 @@ class ProcessKubelet:
         await asyncio.to_thread((self.state_dir / "pods").mkdir, parents=True, exist_ok=True)
         if self._want_shim:
             self.settings.bind_shim = await asyncio.to_thread(write_bind_shim, self.state_dir)
-        self.services = KubeletServices(store, self.settings, self.ips, self.devices,
-                                        self.nodes.get)
-        self._informers = [Informer(store, "nodes", self._on_node),
-                           Informer(store, "pods", self._on_pod)]
+        self.services = KubeletServices(
+            store, self.settings, self.ips, self.devices, self.nodes.get
+        )
+        self._informers = [
+            Informer(store, "nodes", self._on_node),
+            Informer(store, "pods", self._on_pod),
+        ]
         for inf in self._informers:
             inf.start()
             await inf.synced.wait()
@@ -110,8 +126,7 @@ class ProcessKubelet:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(w.kill_all() for w in self.workers.values()),
-                             return_exceptions=True)
+        await asyncio.gather(*(w.kill_all() for w in self.workers.values()), return_exceptions=True)
         for worker in self.workers.values():
             self.ips.release(worker.alloc_key)
         self.workers.clear()
@@ -163,22 +178,27 @@ class ProcessKubelet:
     async def _memory_loop(self) -> None:
         while True:
             await asyncio.sleep(self.memory_poll)
-            watched = [(w, rec, pid) for w in list(self.workers.values())
-                       for rec, pid in w.memory_watch()]
+            watched = [
+                (w, rec, pid) for w in list(self.workers.values()) for rec, pid in w.memory_watch()
+            ]
             if not watched:
                 continue
             pids = [pid for _, _, pid in watched]
             sizes = await asyncio.to_thread(_sizes, pids)
             for (worker, rec, _), rss in zip(watched, sizes, strict=True):
                 if rss > rec.memory_limit:
-                    log.info("%s/%s uses %d bytes over its %d limit: OOM kill", worker.key,
-                             rec.name, rss, rec.memory_limit)
+                    log.info(
+                        "%s/%s uses %d bytes over its %d limit: OOM kill",
+                        worker.key,
+                        rec.name,
+                        rss,
+                        rec.memory_limit,
+                    )
                     worker.oom_kill(rec)
 
     # -- LogSource ---------------------------------------------------------------------
     def _worker(self, namespace: str, pod: str) -> PodWorker | None:
-        found = [w for w in self.workers.values()
-                 if w.namespace == namespace and w.name == pod]
+        found = [w for w in self.workers.values() if w.namespace == namespace and w.name == pod]
         if not found:
             return None
         live = [w for w in found if not w.gone.is_set()]
@@ -188,11 +208,19 @@ class ProcessKubelet:
         """Whether this kubelet runs (or ran) that pod."""
         return self._worker(namespace, pod) is not None
 
-    async def read_logs(self, namespace: str, pod: str, container: str, *,
-                        follow: bool = False, tail_lines: int | None = None,
-                        since_seconds: int | None = None, timestamps: bool = False,
-                        previous: bool = False,
-                        limit_bytes: int | None = None) -> AsyncIterator[bytes]:
+    async def read_logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        *,
+        follow: bool = False,
+        tail_lines: int | None = None,
+        since_seconds: int | None = None,
+        timestamps: bool = False,
+        previous: bool = False,
+        limit_bytes: int | None = None,
+    ) -> AsyncIterator[bytes]:
         """Yield a container's log, as `kubectl logs` shows it."""
         worker = self._worker(namespace, pod)
         if worker is None:
@@ -200,26 +228,35 @@ class ProcessKubelet:
         mains = [r.name for r in worker.records.values() if not r.init]
         if not container:
             if len(mains) != 1:
-                raise bad_request(f"a container name must be specified for pod {pod}, "
-                                  f"choose one of: [{' '.join(mains)}]")
+                raise bad_request(
+                    f"a container name must be specified for pod {pod}, "
+                    f"choose one of: [{' '.join(mains)}]"
+                )
             container = mains[0]
         rec = worker.records.get(container)
         if rec is None:
             raise bad_request(f"container {container} is not valid for pod {pod}")
         if previous:
             if len(rec.logs) < 2:
-                raise bad_request(f'previous terminated container "{container}" in pod '
-                                  f'"{pod}" not found')
+                raise bad_request(
+                    f'previous terminated container "{container}" in pod "{pod}" not found'
+                )
             logfile = rec.logs[-2]
         else:
             if not rec.logs:
                 reason = (rec.state.get("waiting") or {}).get("reason", "ContainerCreating")
-                raise bad_request(f'container "{container}" in pod "{pod}" is waiting to '
-                                  f"start: {reason}")
+                raise bad_request(
+                    f'container "{container}" in pod "{pod}" is waiting to start: {reason}'
+                )
             logfile = rec.logs[-1]
         async for chunk in read_container_log(
-                logfile, follow=follow, tail_lines=tail_lines, since_seconds=since_seconds,
-                timestamps=timestamps, limit_bytes=limit_bytes):
+            logfile,
+            follow=follow,
+            tail_lines=tail_lines,
+            since_seconds=since_seconds,
+            timestamps=timestamps,
+            limit_bytes=limit_bytes,
+        ):
             yield chunk
 
 

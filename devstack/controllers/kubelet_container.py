@@ -58,8 +58,9 @@ class PodContext(Protocol):
         """Run a task owned by the pod."""
         ...
 
-    def event(self, reason: str, message: str, type: str = "Normal",
-              container: str | None = None) -> Awaitable[None]:
+    def event(
+        self, reason: str, message: str, type: str = "Normal", container: str | None = None
+    ) -> Awaitable[None]:
         """Record an event about the pod."""
         ...
 
@@ -73,11 +74,16 @@ class ContainerRunner:
     def _base_env(self) -> dict[str, str]:
         s = self.ctx.svc.settings
         rootfs = self.ctx.volumes.rootfs
-        env = {"PATH": s.host_path or os.environ.get("PATH", os.defpath),
-               "HOSTNAME": self.ctx.name, "HOME": str(rootfs / "root"),
-               "LANG": os.environ.get("LANG", "C.UTF-8"),
-               "DEVSTACK_ROOTFS": str(rootfs), "DEVSTACK_SANDBOX": str(self.ctx.sandbox),
-               "DEVSTACK_POD_IP": self.ctx.pod_ip, "DEVSTACK_NODE_NAME": self.ctx.node_name}
+        env = {
+            "PATH": s.host_path or os.environ.get("PATH", os.defpath),
+            "HOSTNAME": self.ctx.name,
+            "HOME": str(rootfs / "root"),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "DEVSTACK_ROOTFS": str(rootfs),
+            "DEVSTACK_SANDBOX": str(self.ctx.sandbox),
+            "DEVSTACK_POD_IP": self.ctx.pod_ip,
+            "DEVSTACK_NODE_NAME": self.ctx.node_name,
+        }
         env.update(s.extra_env)
         return env
 
@@ -110,8 +116,14 @@ class ContainerRunner:
         node = self.ctx.svc.node(self.ctx.node_name) or {}
         alloc = (node.get("status") or {}).get("allocatable") or {}
         status = dict(self.ctx.pod.get("status") or {})
-        status.update({"podIP": self.ctx.pod_ip, "podIPs": [{"ip": self.ctx.pod_ip}],
-                       "hostIP": self.ctx.host_ip(), "hostIPs": [{"ip": self.ctx.host_ip()}]})
+        status.update(
+            {
+                "podIP": self.ctx.pod_ip,
+                "podIPs": [{"ip": self.ctx.pod_ip}],
+                "hostIP": self.ctx.host_ip(),
+                "hostIPs": [{"ip": self.ctx.host_ip()}],
+            }
+        )
         resolver = EnvResolver(self.ctx.svc.store, {**self.ctx.pod, "status": status}, alloc)
         env = await resolver.resolve(rec.spec, self._base_env())
         env.update(self._device_env(env))
@@ -153,10 +165,16 @@ class ContainerRunner:
                 rec.set_waiting(
                     "CrashLoopBackOff",
                     f"back-off {duration(delay)} restarting failed container={rec.name} "
-                    f"pod={pod_label(self.ctx.pod)}")
+                    f"pod={pod_label(self.ctx.pod)}",
+                )
                 self.ctx.dirty()
-                await self.ctx.event("BackOff", f"Back-off restarting failed container {rec.name} "
-                                 f"in pod {pod_label(self.ctx.pod)}", "Warning", rec.name)
+                await self.ctx.event(
+                    "BackOff",
+                    f"Back-off restarting failed container {rec.name} "
+                    f"in pod {pod_label(self.ctx.pod)}",
+                    "Warning",
+                    rec.name,
+                )
                 await asyncio.sleep(delay)
                 if self.ctx.terminating:
                     rec.state = rec.last_state
@@ -182,9 +200,11 @@ class ContainerRunner:
                 if self.ctx.terminating:
                     return None
         if not command and not args:
-            message = (f'devstack cannot run image "{rec.image}": the container has no command '
-                       f"or args and devstack does not pull images, so the image's entrypoint "
-                       f"and default command are unknown")
+            message = (
+                f'devstack cannot run image "{rec.image}": the container has no command '
+                f"or args and devstack does not pull images, so the image's entrypoint "
+                f"and default command are unknown"
+            )
             rec.set_waiting("CreateContainerError", message)
             self.ctx.dirty()
             await self.ctx.event("Failed", f"Error: {message}", "Warning", rec.name)
@@ -193,11 +213,15 @@ class ContainerRunner:
         self.ctx.volumes.mount(rec.spec)
         workdir = self._workdir(rec)
         await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread((self.ctx.volumes.rootfs / "root").mkdir, parents=True,
-                                exist_ok=True)
+        await asyncio.to_thread(
+            (self.ctx.volumes.rootfs / "root").mkdir, parents=True, exist_ok=True
+        )
         if rec.restart_count == 0 and not rec.logs:
-            await self.ctx.event("Pulled", f'Container image "{rec.image}" already present on '
-                             "machine", container=rec.name)
+            await self.ctx.event(
+                "Pulled",
+                f'Container image "{rec.image}" already present on machine',
+                container=rec.name,
+            )
         logfile = ContainerLog(self.ctx.sandbox / "logs" / rec.name / f"{rec.restart_count}.log")
         rec.logs.append(logfile)
         rec.container_id = new_container_id()
@@ -236,22 +260,32 @@ class ContainerRunner:
         return time.monotonic() - started
 
     # -- probes ------------------------------------------------------------------------
-    def _start_probes(self, rec: ContainerRecord, env: dict[str, str],
-                      cwd: str) -> list[asyncio.Task[None]]:
-        ports = {str(p.get("name")): int(p.get("containerPort", 0))
-                 for p in rec.spec.get("ports") or [] if p.get("name")}
+    def _start_probes(
+        self, rec: ContainerRecord, env: dict[str, str], cwd: str
+    ) -> list[asyncio.Task[None]]:
+        ports = {
+            str(p.get("name")): int(p.get("containerPort", 0))
+            for p in rec.spec.get("ports") or []
+            if p.get("name")
+        }
         target = ProbeTarget(self.ctx.pod_ip, ports, env, cwd)
         tasks = []
         for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
             probe = rec.spec.get(kind)
             if probe:
-                tasks.append(self.ctx.spawn(probe_loop(
-                    probe, target, self._on_probe_change(rec, kind),
-                    self._on_probe_failure(rec, kind))))
+                tasks.append(
+                    self.ctx.spawn(
+                        probe_loop(
+                            probe,
+                            target,
+                            self._on_probe_change(rec, kind),
+                            self._on_probe_failure(rec, kind),
+                        )
+                    )
+                )
         return tasks
 
-    def _on_probe_change(self, rec: ContainerRecord,
-                         kind: str) -> Callable[[bool, str], Any]:
+    def _on_probe_change(self, rec: ContainerRecord, kind: str) -> Callable[[bool, str], Any]:
         async def changed(ok: bool, message: str) -> None:
             if not rec.running:
                 return
@@ -267,24 +301,32 @@ class ContainerRunner:
             elif kind == "livenessProbe" and not ok:
                 await self._kill_for_probe(rec, "liveness")
             self.ctx.dirty()
+
         return changed
 
-    def _on_probe_failure(self, rec: ContainerRecord,
-                          kind: str) -> Callable[[bool, str], Any]:
-        label = {"readinessProbe": "Readiness", "livenessProbe": "Liveness",
-                 "startupProbe": "Startup"}[kind]
+    def _on_probe_failure(self, rec: ContainerRecord, kind: str) -> Callable[[bool, str], Any]:
+        label = {
+            "readinessProbe": "Readiness",
+            "livenessProbe": "Liveness",
+            "startupProbe": "Startup",
+        }[kind]
 
         async def failed(_ok: bool, message: str) -> None:
             if rec.running:
-                await self.ctx.event("Unhealthy", f"{label} probe failed: {message}", "Warning",
-                                 rec.name)
+                await self.ctx.event(
+                    "Unhealthy", f"{label} probe failed: {message}", "Warning", rec.name
+                )
+
         return failed
 
     async def _kill_for_probe(self, rec: ContainerRecord, which: str) -> None:
         if rec.proc is None:
             return
-        await self.ctx.event("Killing", f"Container {rec.name} failed {which} probe, will be "
-                         "restarted", container=rec.name)
+        await self.ctx.event(
+            "Killing",
+            f"Container {rec.name} failed {which} probe, will be restarted",
+            container=rec.name,
+        )
         signal_group(rec.proc.pid, signal.SIGTERM)
         grace = float((self.ctx.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
         self.ctx.spawn(self._kill_after(rec.proc, grace))
@@ -324,5 +366,3 @@ def duration(seconds: float) -> str:
     total = round(seconds)
     minutes, secs = divmod(total, 60)
     return f"{minutes}m{secs}s" if minutes else f"{secs}s"
-
-

@@ -61,7 +61,7 @@ def device_requests(pod: Mapping[str, Any], resources: set[str]) -> dict[str, in
     """How many of each device resource the pod's containers ask for (limits win)."""
     spec = pod.get("spec") or {}
     total: dict[str, int] = {}
-    for c in (spec.get("containers") or []):
+    for c in spec.get("containers") or []:
         res = c.get("resources") or {}
         merged = {**(res.get("requests") or {}), **(res.get("limits") or {})}
         for name, value in merged.items():
@@ -91,12 +91,14 @@ class DeviceManager:
         wanted = device_requests(pod, {d.resource for d in devices})
         chosen: list[Device] = []
         for resource, count in sorted(wanted.items()):
-            free = [d for d in devices if d.resource == resource
-                    and (node, d.id) not in self._owner]
+            free = [
+                d for d in devices if d.resource == resource and (node, d.id) not in self._owner
+            ]
             if len(free) < count:
                 raise AllocationError(
                     f"Requested number of devices unavailable for {resource}. "
-                    f"Requested: {count}, Available: {len(free)}")
+                    f"Requested: {count}, Available: {len(free)}"
+                )
             chosen.extend(free[:count])
         for d in chosen:
             self._owner[(node, d.id)] = pod_key

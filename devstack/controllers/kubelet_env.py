@@ -41,10 +41,13 @@ def field_value(pod: Mapping[str, Any], path: str) -> str:
     if m:
         return str((md.get(m.group(1)) or {}).get(m.group(2), ""))
     simple = {
-        "metadata.name": md.get("name"), "metadata.namespace": md.get("namespace"),
-        "metadata.uid": md.get("uid"), "spec.nodeName": spec.get("nodeName"),
+        "metadata.name": md.get("name"),
+        "metadata.namespace": md.get("namespace"),
+        "metadata.uid": md.get("uid"),
+        "spec.nodeName": spec.get("nodeName"),
         "spec.serviceAccountName": spec.get("serviceAccountName"),
-        "status.podIP": status.get("podIP"), "status.hostIP": status.get("hostIP"),
+        "status.podIP": status.get("podIP"),
+        "status.hostIP": status.get("hostIP"),
         "status.podIPs": ",".join(p.get("ip", "") for p in status.get("podIPs") or []),
         "status.hostIPs": ",".join(p.get("ip", "") for p in status.get("hostIPs") or []),
     }
@@ -56,14 +59,21 @@ def field_value(pod: Mapping[str, Any], path: str) -> str:
     return str(simple[path] or "")
 
 
-def resource_value(pod: Mapping[str, Any], container: Mapping[str, Any],
-                   ref: Mapping[str, Any], allocatable: Mapping[str, Any]) -> str:
+def resource_value(
+    pod: Mapping[str, Any],
+    container: Mapping[str, Any],
+    ref: Mapping[str, Any],
+    allocatable: Mapping[str, Any],
+) -> str:
     """The value of a `resourceFieldRef` (limits fall back to node allocatable)."""
     name = ref.get("containerName")
     if name:
         spec = pod.get("spec") or {}
-        found = [c for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
-                 if c.get("name") == name]
+        found = [
+            c
+            for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+            if c.get("name") == name
+        ]
         if found:
             container = found[0]
     kind, _, resource = str(ref.get("resource", "")).partition(".")
@@ -98,8 +108,10 @@ class EnvResolver:
             raise
         if kind == "ConfigMap":
             return {str(k): str(v) for k, v in (obj.get("data") or {}).items()}
-        return {str(k): base64.b64decode(v).decode(errors="replace")
-                for k, v in (obj.get("data") or {}).items()}
+        return {
+            str(k): base64.b64decode(v).decode(errors="replace")
+            for k, v in (obj.get("data") or {}).items()
+        }
 
     async def _key(self, kind: str, ref: Mapping[str, Any]) -> str | None:
         name, key = str(ref.get("name", "")), str(ref.get("key", ""))
@@ -113,8 +125,9 @@ class EnvResolver:
             raise ConfigError(f"couldn't find key {key} in {kind} {self.namespace}/{name}")
         return data[key]
 
-    async def resolve(self, container: Mapping[str, Any],
-                      base: Mapping[str, str]) -> dict[str, str]:
+    async def resolve(
+        self, container: Mapping[str, Any], base: Mapping[str, str]
+    ) -> dict[str, str]:
         """`base` overlaid with envFrom then env, expanded in order."""
         env = dict(base)
         declared: dict[str, str] = {}
@@ -123,8 +136,9 @@ class EnvResolver:
             for kind, field in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
                 ref = src.get(field)
                 if ref:
-                    data = await self._source(kind, str(ref.get("name", "")),
-                                              bool(ref.get("optional")))
+                    data = await self._source(
+                        kind, str(ref.get("name", "")), bool(ref.get("optional"))
+                    )
                     for k, v in (data or {}).items():
                         declared[prefix + k] = v
         env.update(declared)
@@ -140,8 +154,7 @@ class EnvResolver:
                 declared[name] = value
         return env
 
-    async def _value_from(self, container: Mapping[str, Any],
-                          src: Mapping[str, Any]) -> str | None:
+    async def _value_from(self, container: Mapping[str, Any], src: Mapping[str, Any]) -> str | None:
         if src.get("fieldRef"):
             return field_value(self.pod, str(src["fieldRef"].get("fieldPath", "")))
         if src.get("resourceFieldRef"):

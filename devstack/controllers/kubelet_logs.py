@@ -96,9 +96,15 @@ def _read_from(path: Path, offset: int) -> tuple[list[bytes], int]:
     return data[:end].splitlines(), offset + end
 
 
-async def read_container_log(log: ContainerLog, *, follow: bool, tail_lines: int | None,
-                             since_seconds: int | None, timestamps: bool,
-                             limit_bytes: int | None) -> AsyncIterator[bytes]:
+async def read_container_log(
+    log: ContainerLog,
+    *,
+    follow: bool,
+    tail_lines: int | None,
+    since_seconds: int | None,
+    timestamps: bool,
+    limit_bytes: int | None,
+) -> AsyncIterator[bytes]:
     """Yield formatted lines of one container run, following it if asked."""
     lines, offset = await asyncio.to_thread(_read_from, log.path, 0)
     if since_seconds is not None:

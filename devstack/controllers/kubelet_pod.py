@@ -69,10 +69,12 @@ class PodWorker:
 
     @staticmethod
     def _record(spec: Obj, init: bool) -> ContainerRecord:
-        rec = ContainerRecord(name=spec["name"], image=str(spec.get("image") or ""), init=init,
-                              spec=spec)
-        rec.memory_limit = container_requests({"resources": {
-            "requests": ((spec.get("resources") or {}).get("limits") or {})}}).get(MEMORY, 0)
+        rec = ContainerRecord(
+            name=spec["name"], image=str(spec.get("image") or ""), init=init, spec=spec
+        )
+        rec.memory_limit = container_requests(
+            {"resources": {"requests": ((spec.get("resources") or {}).get("limits") or {})}}
+        ).get(MEMORY, 0)
         if init:
             rec.set_waiting("PodInitializing")
         return rec
@@ -132,8 +134,9 @@ class PodWorker:
         self.svc.devices.release(self.alloc_key)
 
     # -- events and status -------------------------------------------------------------
-    async def event(self, reason: str, message: str, type: str = "Normal",
-                    container: str | None = None) -> None:
+    async def event(
+        self, reason: str, message: str, type: str = "Normal", container: str | None = None
+    ) -> None:
         """Record an event from this node's kubelet."""
         ref = object_ref(self.pod)
         if container is not None:
@@ -141,9 +144,14 @@ class PodWorker:
             group = "initContainers" if rec is not None and rec.init else "containers"
             ref["fieldPath"] = f"spec.{group}{{{container}}}"
         with contextlib.suppress(ApiError):
-            await self.svc.store.record_event(ref, reason, message, type=type,
-                                              source_component=COMPONENT,
-                                              source_host=self.node_name)
+            await self.svc.store.record_event(
+                ref,
+                reason,
+                message,
+                type=type,
+                source_component=COMPONENT,
+                source_host=self.node_name,
+            )
 
     def dirty(self) -> None:
         """Ask the status writer for an update."""
@@ -170,20 +178,23 @@ class PodWorker:
         terminal = phase in ("Succeeded", "Failed")
         self.conditions.set("PodReadyToStartContainers", self.sandbox_ready and not terminal)
         if self.initialized:
-            self.conditions.set("Initialized", True,
-                                "PodCompleted" if terminal and phase == "Succeeded" else "")
+            self.conditions.set(
+                "Initialized", True, "PodCompleted" if terminal and phase == "Succeeded" else ""
+            )
         else:
             pending = [r.name for r in inits if not r.succeeded]
-            self.conditions.set("Initialized", False, "ContainersNotInitialized",
-                                incomplete_message(pending))
+            self.conditions.set(
+                "Initialized", False, "ContainersNotInitialized", incomplete_message(pending)
+            )
         unready = [r.name for r in main if not r.ready]
         if terminal and phase == "Succeeded":
             self.conditions.set("Ready", False, "PodCompleted")
             self.conditions.set("ContainersReady", False, "PodCompleted")
         elif unready:
             self.conditions.set("Ready", False, "ContainersNotReady", not_ready_message(unready))
-            self.conditions.set("ContainersReady", False, "ContainersNotReady",
-                                not_ready_message(unready))
+            self.conditions.set(
+                "ContainersReady", False, "ContainersNotReady", not_ready_message(unready)
+            )
         else:
             self.conditions.set("Ready", True)
             self.conditions.set("ContainersReady", True)
@@ -226,8 +237,13 @@ class PodWorker:
                 continue
             try:
                 self.pod = await self.svc.store.patch(
-                    "pods", self.name, {"status": status}, "merge", namespace=self.namespace,
-                    subresource="status")
+                    "pods",
+                    self.name,
+                    {"status": status},
+                    "merge",
+                    namespace=self.namespace,
+                    subresource="status",
+                )
             except ApiError as exc:
                 if exc.status == 404:
                     return
@@ -238,8 +254,13 @@ class PodWorker:
         status = self.build_status()
         with contextlib.suppress(ApiError):
             self.pod = await self.svc.store.patch(
-                "pods", self.name, {"status": status}, "merge", namespace=self.namespace,
-                subresource="status")
+                "pods",
+                self.name,
+                {"status": status},
+                "merge",
+                namespace=self.namespace,
+                subresource="status",
+            )
 
     # -- running -----------------------------------------------------------------------
     async def _run(self) -> None:
@@ -287,9 +308,11 @@ class PodWorker:
             except AllocationError as exc:
                 # A deleted pod's processes may still be dying: its devices free up soon.
                 if time.monotonic() > deadline:
-                    await self.event("UnexpectedAdmissionError",
-                                     f"Allocate failed due to {exc}, which is unexpected",
-                                     "Warning")
+                    await self.event(
+                        "UnexpectedAdmissionError",
+                        f"Allocate failed due to {exc}, which is unexpected",
+                        "Warning",
+                    )
                     break
                 await asyncio.sleep(0.1)
         while True:
@@ -307,8 +330,11 @@ class PodWorker:
     # -- memory ------------------------------------------------------------------------
     def memory_watch(self) -> list[tuple[ContainerRecord, int]]:
         """Running containers with a memory limit: (record, pid)."""
-        return [(r, r.proc.pid) for r in self.records.values()
-                if r.memory_limit and r.proc is not None and r.running]
+        return [
+            (r, r.proc.pid)
+            for r in self.records.values()
+            if r.memory_limit and r.proc is not None and r.running
+        ]
 
     def oom_kill(self, rec: ContainerRecord) -> None:
         """The container went over its memory limit: kill it like the OOM killer."""
@@ -362,9 +388,13 @@ class PodWorker:
             self.sandbox_ready = False
             await self.flush()
             with contextlib.suppress(ApiError):
-                await self.svc.store.delete("pods", self.name, namespace=self.namespace,
-                                            grace_period_seconds=0,
-                                            preconditions={"uid": self.uid})
+                await self.svc.store.delete(
+                    "pods",
+                    self.name,
+                    namespace=self.namespace,
+                    grace_period_seconds=0,
+                    preconditions={"uid": self.uid},
+                )
         self.gone.set()
 
     async def cleanup(self) -> None:

@@ -39,8 +39,12 @@ async def _http(probe: Mapping[str, Any], target: ProbeTarget, limit: float) -> 
     path = str(probe.get("path") or "/")
     scheme = str(probe.get("scheme") or "HTTP").lower()
     url = f"{scheme}://{host}:{port}{path}"
-    headers = {"Host": f"{host}:{port}", "User-Agent": "kube-probe/1.33", "Accept": "*/*",
-               "Connection": "close"}
+    headers = {
+        "Host": f"{host}:{port}",
+        "User-Agent": "kube-probe/1.33",
+        "Accept": "*/*",
+        "Connection": "close",
+    }
     for h in probe.get("httpHeaders") or []:
         headers[str(h.get("name"))] = str(h.get("value", ""))
     ctx = None
@@ -61,8 +65,10 @@ async def _http(probe: Mapping[str, Any], target: ProbeTarget, limit: float) -> 
                 with contextlib.suppress(Exception):
                     await writer.wait_closed()
     except TimeoutError:
-        return False, (f'Get "{url}": context deadline exceeded (Client.Timeout exceeded '
-                       f'while awaiting headers)')
+        return False, (
+            f'Get "{url}": context deadline exceeded (Client.Timeout exceeded '
+            f"while awaiting headers)"
+        )
     except OSError as exc:
         return False, f'Get "{url}": dial tcp {host}:{port}: connect: {_reason(exc)}'
     parts = status_line.decode(errors="replace").split()
@@ -100,9 +106,14 @@ async def _exec(probe: Mapping[str, Any], target: ProbeTarget, limit: float) -> 
         return False, "exec probe has no command"
     try:
         proc = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, env=dict(target.env), cwd=target.cwd,
-            start_new_session=True)
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=dict(target.env),
+            cwd=target.cwd,
+            start_new_session=True,
+        )
     except OSError as exc:
         return False, f"{exc.strerror}: {command[0]}"
     try:
@@ -135,8 +146,12 @@ async def probe_once(probe: Mapping[str, Any], target: ProbeTarget) -> tuple[boo
     return True, ""
 
 
-async def probe_loop(probe: Mapping[str, Any], target: ProbeTarget,
-                     on_change: ProbeCallback, on_failure: ProbeCallback) -> None:
+async def probe_loop(
+    probe: Mapping[str, Any],
+    target: ProbeTarget,
+    on_change: ProbeCallback,
+    on_failure: ProbeCallback,
+) -> None:
     """Probe periodically; report result flips (after thresholds) and every failure."""
     await asyncio.sleep(float(probe.get("initialDelaySeconds") or 0))
     period = float(probe.get("periodSeconds") or 10)

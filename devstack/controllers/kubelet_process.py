@@ -80,23 +80,35 @@ def resolve_executable(argv0: str, env: Mapping[str, str], cwd: str) -> str:
 
 
 def _oci_error(detail: str) -> str:
-    return ("failed to create containerd task: failed to create shim task: OCI runtime create "
-            f"failed: runc create failed: unable to start container process: {detail}: unknown")
+    return (
+        "failed to create containerd task: failed to create shim task: OCI runtime create "
+        f"failed: runc create failed: unable to start container process: {detail}: unknown"
+    )
 
 
-async def spawn(argv: Sequence[str], env: Mapping[str, str], cwd: str,
-                log: ContainerLog) -> tuple[asyncio.subprocess.Process, list[asyncio.Task[None]]]:
+async def spawn(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str, log: ContainerLog
+) -> tuple[asyncio.subprocess.Process, list[asyncio.Task[None]]]:
     """Start a process in a new session with stdout/stderr pumped into `log`."""
     exe = resolve_executable(argv[0], env, cwd)
     try:
         proc = await asyncio.create_subprocess_exec(
-            exe, *argv[1:], stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=dict(env), cwd=cwd, start_new_session=True)
+            exe,
+            *argv[1:],
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=dict(env),
+            cwd=cwd,
+            start_new_session=True,
+        )
     except OSError as exc:
         raise StartError(_oci_error(f'exec: "{argv[0]}": {exc.strerror}')) from None
     assert proc.stdout is not None and proc.stderr is not None
-    pumps = [asyncio.create_task(log.pump(proc.stdout, "stdout")),
-             asyncio.create_task(log.pump(proc.stderr, "stderr"))]
+    pumps = [
+        asyncio.create_task(log.pump(proc.stdout, "stdout")),
+        asyncio.create_task(log.pump(proc.stderr, "stderr")),
+    ]
     return proc, pumps
 
 

@@ -39,7 +39,8 @@ class ContainerRecord:
     spec: dict[str, Any]
     restart_count: int = 0
     state: dict[str, Any] = field(
-        default_factory=lambda: {"waiting": {"reason": "ContainerCreating"}})
+        default_factory=lambda: {"waiting": {"reason": "ContainerCreating"}}
+    )
     last_state: dict[str, Any] = field(default_factory=dict)
     ready: bool = False
     started: bool = False
@@ -80,12 +81,16 @@ class ContainerRecord:
         self.ever_ran = True
         self.up.set()
 
-    def set_terminated(self, code: int, reason: str, message: str = "",
-                       started_at: str | None = None) -> None:
+    def set_terminated(
+        self, code: int, reason: str, message: str = "", started_at: str | None = None
+    ) -> None:
         """Enter the terminated state now."""
-        term: dict[str, Any] = {"exitCode": code, "reason": reason,
-                                "startedAt": started_at or timestamp(),
-                                "finishedAt": timestamp()}
+        term: dict[str, Any] = {
+            "exitCode": code,
+            "reason": reason,
+            "startedAt": started_at or timestamp(),
+            "finishedAt": timestamp(),
+        }
         if message:
             term["message"] = message
         if self.container_id:
@@ -97,8 +102,12 @@ class ContainerRecord:
     def status(self) -> dict[str, Any]:
         """The `containerStatuses[]` entry."""
         out: dict[str, Any] = {
-            "name": self.name, "state": self.state, "lastState": self.last_state,
-            "ready": self.ready, "restartCount": self.restart_count, "image": self.image,
+            "name": self.name,
+            "state": self.state,
+            "lastState": self.last_state,
+            "ready": self.ready,
+            "restartCount": self.restart_count,
+            "image": self.image,
             "imageID": image_id(self.image) if self.ever_ran else "",
             "started": self.started,
         }
@@ -118,8 +127,12 @@ class Conditions:
         status = "True" if ok else "False"
         old = self._current.get(ctype)
         when = old["lastTransitionTime"] if old and old["status"] == status else timestamp()
-        cond: dict[str, Any] = {"type": ctype, "status": status, "lastProbeTime": None,
-                                "lastTransitionTime": when}
+        cond: dict[str, Any] = {
+            "type": ctype,
+            "status": status,
+            "lastProbeTime": None,
+            "lastTransitionTime": when,
+        }
         if reason:
             cond["reason"] = reason
         if message:

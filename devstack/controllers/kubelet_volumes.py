@@ -32,8 +32,9 @@ def rootfs_path(rootfs: Path, path: str) -> Path:
     return rootfs / path.lstrip("/")
 
 
-async def _object_data(store: Any, kind: str, name: str, namespace: str,
-                       optional: bool, volume: str) -> dict[str, bytes] | None:
+async def _object_data(
+    store: Any, kind: str, name: str, namespace: str, optional: bool, volume: str
+) -> dict[str, bytes] | None:
     resource = "configmaps" if kind == "configmap" else "secrets"
     try:
         obj = await store.get(resource, name, namespace=namespace)
@@ -41,8 +42,9 @@ async def _object_data(store: Any, kind: str, name: str, namespace: str,
         if exc.status == 404 and optional:
             return None
         if exc.status == 404:
-            raise VolumeError(f'MountVolume.SetUp failed for volume "{volume}" : '
-                              f'{kind} "{name}" not found') from None
+            raise VolumeError(
+                f'MountVolume.SetUp failed for volume "{volume}" : {kind} "{name}" not found'
+            ) from None
         raise
     out: dict[str, bytes] = {}
     if kind == "configmap":
@@ -56,30 +58,38 @@ async def _object_data(store: Any, kind: str, name: str, namespace: str,
     return out
 
 
-def _select(data: Mapping[str, bytes], items: list[dict[str, Any]] | None, mode: int,
-            volume: str, kind: str) -> Files:
+def _select(
+    data: Mapping[str, bytes], items: list[dict[str, Any]] | None, mode: int, volume: str, kind: str
+) -> Files:
     if not items:
         return {k: (v, mode) for k, v in data.items()}
     files: Files = {}
     for item in items:
         key = str(item.get("key", ""))
         if key not in data:
-            raise VolumeError(f'MountVolume.SetUp failed for volume "{volume}" : '
-                              f'configmap references non-existent config key: {key}'
-                              if kind == "configmap" else
-                              f'MountVolume.SetUp failed for volume "{volume}" : '
-                              f'references non-existent secret key: {key}')
+            raise VolumeError(
+                f'MountVolume.SetUp failed for volume "{volume}" : '
+                f"configmap references non-existent config key: {key}"
+                if kind == "configmap"
+                else f'MountVolume.SetUp failed for volume "{volume}" : '
+                f"references non-existent secret key: {key}"
+            )
         files[str(item.get("path") or key)] = (data[key], int(item.get("mode") or mode))
     return files
 
 
-async def _source_files(store: Any, pod: Mapping[str, Any], volume: str, kind: str,
-                        src: Mapping[str, Any], default_mode: int) -> Files:
+async def _source_files(
+    store: Any,
+    pod: Mapping[str, Any],
+    volume: str,
+    kind: str,
+    src: Mapping[str, Any],
+    default_mode: int,
+) -> Files:
     namespace = (pod.get("metadata") or {}).get("namespace", "default")
     if kind in ("configmap", "secret"):
         name = str(src.get("name") or src.get("secretName") or "")
-        data = await _object_data(store, kind, name, namespace, bool(src.get("optional")),
-                                  volume)
+        data = await _object_data(store, kind, name, namespace, bool(src.get("optional")), volume)
         if data is None:
             return {}
         mode = int(src.get("defaultMode") or default_mode)
@@ -92,8 +102,7 @@ async def _source_files(store: Any, pod: Mapping[str, Any], volume: str, kind: s
                 value = field_value(pod, str(ref.get("fieldPath", "")))
             except ConfigError as exc:
                 raise VolumeError(str(exc)) from None
-            files[str(item.get("path"))] = (value.encode(),
-                                            int(item.get("mode") or default_mode))
+            files[str(item.get("path"))] = (value.encode(), int(item.get("mode") or default_mode))
         return files
     if kind == "serviceAccountToken":
         return {str(src.get("path") or "token"): (b"devstack-token", default_mode)}
@@ -109,16 +118,20 @@ async def volume_files(store: Any, pod: Mapping[str, Any], volume: Mapping[str, 
         return await _source_files(store, pod, name, "secret", volume["secret"], 0o644)
     if volume.get("downwardAPI") is not None:
         src = volume["downwardAPI"]
-        return await _source_files(store, pod, name, "downwardAPI", src,
-                                   int(src.get("defaultMode") or 0o644))
+        return await _source_files(
+            store, pod, name, "downwardAPI", src, int(src.get("defaultMode") or 0o644)
+        )
     projected = volume.get("projected")
     if projected is not None:
         mode = int(projected.get("defaultMode") or 0o644)
         files: Files = {}
         for source in projected.get("sources") or []:
-            for kind, key in (("configmap", "configMap"), ("secret", "secret"),
-                              ("downwardAPI", "downwardAPI"),
-                              ("serviceAccountToken", "serviceAccountToken")):
+            for kind, key in (
+                ("configmap", "configMap"),
+                ("secret", "secret"),
+                ("downwardAPI", "downwardAPI"),
+                ("serviceAccountToken", "serviceAccountToken"),
+            ):
                 if source.get(key) is not None:
                     files.update(await _source_files(store, pod, name, kind, source[key], mode))
         return files

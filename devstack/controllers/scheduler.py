@@ -46,9 +46,14 @@ class Scheduler:
     seconds all waiting pods are retried anyway.
     """
 
-    def __init__(self, *, scheduler_name: str = SCHEDULER_NAME,
-                 backoff_initial: float = 1.0, backoff_max: float = 10.0,
-                 retry_interval: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        scheduler_name: str = SCHEDULER_NAME,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 10.0,
+        retry_interval: float = 60.0,
+    ) -> None:
         self.scheduler_name = scheduler_name
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
@@ -68,14 +73,18 @@ class Scheduler:
     async def start(self, store: Any) -> None:
         """List and watch, then start the scheduling loop."""
         self.store = store
-        self._informers = [Informer(store, "priorityclasses", self._on_class),
-                           Informer(store, "nodes", self._on_node),
-                           Informer(store, "pods", self._on_pod)]
+        self._informers = [
+            Informer(store, "priorityclasses", self._on_class),
+            Informer(store, "nodes", self._on_node),
+            Informer(store, "pods", self._on_pod),
+        ]
         for inf in self._informers:
             inf.start()
             await inf.synced.wait()
-        self._tasks = [asyncio.create_task(self._loop(), name="scheduler-loop"),
-                       asyncio.create_task(self._periodic(), name="scheduler-retry")]
+        self._tasks = [
+            asyncio.create_task(self._loop(), name="scheduler-loop"),
+            asyncio.create_task(self._periodic(), name="scheduler-retry"),
+        ]
 
     async def stop(self) -> None:
         """Stop every task and watch."""
@@ -103,8 +112,11 @@ class Scheduler:
             self.state.remove_node(name)
             return
         before = self.state.nodes.get(name)
-        snapshot = None if before is None else (
-            before.labels, before.taints, before.unschedulable, before.allocatable)
+        snapshot = (
+            None
+            if before is None
+            else (before.labels, before.taints, before.unschedulable, before.allocatable)
+        )
         info = self.state.upsert_node(obj)
         if snapshot != (info.labels, info.taints, info.unschedulable, info.allocatable):
             self._requeue_parked(None)
@@ -166,7 +178,8 @@ class Scheduler:
         if delay > 0:
             if key not in self._timers:
                 self._timers[key] = asyncio.get_running_loop().call_later(
-                    delay, self._timer_fired, key)
+                    delay, self._timer_fired, key
+                )
             return
         priority = resolve_priority(entry.obj, self.classes)
         created = entry.obj["metadata"].get("creationTimestamp") or ""
@@ -222,8 +235,9 @@ class Scheduler:
             return
         if decision.victims and decision.nominate:
             await self._preempt(entry.obj, view, decision)
-        retry = frozenset(name for name, status in decision.statuses.items()
-                          if status.code is Code.UNSCHEDULABLE)
+        retry = frozenset(
+            name for name, status in decision.statuses.items() if status.code is Code.UNSCHEDULABLE
+        )
         if decision.nominate:
             retry = retry | {decision.nominate}
         await self._report_failure(entry, decision.message)
@@ -251,26 +265,43 @@ class Scheduler:
         view.node_name = node
         self.state.account_pod(view)
         await self.store.record_event(
-            bound, "Scheduled", f"Successfully assigned {md['namespace']}/{md['name']} to {node}",
-            source_component=self.scheduler_name)
+            bound,
+            "Scheduled",
+            f"Successfully assigned {md['namespace']}/{md['name']} to {node}",
+            source_component=self.scheduler_name,
+        )
 
     async def _report_failure(self, entry: _Pending, message: str) -> None:
         md = entry.obj["metadata"]
         conditions = (entry.obj.get("status") or {}).get("conditions") or []
         current = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
-        if current is None or current.get("message") != message or \
-                current.get("status") != "False":
-            cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                    "message": message, "lastProbeTime": None,
-                    "lastTransitionTime": timestamp()}
+        if current is None or current.get("message") != message or current.get("status") != "False":
+            cond = {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": message,
+                "lastProbeTime": None,
+                "lastTransitionTime": timestamp(),
+            }
             others = [c for c in conditions if c.get("type") != "PodScheduled"]
             with contextlib.suppress(ApiError):
                 updated = await self.store.patch(
-                    "pods", md["name"], {"status": {"conditions": [*others, cond]}}, "merge",
-                    namespace=md["namespace"], subresource="status")
+                    "pods",
+                    md["name"],
+                    {"status": {"conditions": [*others, cond]}},
+                    "merge",
+                    namespace=md["namespace"],
+                    subresource="status",
+                )
                 entry.obj = updated
-        await self.store.record_event(entry.obj, "FailedScheduling", message, type="Warning",
-                                      source_component=self.scheduler_name)
+        await self.store.record_event(
+            entry.obj,
+            "FailedScheduling",
+            message,
+            type="Warning",
+            source_component=self.scheduler_name,
+        )
         entry.last_message = message
 
     async def _preempt(self, obj: Obj, view: PodView, decision: Decision) -> None:
@@ -280,8 +311,14 @@ class Scheduler:
         self.state.nominate(view, node)
         md = obj["metadata"]
         with contextlib.suppress(ApiError):
-            await self.store.patch("pods", md["name"], {"status": {"nominatedNodeName": node}},
-                                   "merge", namespace=md["namespace"], subresource="status")
+            await self.store.patch(
+                "pods",
+                md["name"],
+                {"status": {"nominatedNodeName": node}},
+                "merge",
+                namespace=md["namespace"],
+                subresource="status",
+            )
 
     async def _evict(self, victim: PodView, preemptor: PodView, node: str) -> None:
         try:
@@ -290,17 +327,35 @@ class Scheduler:
             return
         if current["metadata"].get("deletionTimestamp"):
             return
-        conditions = [c for c in (current.get("status") or {}).get("conditions") or []
-                      if c.get("type") != "DisruptionTarget"]
-        conditions.append({
-            "type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
-            "message": f"{self.scheduler_name}: preempting to accommodate a higher priority pod",
-            "lastProbeTime": None, "lastTransitionTime": timestamp()})
+        conditions = [
+            c
+            for c in (current.get("status") or {}).get("conditions") or []
+            if c.get("type") != "DisruptionTarget"
+        ]
+        conditions.append(
+            {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "PreemptionByScheduler",
+                "message": f"{self.scheduler_name}: preempting to accommodate a higher priority pod",
+                "lastProbeTime": None,
+                "lastTransitionTime": timestamp(),
+            }
+        )
         with contextlib.suppress(ApiError):
-            await self.store.patch("pods", victim.name, {"status": {"conditions": conditions}},
-                                   "merge", namespace=victim.namespace, subresource="status")
+            await self.store.patch(
+                "pods",
+                victim.name,
+                {"status": {"conditions": conditions}},
+                "merge",
+                namespace=victim.namespace,
+                subresource="status",
+            )
         await self.store.record_event(
-            current, "Preempted", f"Preempted by pod {preemptor.uid} on node {node}",
-            source_component=self.scheduler_name)
+            current,
+            "Preempted",
+            f"Preempted by pod {preemptor.uid} on node {node}",
+            source_component=self.scheduler_name,
+        )
         with contextlib.suppress(ApiError):
             await self.store.delete("pods", victim.name, namespace=victim.namespace)

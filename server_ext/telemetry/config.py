@@ -60,6 +60,7 @@ class TelemetryConfig(Configurable):
     @default("hub_activity_url")
     def _default_hub_activity_url(self) -> str:
         return os.environ.get("ACCELHUB_ACTIVITY_URL", "")
+
     activity_interval = Float(
         60.0, min=1.0, config=True, help="Seconds between GPU activity reports to the hub service."
     )

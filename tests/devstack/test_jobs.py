@@ -20,14 +20,31 @@ from tests.devstack.conftest import RunningDevstack
 
 
 def job(name: str, script: str, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
-            "spec": {**spec, "template": {"spec": {
-                "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
-                "containers": [{"name": "work", "image": "python:3.11",
-                                "command": ["python", "-c", script]}]}}}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {
+            **spec,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [
+                        {
+                            "name": "work",
+                            "image": "python:3.11",
+                            "command": ["python", "-c", script],
+                        }
+                    ],
+                }
+            },
+        },
+    }
 
 
 # -- through kubectl ---------------------------------------------------------------------
+
 
 @pytest.fixture
 def ns(devstack: RunningDevstack) -> Iterator[str]:
@@ -41,8 +58,9 @@ def ns(devstack: RunningDevstack) -> Iterator[str]:
 def test_job_completes_with_parallelism(devstack: RunningDevstack, ns: str) -> None:
     spec = job("pi", "import time; time.sleep(0.3); print('ok')", completions=3, parallelism=2)
     devstack.kubectl("create", "-n", ns, "-f", "-", input=yaml.safe_dump(spec))
-    devstack.kubectl("wait", "-n", ns, "--for=condition=complete", "job/pi", "--timeout=30s",
-                     timeout=40)
+    devstack.kubectl(
+        "wait", "-n", ns, "--for=condition=complete", "job/pi", "--timeout=30s", timeout=40
+    )
     obj = json.loads(devstack.kubectl("get", "-n", ns, "job", "pi", "-o", "json").stdout)
     status = obj["status"]
     assert status["succeeded"] == 3 and "active" not in status
@@ -50,8 +68,9 @@ def test_job_completes_with_parallelism(devstack: RunningDevstack, ns: str) -> N
     types = [c["type"] for c in status["conditions"]]
     assert types == ["SuccessCriteriaMet", "Complete"]
     assert status["conditions"][1]["reason"] == "CompletionsReached"
-    pods = json.loads(devstack.kubectl("get", "-n", ns, "pods", "-l", "job-name=pi",
-                                       "-o", "json").stdout)["items"]
+    pods = json.loads(
+        devstack.kubectl("get", "-n", ns, "pods", "-l", "job-name=pi", "-o", "json").stdout
+    )["items"]
     assert len(pods) == 3
     uid = obj["metadata"]["uid"]
     for p in pods:
@@ -60,11 +79,13 @@ def test_job_completes_with_parallelism(devstack: RunningDevstack, ns: str) -> N
         assert labels["batch.kubernetes.io/controller-uid"] == uid
         assert labels["controller-uid"] == uid
         ref = p["metadata"]["ownerReferences"][0]
-        assert (ref["kind"], ref["name"], ref["uid"], ref["controller"]) == ("Job", "pi", uid,
-                                                                             True)
+        assert (ref["kind"], ref["name"], ref["uid"], ref["controller"]) == ("Job", "pi", uid, True)
         assert devstack.kubectl("logs", "-n", ns, p["metadata"]["name"]).stdout == "ok\n"
-    events = json.loads(devstack.kubectl("get", "events", "-n", ns, "--field-selector",
-                                         "involvedObject.kind=Job", "-o", "json").stdout)
+    events = json.loads(
+        devstack.kubectl(
+            "get", "events", "-n", ns, "--field-selector", "involvedObject.kind=Job", "-o", "json"
+        ).stdout
+    )
     messages = {(e["reason"], e["message"]) for e in events["items"]}
     for p in pods:
         assert ("SuccessfulCreate", f"Created pod: {p['metadata']['name']}") in messages
@@ -75,10 +96,12 @@ def test_job_completes_with_parallelism(devstack: RunningDevstack, ns: str) -> N
 def test_job_backoff_limit_zero_fails(devstack: RunningDevstack, ns: str) -> None:
     spec = job("bad", "import sys; sys.exit(1)", backoffLimit=0)
     devstack.kubectl("create", "-n", ns, "-f", "-", input=yaml.safe_dump(spec))
-    devstack.kubectl("wait", "-n", ns, "--for=condition=failed", "job/bad", "--timeout=30s",
-                     timeout=40)
-    status = json.loads(devstack.kubectl("get", "-n", ns, "job", "bad", "-o",
-                                         "json").stdout)["status"]
+    devstack.kubectl(
+        "wait", "-n", ns, "--for=condition=failed", "job/bad", "--timeout=30s", timeout=40
+    )
+    status = json.loads(devstack.kubectl("get", "-n", ns, "job", "bad", "-o", "json").stdout)[
+        "status"
+    ]
     assert status["failed"] == 1
     failed = next(c for c in status["conditions"] if c["type"] == "Failed")
     assert failed["reason"] == "BackoffLimitExceeded"
@@ -87,15 +110,20 @@ def test_job_backoff_limit_zero_fails(devstack: RunningDevstack, ns: str) -> Non
 
 # -- in-process, with fast back-off ----------------------------------------------------------
 
+
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[ObjectStore]:
     store = ObjectStore()
     cap = {"cpu": "8", "memory": "16Gi", "pods": "110"}
-    await store.create("nodes", {"metadata": {"name": "n1", "labels": {}},
-                                 "status": {"capacity": cap, "allocatable": cap}})
-    controllers: list[Any] = [Scheduler(backoff_initial=0.05, backoff_max=0.2),
-                   ProcessKubelet(tmp_path / "kubelet", backoff_base=0.1, backoff_max=0.4),
-                   JobController(backoff_base=0.1, backoff_max=0.4)]
+    await store.create(
+        "nodes",
+        {"metadata": {"name": "n1", "labels": {}}, "status": {"capacity": cap, "allocatable": cap}},
+    )
+    controllers: list[Any] = [
+        Scheduler(backoff_initial=0.05, backoff_max=0.2),
+        ProcessKubelet(tmp_path / "kubelet", backoff_base=0.1, backoff_max=0.4),
+        JobController(backoff_base=0.1, backoff_max=0.4),
+    ]
     for c in controllers:
         await c.start(store)
     yield store
@@ -130,8 +158,9 @@ async def test_backoff_limit_after_retries(cluster: ObjectStore) -> None:
 
 
 async def test_active_deadline(cluster: ObjectStore) -> None:
-    await cluster.create("jobs", job("slow", "import time; time.sleep(60)",
-                                     activeDeadlineSeconds=1))
+    await cluster.create(
+        "jobs", job("slow", "import time; time.sleep(60)", activeDeadlineSeconds=1)
+    )
     failed = await until(lambda: condition(cluster, "slow", "Failed"), limit=15)
     assert failed["reason"] == "DeadlineExceeded"
     assert failed["message"] == "Job was active longer than specified deadline"
@@ -141,8 +170,17 @@ async def test_active_deadline(cluster: ObjectStore) -> None:
 
 async def test_indexed_completions_and_ttl(cluster: ObjectStore) -> None:
     script = "import os; print(os.environ['JOB_COMPLETION_INDEX'])"
-    await cluster.create("jobs", job("idx", script, completions=3, parallelism=3,
-                                     completionMode="Indexed", ttlSecondsAfterFinished=1))
+    await cluster.create(
+        "jobs",
+        job(
+            "idx",
+            script,
+            completions=3,
+            parallelism=3,
+            completionMode="Indexed",
+            ttlSecondsAfterFinished=1,
+        ),
+    )
     await until(lambda: condition(cluster, "idx", "Complete"))
     status = cluster.get_raw("jobs", "idx", "default")["status"]
     assert status["completedIndexes"] == "0-2"
@@ -162,8 +200,7 @@ async def test_suspend_and_resume(cluster: ObjectStore) -> None:
     suspended = await until(lambda: condition(cluster, "later", "Suspended"))
     assert suspended["status"] == "True" and suspended["reason"] == "JobSuspended"
     assert cluster.list("pods", "default", label_selector="job-name=later")[0] == []
-    await cluster.patch("jobs", "later", {"spec": {"suspend": False}}, "merge",
-                        namespace="default")
+    await cluster.patch("jobs", "later", {"spec": {"suspend": False}}, "merge", namespace="default")
     await until(lambda: condition(cluster, "later", "Complete"))
     resumed = condition(cluster, "later", "Suspended")
     assert resumed is not None and resumed["status"] == "False"

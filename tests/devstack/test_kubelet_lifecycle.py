@@ -22,15 +22,24 @@ GPU_NODE_DEVICES = '[{"uuid":"GPU-1","kind":"gpu","resource":"nvidia.com/gpu"}]'
 async def parts(tmp_path: Path) -> AsyncIterator[tuple[ObjectStore, ProcessKubelet]]:
     store = ObjectStore()
     cap = {"cpu": "8", "memory": "16Gi", "pods": "110", "nvidia.com/gpu": "1"}
-    await store.create("nodes", {
-        "metadata": {"name": "n1", "annotations": {"devstack.accelhub/devices":
-                                                   GPU_NODE_DEVICES}},
-        "status": {"capacity": cap, "allocatable": cap}})
+    await store.create(
+        "nodes",
+        {
+            "metadata": {
+                "name": "n1",
+                "annotations": {"devstack.accelhub/devices": GPU_NODE_DEVICES},
+            },
+            "status": {"capacity": cap, "allocatable": cap},
+        },
+    )
     sched = Scheduler(backoff_initial=0.05, backoff_max=0.2)
-    kubelet = ProcessKubelet(tmp_path / "kubelet", backoff_base=0.1, backoff_max=0.8,
-                             gpu_env={"ACCELHUB_NVML_SIM_FILE": "/sim.json",
-                                      "LD_LIBRARY_PATH": "/opt/simnvml"},
-                             ld_library_path=["/opt/extra"])
+    kubelet = ProcessKubelet(
+        tmp_path / "kubelet",
+        backoff_base=0.1,
+        backoff_max=0.8,
+        gpu_env={"ACCELHUB_NVML_SIM_FILE": "/sim.json", "LD_LIBRARY_PATH": "/opt/simnvml"},
+        ld_library_path=["/opt/extra"],
+    )
     await sched.start(store)
     await kubelet.start(store)
     yield store, kubelet
@@ -40,10 +49,20 @@ async def parts(tmp_path: Path) -> AsyncIterator[tuple[ObjectStore, ProcessKubel
 
 
 def pod(name: str, script: str, restart: str = "Always", **resources: str) -> dict[str, Any]:
-    return {"metadata": {"name": name},
-            "spec": {"restartPolicy": restart, "containers": [{
-                "name": "c", "image": "python:3.11", "command": ["python", "-u", "-c", script],
-                "resources": {"limits": dict(resources)}}]}}
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": restart,
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "python:3.11",
+                    "command": ["python", "-u", "-c", script],
+                    "resources": {"limits": dict(resources)},
+                }
+            ],
+        },
+    }
 
 
 async def until(check: Callable[[], Any], limit: float = 20.0) -> Any:
@@ -98,8 +117,12 @@ async def test_log_source_follow_and_errors(parts: tuple[ObjectStore, ProcessKub
     store, kubelet = parts
     script = "import time\nfor i in range(3):\n    print(i)\n    time.sleep(0.2)\n"
     await store.create("pods", pod("counter", script, restart="Never"))
-    await until(lambda: kubelet.has_pod("default", "counter") and container(
-        store, "counter").get("state", {}).get("running"))
+    await until(
+        lambda: (
+            kubelet.has_pod("default", "counter")
+            and container(store, "counter").get("state", {}).get("running")
+        )
+    )
     assert await read(kubelet, "counter", follow=True) == b"0\n1\n2\n"
     with pytest.raises(ApiError) as err:
         await read(kubelet, "counter", previous=True)
@@ -113,7 +136,8 @@ async def test_log_source_follow_and_errors(parts: tuple[ObjectStore, ProcessKub
 
 
 async def test_gpu_env_and_no_orphans_after_stop(
-        parts: tuple[ObjectStore, ProcessKubelet], tmp_path: Path) -> None:
+    parts: tuple[ObjectStore, ProcessKubelet], tmp_path: Path
+) -> None:
     store, kubelet = parts
     pids = tmp_path / "pids"
     script = (
@@ -122,7 +146,8 @@ async def test_gpu_env_and_no_orphans_after_stop(
         f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
         "print(os.environ['NVIDIA_VISIBLE_DEVICES'], os.environ['ACCELHUB_NVML_SIM_FILE'],\n"
         "      os.environ['LD_LIBRARY_PATH'])\n"
-        "child.wait()\n")
+        "child.wait()\n"
+    )
     await store.create("pods", pod("gpu", script, **{"nvidia.com/gpu": "1"}))
     await until(lambda: pids.exists() and len(pids.read_text().split()) == 2)
     await until(lambda: kubelet.has_pod("default", "gpu"))
@@ -130,8 +155,9 @@ async def test_gpu_env_and_no_orphans_after_stop(
     procs = [int(p) for p in pids.read_text().split()]
     assert all(psutil.pid_exists(p) for p in procs)
     await kubelet.stop()
-    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-                   for p in procs)
+    assert not any(
+        psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in procs
+    )
 
 
 async def test_liveness_probe_restarts(parts: tuple[ObjectStore, ProcessKubelet]) -> None:
@@ -140,11 +166,12 @@ async def test_liveness_probe_restarts(parts: tuple[ObjectStore, ProcessKubelet]
     spec["spec"]["terminationGracePeriodSeconds"] = 1
     spec["spec"]["containers"][0]["livenessProbe"] = {
         "exec": {"command": ["python", "-c", "import sys; print('bad'); sys.exit(1)"]},
-        "periodSeconds": 1, "failureThreshold": 1}
+        "periodSeconds": 1,
+        "failureThreshold": 1,
+    }
     await store.create("pods", spec)
     await until(lambda: container(store, "sick").get("restartCount", 0) >= 1, limit=20)
     events, _ = store.list("events", "default")
-    reasons = {(e["reason"], e["message"]) for e in events
-               if e["involvedObject"]["name"] == "sick"}
+    reasons = {(e["reason"], e["message"]) for e in events if e["involvedObject"]["name"] == "sick"}
     assert ("Unhealthy", "Liveness probe failed: bad\n") in reasons
     assert ("Killing", "Container c failed liveness probe, will be restarted") in reasons

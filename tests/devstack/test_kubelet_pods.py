@@ -65,18 +65,39 @@ def phase(ds: RunningDevstack, ns: str, name: str) -> str:
 
 def pod(name: str, script: str, restart: str = "Never", **container: Any) -> dict[str, Any]:
     spec_extra = container.pop("pod_spec", {})
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"restartPolicy": restart, "terminationGracePeriodSeconds": 5,
-                     "containers": [{"name": "main", "image": "python:3.11",
-                                     "command": ["python", "-u", "-c", script], **container}],
-                     **spec_extra}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": restart,
+            "terminationGracePeriodSeconds": 5,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "python:3.11",
+                    "command": ["python", "-u", "-c", script],
+                    **container,
+                }
+            ],
+            **spec_extra,
+        },
+    }
 
 
 def test_env_value_from_and_volumes(ds: RunningDevstack, ns: str) -> None:
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
-          "data": {"greeting": "hello", "site.toml": "x = 1\n", "other": "o"}}
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds"},
-              "stringData": {"token": "s3cret"}}
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cfg"},
+        "data": {"greeting": "hello", "site.toml": "x = 1\n", "other": "o"},
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds"},
+        "stringData": {"token": "s3cret"},
+    }
     script = """
 import json, os, stat
 root = os.environ["DEVSTACK_ROOTFS"]
@@ -99,27 +120,49 @@ print(json.dumps(out))
         {"name": "E_NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
         {"name": "E_SA", "valueFrom": {"fieldRef": {"fieldPath": "spec.serviceAccountName"}}},
         {"name": "E_LABEL", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
-        {"name": "E_NOTE",
-         "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['note']"}}},
-        {"name": "E_MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory",
-                                                             "divisor": "1Mi"}}},
-        {"name": "E_GREETING", "valueFrom": {"configMapKeyRef": {"name": "cfg",
-                                                                 "key": "greeting"}}},
+        {
+            "name": "E_NOTE",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['note']"}},
+        },
+        {
+            "name": "E_MEM",
+            "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}},
+        },
+        {
+            "name": "E_GREETING",
+            "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "greeting"}},
+        },
         {"name": "E_TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
-        {"name": "E_OPTIONAL", "valueFrom": {"configMapKeyRef": {
-            "name": "absent", "key": "k", "optional": True}}},
+        {
+            "name": "E_OPTIONAL",
+            "valueFrom": {"configMapKeyRef": {"name": "absent", "key": "k", "optional": True}},
+        },
     ]
-    p = pod("envpod", script, env=env, envFrom=[{"configMapRef": {"name": "cfg"},
-                                                  "prefix": "CM_"}],
-            workingDir="/work/dir",
-            resources={"limits": {"memory": "256Mi", "cpu": "1"}},
-            volumeMounts=[{"name": "conf", "mountPath": "/etc/accelhub/conf"},
-                          {"name": "scratch", "mountPath": "/scratch"}],
-            pod_spec={"volumes": [
-                {"name": "conf", "configMap": {"name": "cfg", "defaultMode": 0o600,
-                                               "items": [{"key": "site.toml",
-                                                          "path": "site.toml"}]}},
-                {"name": "scratch", "emptyDir": {}}]})
+    p = pod(
+        "envpod",
+        script,
+        env=env,
+        envFrom=[{"configMapRef": {"name": "cfg"}, "prefix": "CM_"}],
+        workingDir="/work/dir",
+        resources={"limits": {"memory": "256Mi", "cpu": "1"}},
+        volumeMounts=[
+            {"name": "conf", "mountPath": "/etc/accelhub/conf"},
+            {"name": "scratch", "mountPath": "/scratch"},
+        ],
+        pod_spec={
+            "volumes": [
+                {
+                    "name": "conf",
+                    "configMap": {
+                        "name": "cfg",
+                        "defaultMode": 0o600,
+                        "items": [{"key": "site.toml", "path": "site.toml"}],
+                    },
+                },
+                {"name": "scratch", "emptyDir": {}},
+            ]
+        },
+    )
     p["metadata"]["labels"] = {"app": "demo"}
     p["metadata"]["annotations"] = {"note": "n1"}
     apply(ds, ns, cm, secret, p)
@@ -142,8 +185,11 @@ print(json.dumps(out))
 
 
 def test_missing_configmap_waits_then_runs(ds: RunningDevstack, ns: str) -> None:
-    p = pod("late", "import os; print(os.environ['E'])",
-            env=[{"name": "E", "valueFrom": {"configMapKeyRef": {"name": "later", "key": "k"}}}])
+    p = pod(
+        "late",
+        "import os; print(os.environ['E'])",
+        env=[{"name": "E", "valueFrom": {"configMapKeyRef": {"name": "later", "key": "k"}}}],
+    )
     apply(ds, ns, p)
 
     def waiting() -> str:
@@ -153,8 +199,16 @@ def test_missing_configmap_waits_then_runs(ds: RunningDevstack, ns: str) -> None
     assert until(lambda: waiting() == "CreateContainerConfigError")
     msg = get(ds, ns, "pod", "late")["status"]["containerStatuses"][0]["state"]["waiting"]
     assert msg["message"] == 'configmap "later" not found'
-    apply(ds, ns, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "later"},
-                   "data": {"k": "arrived"}})
+    apply(
+        ds,
+        ns,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "later"},
+            "data": {"k": "arrived"},
+        },
+    )
     until(lambda: phase(ds, ns, "late") == "Succeeded")
     assert ds.kubectl("logs", "-n", ns, "late").stdout == "arrived\n"
 
@@ -174,11 +228,19 @@ def test_logs_follow_tail_timestamps(ds: RunningDevstack, ns: str) -> None:
 
 
 def test_exit_codes_and_restart_backoff(ds: RunningDevstack, ns: str) -> None:
-    apply(ds, ns, pod("fails", "import sys; print('bye'); sys.exit(3)"),
-          pod("crashes", "import sys; print('crash'); sys.exit(2)", restart="OnFailure"),
-          pod("missing", "", command=["definitely-not-a-program"]),
-          {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nocmd"},
-           "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}})
+    apply(
+        ds,
+        ns,
+        pod("fails", "import sys; print('bye'); sys.exit(3)"),
+        pod("crashes", "import sys; print('crash'); sys.exit(2)", restart="OnFailure"),
+        pod("missing", "", command=["definitely-not-a-program"]),
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "nocmd"},
+            "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]},
+        },
+    )
     until(lambda: phase(ds, ns, "fails") == "Failed")
     term = get(ds, ns, "pod", "fails")["status"]["containerStatuses"][0]["state"]["terminated"]
     assert term["exitCode"] == 3 and term["reason"] == "Error"
@@ -193,22 +255,36 @@ def test_exit_codes_and_restart_backoff(ds: RunningDevstack, ns: str) -> None:
     assert st["lastState"]["terminated"]["exitCode"] == 2
     uid = get(ds, ns, "pod", "crashes")["metadata"]["uid"]
     assert st["state"]["waiting"]["message"] == (
-        f"back-off 10s restarting failed container=main pod=crashes_{ns}({uid})")
+        f"back-off 10s restarting failed container=main pod=crashes_{ns}({uid})"
+    )
     assert ds.kubectl("logs", "-n", ns, "crashes", "--previous").stdout == "crash\n"
-    events = ds.kubectl("get", "events", "-n", ns, "--field-selector",
-                        "involvedObject.name=crashes,reason=BackOff", "-o", "json").stdout
+    events = ds.kubectl(
+        "get",
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        "involvedObject.name=crashes,reason=BackOff",
+        "-o",
+        "json",
+    ).stdout
     assert json.loads(events)["items"][0]["message"] == (
-        f"Back-off restarting failed container main in pod crashes_{ns}({uid})")
+        f"Back-off restarting failed container main in pod crashes_{ns}({uid})"
+    )
 
     until(lambda: phase(ds, ns, "missing") == "Failed")
     term = get(ds, ns, "pod", "missing")["status"]["containerStatuses"][0]["state"]["terminated"]
     assert term["reason"] == "StartError" and term["exitCode"] == 128
-    assert 'exec: "definitely-not-a-program": executable file not found in $PATH' in (
-        term["message"])
+    assert (
+        'exec: "definitely-not-a-program": executable file not found in $PATH' in (term["message"])
+    )
 
     def nocmd() -> dict[str, Any]:
-        return dict(get(ds, ns, "pod", "nocmd")["status"]["containerStatuses"][0]["state"]
-                    .get("waiting", {}))
+        return dict(
+            get(ds, ns, "pod", "nocmd")["status"]["containerStatuses"][0]["state"].get(
+                "waiting", {}
+            )
+        )
 
     waiting = until(lambda: nocmd().get("reason") == "CreateContainerError" and nocmd())
     assert "entrypoint and default command are unknown" in waiting["message"]
@@ -228,9 +304,11 @@ signal.signal(signal.SIGTERM, term)
 while True:
     time.sleep(0.1)
 """
-    stubborn = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" \
-               f"open({str(tmp_path / 'pid2')!r}, 'w').write(str(__import__('os').getpid()))\n" \
-               "while True: time.sleep(0.1)\n"
+    stubborn = (
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"open({str(tmp_path / 'pid2')!r}, 'w').write(str(__import__('os').getpid()))\n"
+        "while True: time.sleep(0.1)\n"
+    )
     slow = pod("stubborn", stubborn, pod_spec={"terminationGracePeriodSeconds": 1})
     slow["spec"]["terminationGracePeriodSeconds"] = 1
     apply(ds, ns, pod("trapper", script), slow)
@@ -239,9 +317,18 @@ while True:
     ds.kubectl("delete", "-n", ns, "pod", "trapper", timeout=30)
     assert marker.read_text() == "terminated"
     assert not psutil.pid_exists(int(pidfile.read_text()))
-    events = json.loads(ds.kubectl("get", "events", "-n", ns, "--field-selector",
-                                   "involvedObject.name=trapper,reason=Killing",
-                                   "-o", "json").stdout)["items"]
+    events = json.loads(
+        ds.kubectl(
+            "get",
+            "events",
+            "-n",
+            ns,
+            "--field-selector",
+            "involvedObject.name=trapper,reason=Killing",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
     assert events[0]["message"] == "Stopping container main"
 
     started = time.monotonic()
@@ -256,8 +343,12 @@ import http.server, time
 time.sleep(3)
 http.server.HTTPServer(("0.0.0.0", 8080), http.server.SimpleHTTPRequestHandler).serve_forever()
 """
-    p = pod("web", script, ports=[{"containerPort": 8080, "name": "http"}],
-            readinessProbe={"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1})
+    p = pod(
+        "web",
+        script,
+        ports=[{"containerPort": 8080, "name": "http"}],
+        readinessProbe={"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},
+    )
     apply(ds, ns, p)
 
     def ready() -> bool:
@@ -270,17 +361,29 @@ http.server.HTTPServer(("0.0.0.0", 8080), http.server.SimpleHTTPRequestHandler).
     ip = get(ds, ns, "pod", "web")["status"]["podIP"]
     with urllib.request.urlopen(f"http://{ip}:8080/", timeout=5) as resp:
         assert resp.status == 200
-    events = json.loads(ds.kubectl("get", "events", "-n", ns, "--field-selector",
-                                   "involvedObject.name=web,reason=Unhealthy",
-                                   "-o", "json").stdout)["items"]
+    events = json.loads(
+        ds.kubectl(
+            "get",
+            "events",
+            "-n",
+            ns,
+            "--field-selector",
+            "involvedObject.name=web,reason=Unhealthy",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
     assert events and events[0]["message"].startswith(
         f'Readiness probe failed: Get "http://{ip}:8080/": dial tcp {ip}:8080: connect: '
-        "connection refused")
+        "connection refused"
+    )
 
 
 def test_oom_killed(ds: RunningDevstack, ns: str) -> None:
-    script = "import time\nblob = bytearray(300 * 1024 * 1024)\nblob[::4096] = b'x' * " \
-             "len(blob[::4096])\ntime.sleep(30)\n"
+    script = (
+        "import time\nblob = bytearray(300 * 1024 * 1024)\nblob[::4096] = b'x' * "
+        "len(blob[::4096])\ntime.sleep(30)\n"
+    )
     apply(ds, ns, pod("hog", script, resources={"limits": {"memory": "100Mi"}}))
     until(lambda: phase(ds, ns, "hog") == "Failed")
     term = get(ds, ns, "pod", "hog")["status"]["containerStatuses"][0]["state"]["terminated"]
@@ -288,15 +391,27 @@ def test_oom_killed(ds: RunningDevstack, ns: str) -> None:
 
 
 def test_init_containers_run_first(ds: RunningDevstack, ns: str) -> None:
-    p = pod("withinit", "import os; print(open(os.environ['DEVSTACK_ROOTFS'] + "
-            "'/shared/msg').read())",
-            volumeMounts=[{"name": "shared", "mountPath": "/shared"}],
-            pod_spec={"volumes": [{"name": "shared", "emptyDir": {}}],
-                      "initContainers": [{
-                          "name": "prep", "image": "python:3.11",
-                          "command": ["python", "-c", "import os; open(os.environ["
-                                      "'DEVSTACK_ROOTFS'] + '/shared/msg', 'w').write('ok')"],
-                          "volumeMounts": [{"name": "shared", "mountPath": "/shared"}]}]})
+    p = pod(
+        "withinit",
+        "import os; print(open(os.environ['DEVSTACK_ROOTFS'] + '/shared/msg').read())",
+        volumeMounts=[{"name": "shared", "mountPath": "/shared"}],
+        pod_spec={
+            "volumes": [{"name": "shared", "emptyDir": {}}],
+            "initContainers": [
+                {
+                    "name": "prep",
+                    "image": "python:3.11",
+                    "command": [
+                        "python",
+                        "-c",
+                        "import os; open(os.environ["
+                        "'DEVSTACK_ROOTFS'] + '/shared/msg', 'w').write('ok')",
+                    ],
+                    "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
+                }
+            ],
+        },
+    )
     apply(ds, ns, p)
     until(lambda: phase(ds, ns, "withinit") == "Succeeded")
     assert ds.kubectl("logs", "-n", ns, "withinit").stdout == "ok\n"
@@ -312,8 +427,12 @@ def test_gpu_devices_never_overlap(ds: RunningDevstack, ns: str) -> None:
     script = "import os, time; print(os.environ.get('NVIDIA_VISIBLE_DEVICES')); time.sleep(60)"
     pods = []
     for i in range(8):
-        p = pod(f"gpu-{i}", script, resources={"limits": {"nvidia.com/gpu": "1"}},
-                pod_spec={"nodeSelector": {"kubernetes.io/hostname": "a100-1"}})
+        p = pod(
+            f"gpu-{i}",
+            script,
+            resources={"limits": {"nvidia.com/gpu": "1"}},
+            pod_spec={"nodeSelector": {"kubernetes.io/hostname": "a100-1"}},
+        )
         p["spec"]["terminationGracePeriodSeconds"] = 0
         pods.append(p)
     apply(ds, ns, *pods)
@@ -333,10 +452,15 @@ def test_gpu_devices_never_overlap(ds: RunningDevstack, ns: str) -> None:
     victim = next(iter(got))
     ds.kubectl("delete", "-n", ns, "pod", victim, timeout=30)
     freed = got[victim]
-    until(lambda: ds.kubectl("logs", "-n", ns, pending, check=False).stdout.strip() == freed,
-          timeout=30)
-    fpga = pod("fpga", "import os; print(os.environ['DEVSTACK_FPGA_DEVICES'])",
-               resources={"limits": {"amd.com/xilinx_u55c_gen3x16_xdma_base_3-0": "1"}})
+    until(
+        lambda: ds.kubectl("logs", "-n", ns, pending, check=False).stdout.strip() == freed,
+        timeout=30,
+    )
+    fpga = pod(
+        "fpga",
+        "import os; print(os.environ['DEVSTACK_FPGA_DEVICES'])",
+        resources={"limits": {"amd.com/xilinx_u55c_gen3x16_xdma_base_3-0": "1"}},
+    )
     apply(ds, ns, fpga)
     until(lambda: phase(ds, ns, "fpga") == "Succeeded")
     assert ds.kubectl("logs", "-n", ns, "fpga").stdout == "XFL1U55C0001\n"

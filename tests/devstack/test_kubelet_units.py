@@ -57,11 +57,20 @@ def test_devices_never_overlap_and_release() -> None:
 
 def test_mixed_mig_and_fpga_env() -> None:
     mgr = DeviceManager()
-    mgr.set_node(node("n", [
-        {"uuid": "MIG-a", "kind": "mig", "resource": "nvidia.com/mig-1g.10gb"},
-        {"uuid": "MIG-b", "kind": "mig", "resource": "nvidia.com/mig-3g.40gb"},
-        {"uuid": "XFL1", "kind": "fpga", "resource": "amd.com/xilinx_u55c_gen3x16_xdma_base_3-0"},
-    ]))
+    mgr.set_node(
+        node(
+            "n",
+            [
+                {"uuid": "MIG-a", "kind": "mig", "resource": "nvidia.com/mig-1g.10gb"},
+                {"uuid": "MIG-b", "kind": "mig", "resource": "nvidia.com/mig-3g.40gb"},
+                {
+                    "uuid": "XFL1",
+                    "kind": "fpga",
+                    "resource": "amd.com/xilinx_u55c_gen3x16_xdma_base_3-0",
+                },
+            ],
+        )
+    )
     got = mgr.allocate("p", "n", gpu_pod("nvidia.com/mig-3g.40gb", 1))
     assert device_env(got) == {"NVIDIA_VISIBLE_DEVICES": "MIG-b"}
     fpga = mgr.allocate("f", "n", gpu_pod("amd.com/xilinx_u55c_gen3x16_xdma_base_3-0", 1))
@@ -72,8 +81,11 @@ def test_mixed_mig_and_fpga_env() -> None:
 def test_expand_and_fields() -> None:
     env = {"A": "1", "B": "two"}
     assert expand("$(A)-$(B)-$(C)-$$(A)", env) == "1-two-$(C)-$(A)"
-    pod = {"metadata": {"name": "p", "labels": {"app": "x"}, "annotations": {}},
-           "spec": {}, "status": {"podIP": "127.1.0.1"}}
+    pod = {
+        "metadata": {"name": "p", "labels": {"app": "x"}, "annotations": {}},
+        "spec": {},
+        "status": {"podIP": "127.1.0.1"},
+    }
     assert field_value(pod, "metadata.labels['app']") == "x"
     assert field_value(pod, "metadata.annotations['missing']") == ""
     assert field_value(pod, "status.podIP") == "127.1.0.1"
@@ -83,4 +95,4 @@ def test_status_words() -> None:
     assert _duration(10) == "10s" and _duration(80) == "1m20s" and _duration(300) == "5m0s"
     assert _duration(0.2) == "200ms"
     assert image_id("python:3.11").startswith("docker-pullable://python@sha256:")
-    assert image_id("ghcr.io/x/y:1") .startswith("docker-pullable://ghcr.io/x/y@sha256:")
+    assert image_id("ghcr.io/x/y:1").startswith("docker-pullable://ghcr.io/x/y@sha256:")

@@ -40,15 +40,21 @@ def until(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.3
 class Hub:
     """A JupyterHub subprocess and a REST client with a service token."""
 
-    def __init__(self, url: str, api: str, token: str, proc: subprocess.Popen[bytes],
-                 log: Path) -> None:
+    def __init__(
+        self, url: str, api: str, token: str, proc: subprocess.Popen[bytes], log: Path
+    ) -> None:
         self.url, self.api, self.token, self.proc, self.log = url, api, token, proc, log
 
-    def request(self, method: str, path: str, body: Any = None,
-                base: str | None = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, base: str | None = None
+    ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request((base or self.api) + path, data=data, method=method,
-                                     headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(
+            (base or self.api) + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 raw = resp.read()
@@ -64,8 +70,10 @@ class Hub:
 @pytest.fixture
 def hub(devstack: RunningDevstack, tmp_path: Path) -> Iterator[tuple[Hub, str]]:
     if not (CHP_BIN / "configurable-http-proxy").exists():
-        pytest.skip("configurable-http-proxy is missing: "
-                    "npm install --prefix .tools configurable-http-proxy")
+        pytest.skip(
+            "configurable-http-proxy is missing: "
+            "npm install --prefix .tools configurable-http-proxy"
+        )
     namespace = f"hub-{secrets.token_hex(3)}"
     devstack.kubectl("create", "namespace", namespace)
     token = secrets.token_hex(16)
@@ -101,8 +109,13 @@ c.KubeSpawner.delete_grace_period = 2
     env["PATH"] = os.pathsep.join([str(VENV_BIN), str(CHP_BIN), env.get("PATH", "")])
     log = tmp_path / "hub.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([str(VENV_BIN / "jupyterhub"), "-f", str(config)], cwd=tmp_path,
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "jupyterhub"), "-f", str(config)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{proxy_port}"
     try:
         wait_for_http(f"{url}/hub/api", timeout=60, ok_statuses=(200,))
@@ -131,8 +144,7 @@ def singleuser_pids(user: str) -> list[int]:
     return found
 
 
-def test_kubespawner_spawns_and_stops(devstack: RunningDevstack,
-                                      hub: tuple[Hub, str]) -> None:
+def test_kubespawner_spawns_and_stops(devstack: RunningDevstack, hub: tuple[Hub, str]) -> None:
     client, namespace = hub
     status, _ = client.request("POST", "/users/alice")
     assert status in (201, 409)
@@ -147,10 +159,12 @@ def test_kubespawner_spawns_and_stops(devstack: RunningDevstack,
     try:
         until(ready, timeout=150, interval=1.0)
     except AssertionError:
-        raise AssertionError("server never became ready; hub log:\n"
-                             + client.log.read_text()[-4000:]) from None
-    pod = json.loads(devstack.kubectl("get", "pod", "-n", namespace, "jupyter-alice", "-o",
-                                      "json").stdout)
+        raise AssertionError(
+            "server never became ready; hub log:\n" + client.log.read_text()[-4000:]
+        ) from None
+    pod = json.loads(
+        devstack.kubectl("get", "pod", "-n", namespace, "jupyter-alice", "-o", "json").stdout
+    )
     assert pod["status"]["phase"] == "Running"
     assert pod["status"]["podIP"].startswith("127.")
     status, body = client.request("GET", "/user/alice/api", base=client.url)
@@ -167,6 +181,11 @@ def test_kubespawner_spawns_and_stops(devstack: RunningDevstack,
         return not (user.get("servers") or {})
 
     until(stopped, timeout=60, interval=0.5)
-    until(lambda: devstack.kubectl("get", "pod", "-n", namespace, "jupyter-alice",
-                                   check=False).returncode != 0, timeout=30)
+    until(
+        lambda: (
+            devstack.kubectl("get", "pod", "-n", namespace, "jupyter-alice", check=False).returncode
+            != 0
+        ),
+        timeout=30,
+    )
     until(lambda: not any(psutil.pid_exists(p) for p in pids), timeout=10)

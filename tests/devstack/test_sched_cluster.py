@@ -32,8 +32,7 @@ def ns(ds: RunningDevstack) -> Iterator[str]:
     name = f"s-{os.urandom(3).hex()}"
     ds.kubectl("create", "namespace", name)
     yield name
-    ds.kubectl("delete", "pods", "--all", "-n", name, "--grace-period=0", "--force",
-               check=False)
+    ds.kubectl("delete", "pods", "--all", "-n", name, "--grace-period=0", "--force", check=False)
     ds.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
@@ -53,11 +52,23 @@ def until(check: Callable[[], Any], timeout: float = 20.0) -> Any:
 
 
 def pod(name: str, resources: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
-                "name": "main", "image": "python:3.11",
-                "command": ["python", "-c", "import time; time.sleep(300)"],
-                "resources": {"limits": resources or {}}}], **spec}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "python:3.11",
+                    "command": ["python", "-c", "import time; time.sleep(300)"],
+                    "resources": {"limits": resources or {}},
+                }
+            ],
+            **spec,
+        },
+    }
 
 
 def create(ds: RunningDevstack, ns: str, *objs: dict[str, Any]) -> None:
@@ -69,8 +80,16 @@ def get_pod(ds: RunningDevstack, ns: str, name: str) -> dict[str, Any]:
 
 
 def events(ds: RunningDevstack, ns: str, name: str, reason: str) -> list[dict[str, Any]]:
-    out = ds.kubectl("get", "events", "-n", ns, "--field-selector",
-                     f"involvedObject.name={name},reason={reason}", "-o", "json").stdout
+    out = ds.kubectl(
+        "get",
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        f"involvedObject.name={name},reason={reason}",
+        "-o",
+        "json",
+    ).stdout
     return list(json.loads(out)["items"])
 
 
@@ -89,9 +108,11 @@ def test_gpu_request_nobody_can_satisfy(ds: RunningDevstack, ns: str) -> None:
     create(ds, ns, pod("huge", {"nvidia.com/gpu": "100"}))
     assert failed_message(ds, ns, "huge") == (
         f"0/12 nodes are available: 10 Insufficient nvidia.com/gpu, {TAINT}. "
-        "preemption: 0/12 nodes are available: 12 Preemption is not helpful for scheduling.")
-    cond = next(c for c in get_pod(ds, ns, "huge")["status"]["conditions"]
-                if c["type"] == "PodScheduled")
+        "preemption: 0/12 nodes are available: 12 Preemption is not helpful for scheduling."
+    )
+    cond = next(
+        c for c in get_pod(ds, ns, "huge")["status"]["conditions"] if c["type"] == "PodScheduled"
+    )
     assert cond["status"] == "False" and cond["reason"] == "Unschedulable"
     assert cond["message"].startswith("0/12 nodes are available: 10 Insufficient")
 
@@ -104,11 +125,13 @@ def test_mig_and_fpga_exhaustion(ds: RunningDevstack, ns: str) -> None:
     assert failed_message(ds, ns, "mig-b") == (
         f"0/12 nodes are available: 10 Insufficient nvidia.com/mig-3g.40gb, {TAINT}. "
         "preemption: 0/12 nodes are available: 1 No preemption victims found for incoming "
-        "pod, 11 Preemption is not helpful for scheduling.")
+        "pod, 11 Preemption is not helpful for scheduling."
+    )
     assert failed_message(ds, ns, "fpga-b") == (
         f"0/12 nodes are available: 10 Insufficient {FPGA}, {TAINT}. "
         "preemption: 0/12 nodes are available: 1 No preemption victims found for incoming "
-        "pod, 11 Preemption is not helpful for scheduling.")
+        "pod, 11 Preemption is not helpful for scheduling."
+    )
     # Capacity frees up: the waiting pods are retried and bound.
     ds.kubectl("delete", "-n", ns, "pod", "mig-a", "fpga-a", timeout=30)
     until(lambda: node_of(ds, ns, "mig-b") == "a100-2" and node_of(ds, ns, "fpga-b"))
@@ -117,23 +140,45 @@ def test_mig_and_fpga_exhaustion(ds: RunningDevstack, ns: str) -> None:
 
 
 def test_affinity_selector_and_tolerations(ds: RunningDevstack, ns: str) -> None:
-    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": [
-            {"key": "accelhub.infn.it/accelerator", "operator": "In", "values": ["t4"]}]}]}}}
-    create(ds, ns, pod("t4-many", {"nvidia.com/gpu": "5"}, affinity=affinity),
-           pod("nowhere", nodeSelector={"accelhub.infn.it/accelerator": "tpu"}),
-           pod("remote", {"nvidia.com/gpu": "1"},
-               nodeSelector={"topology.kubernetes.io/region": "leonardo-cineca"},
-               tolerations=[{"key": "virtual-node.interlink/no-schedule",
-                             "operator": "Exists"}]))
+    affinity = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {
+                                "key": "accelhub.infn.it/accelerator",
+                                "operator": "In",
+                                "values": ["t4"],
+                            }
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+    create(
+        ds,
+        ns,
+        pod("t4-many", {"nvidia.com/gpu": "5"}, affinity=affinity),
+        pod("nowhere", nodeSelector={"accelhub.infn.it/accelerator": "tpu"}),
+        pod(
+            "remote",
+            {"nvidia.com/gpu": "1"},
+            nodeSelector={"topology.kubernetes.io/region": "leonardo-cineca"},
+            tolerations=[{"key": "virtual-node.interlink/no-schedule", "operator": "Exists"}],
+        ),
+    )
     assert failed_message(ds, ns, "t4-many") == (
         f"0/12 nodes are available: 1 Insufficient nvidia.com/gpu, {TAINT}, 9 node(s) didn't "
         "match Pod's node affinity/selector. preemption: 0/12 nodes are available: 12 "
-        "Preemption is not helpful for scheduling.")
+        "Preemption is not helpful for scheduling."
+    )
     assert failed_message(ds, ns, "nowhere") == (
         f"0/12 nodes are available: 10 node(s) didn't match Pod's node affinity/selector, "
         f"{TAINT}. preemption: 0/12 nodes are available: 12 Preemption is not helpful for "
-        "scheduling.")
+        "scheduling."
+    )
     until(lambda: node_of(ds, ns, "remote") == "vk-leonardo-cineca")
 
 
@@ -144,7 +189,8 @@ def test_cordoned_node(ds: RunningDevstack, ns: str) -> None:
         assert failed_message(ds, ns, "cordoned") == (
             f"0/12 nodes are available: 1 node(s) were unschedulable, {TAINT}, 9 node(s) "
             "didn't match Pod's node affinity/selector. preemption: 0/12 nodes are available: "
-            "12 Preemption is not helpful for scheduling.")
+            "12 Preemption is not helpful for scheduling."
+        )
     finally:
         ds.kubectl("uncordon", "t4-1")
     until(lambda: node_of(ds, ns, "cordoned") == "t4-1")
@@ -152,19 +198,23 @@ def test_cordoned_node(ds: RunningDevstack, ns: str) -> None:
 
 def test_preemption_with_priority_classes(ds: RunningDevstack, ns: str) -> None:
     on_t4 = {"nodeSelector": {"kubernetes.io/hostname": "t4-1"}}
-    create(ds, ns, pod("batch-1", {"nvidia.com/gpu": "1"}, priorityClassName="batch-low",
-                       **on_t4),
-           pod("batch-2", {"nvidia.com/gpu": "1"}, priorityClassName="batch-low", **on_t4))
+    create(
+        ds,
+        ns,
+        pod("batch-1", {"nvidia.com/gpu": "1"}, priorityClassName="batch-low", **on_t4),
+        pod("batch-2", {"nvidia.com/gpu": "1"}, priorityClassName="batch-low", **on_t4),
+    )
     until(lambda: node_of(ds, ns, "batch-1") and node_of(ds, ns, "batch-2"))
-    create(ds, ns, pod("batch-3", {"nvidia.com/gpu": "1"}, priorityClassName="batch-low",
-                       **on_t4))
+    create(ds, ns, pod("batch-3", {"nvidia.com/gpu": "1"}, priorityClassName="batch-low", **on_t4))
     assert failed_message(ds, ns, "batch-3") == (
         f"0/12 nodes are available: 1 Insufficient nvidia.com/gpu, {TAINT}, 9 node(s) didn't "
         "match Pod's node affinity/selector. preemption: not eligible due to "
-        "preemptionPolicy=Never.")
+        "preemptionPolicy=Never."
+    )
 
-    create(ds, ns, pod("notebook", {"nvidia.com/gpu": "1"}, priorityClassName="interactive",
-                       **on_t4))
+    create(
+        ds, ns, pod("notebook", {"nvidia.com/gpu": "1"}, priorityClassName="interactive", **on_t4)
+    )
     nb = get_pod(ds, ns, "notebook")
     assert nb["spec"]["priority"] == 1000
     until(lambda: node_of(ds, ns, "notebook") == "t4-1")
@@ -173,7 +223,8 @@ def test_preemption_with_priority_classes(ds: RunningDevstack, ns: str) -> None:
     victims = [n for n in ("batch-1", "batch-2") if events(ds, ns, n, "Preempted")]
     assert len(victims) == 1
     assert events(ds, ns, victims[0], "Preempted")[0]["message"] == (
-        f"Preempted by pod {nb['metadata']['uid']} on node t4-1")
+        f"Preempted by pod {nb['metadata']['uid']} on node t4-1"
+    )
     # The victim is gone; the Never-preempting batch pod still waits.
     assert node_of(ds, ns, "batch-3") == ""
     ds.kubectl("delete", "-n", ns, "pod", "notebook", timeout=30)

@@ -127,22 +127,33 @@ class ClusterState:
         decision.statuses = statuses
         return decision
 
-    def _preempt(self, pod: PodView, statuses: dict[str, Status],
-                 loads: dict[str, Resources], unresolvable: bool) -> Decision:
+    def _preempt(
+        self,
+        pod: PodView,
+        statuses: dict[str, Status],
+        loads: dict[str, Resources],
+        unresolvable: bool,
+    ) -> Decision:
         total = len(self.nodes)
         if pod.preemption_policy == "Never":
-            return Decision(message=messages.fit_error(total, statuses, messages.NEVER),
-                            unresolvable=unresolvable)
+            return Decision(
+                message=messages.fit_error(total, statuses, messages.NEVER),
+                unresolvable=unresolvable,
+            )
         nominated = self.nodes.get(pod.nominated_node)
-        if nominated is not None and statuses.get(nominated.name, Status(Code.SUCCESS)).code \
-                is not Code.UNRESOLVABLE and any(
-                    p.terminating and p.priority < pod.priority for p in nominated.pods.values()):
+        if (
+            nominated is not None
+            and statuses.get(nominated.name, Status(Code.SUCCESS)).code is not Code.UNRESOLVABLE
+            and any(p.terminating and p.priority < pod.priority for p in nominated.pods.values())
+        ):
             return Decision(message=messages.fit_error(total, statuses, messages.TERMINATING))
         candidates, verdicts = find_candidates(pod, self.nodes, statuses, loads)
         if not candidates:
             post = messages.fit_error(total, verdicts)
-            return Decision(message=messages.fit_error(total, statuses, post),
-                            unresolvable=unresolvable)
+            return Decision(
+                message=messages.fit_error(total, statuses, post), unresolvable=unresolvable
+            )
         best = pick_candidate(candidates)
-        return Decision(message=messages.fit_error(total, statuses), nominate=best.node,
-                        victims=best.victims)
+        return Decision(
+            message=messages.fit_error(total, statuses), nominate=best.node, victims=best.victims
+        )

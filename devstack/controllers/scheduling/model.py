@@ -63,7 +63,8 @@ class PodView:
             node_selector=dict(spec.get("nodeSelector") or {}),
             required_terms=terms,
             preferred_terms=list(
-                affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []),
+                affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+            ),
             tolerations=list(spec.get("tolerations") or []),
             preemption_policy=spec.get("preemptionPolicy") or "PreemptLowerPriority",
             nominated_node=status.get("nominatedNodeName") or "",

@@ -54,11 +54,17 @@ def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
     return op == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
 
 
-def untolerated(taints: Iterable[Mapping[str, Any]], tolerations: Sequence[Mapping[str, Any]],
-                effects: tuple[str, ...]) -> list[Mapping[str, Any]]:
+def untolerated(
+    taints: Iterable[Mapping[str, Any]],
+    tolerations: Sequence[Mapping[str, Any]],
+    effects: tuple[str, ...],
+) -> list[Mapping[str, Any]]:
     """Taints with one of `effects` that no toleration tolerates, in node order."""
-    return [t for t in taints if t.get("effect") in effects
-            and not any(tolerates(tol, t) for tol in tolerations)]
+    return [
+        t
+        for t in taints
+        if t.get("effect") in effects and not any(tolerates(tol, t) for tol in tolerations)
+    ]
 
 
 def _match_expression(expr: Mapping[str, Any], value: str | None) -> bool:

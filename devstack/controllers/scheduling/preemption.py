@@ -31,11 +31,13 @@ def _with_pod(extra: Resources, pod: PodView, sign: int) -> None:
     extra[PODS] = extra.get(PODS, 0) + sign
 
 
-def select_victims(pod: PodView, node: NodeInfo,
-                   nominated: Resources) -> tuple[list[PodView], Status]:
+def select_victims(
+    pod: PodView, node: NodeInfo, nominated: Resources
+) -> tuple[list[PodView], Status]:
     """Remove every lower-priority pod, then reprieve as many as still let the pod fit."""
-    potential = sorted((p for p in node.pods.values() if p.priority < pod.priority),
-                       key=_importance)
+    potential = sorted(
+        (p for p in node.pods.values() if p.priority < pod.priority), key=_importance
+    )
     if not potential:
         return [], Status(Code.UNRESOLVABLE, (NO_VICTIMS,))
     extra = dict(nominated)
@@ -73,9 +75,12 @@ def pick_candidate(candidates: Sequence[Candidate]) -> Candidate:
     return min(candidates, key=lambda c: (_node_rank(c), c.node))
 
 
-def find_candidates(pod: PodView, nodes: Mapping[str, NodeInfo], statuses: Mapping[str, Status],
-                    nominated: Mapping[str, Resources]) -> tuple[list[Candidate],
-                                                                 dict[str, Status]]:
+def find_candidates(
+    pod: PodView,
+    nodes: Mapping[str, NodeInfo],
+    statuses: Mapping[str, Status],
+    nominated: Mapping[str, Resources],
+) -> tuple[list[Candidate], dict[str, Status]]:
     """Try every node that preemption might help; return candidates and per-node verdicts."""
     candidates: list[Candidate] = []
     verdicts: dict[str, Status] = {}

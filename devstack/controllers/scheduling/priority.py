@@ -20,8 +20,9 @@ def resolve_priority(pod: Mapping[str, Any], classes: Mapping[str, Mapping[str, 
     return 0
 
 
-def resolve_preemption_policy(pod: Mapping[str, Any],
-                              classes: Mapping[str, Mapping[str, Any]]) -> str:
+def resolve_preemption_policy(
+    pod: Mapping[str, Any], classes: Mapping[str, Mapping[str, Any]]
+) -> str:
     """`spec.preemptionPolicy`, else the class's, else `PreemptLowerPriority`."""
     spec = pod.get("spec") or {}
     if spec.get("preemptionPolicy"):

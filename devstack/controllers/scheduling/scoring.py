@@ -25,8 +25,9 @@ def preferred_affinity(pod: PodView, node: NodeInfo) -> int:
 
 def intolerable_soft_taints(pod: PodView, node: NodeInfo) -> int:
     """How many PreferNoSchedule taints the pod does not tolerate."""
-    tolerations = [t for t in pod.tolerations
-                   if (t.get("effect") or "PreferNoSchedule") == "PreferNoSchedule"]
+    tolerations = [
+        t for t in pod.tolerations if (t.get("effect") or "PreferNoSchedule") == "PreferNoSchedule"
+    ]
     return len(untolerated(node.taints, tolerations, ("PreferNoSchedule",)))
 
 
