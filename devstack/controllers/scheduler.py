@@ -337,7 +337,9 @@ class Scheduler:
                 "type": "DisruptionTarget",
                 "status": "True",
                 "reason": "PreemptionByScheduler",
-                "message": f"{self.scheduler_name}: preempting to accommodate a higher priority pod",
+                "message": (
+                    f"{self.scheduler_name}: preempting to accommodate a higher priority pod"
+                ),
                 "lastProbeTime": None,
                 "lastTransitionTime": timestamp(),
             }

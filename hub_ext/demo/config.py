@@ -109,6 +109,7 @@ def describe_users() -> list[str]:
         "fpga-users): every flavor",
         f"  {DEMO_USERS['organiser']:<6} hackathon organiser: reservations at /services/accelhub/",
         f"  {DEMO_USERS['admin']:<6} admin: quotas, usage and reservations at /services/accelhub/",
-        "  h1..h4 hackathon participants: one reserved MIG 1g.10gb slice each (single-strategy A100 node)",
+        "  h1..h4 hackathon participants: one reserved MIG 1g.10gb slice each "
+        "(single-strategy A100 node)",
         f"  password for everyone: {PASSWORD}",
     ]

@@ -39,8 +39,9 @@ class ServerProcess:
     def pid(self) -> int:
         return self.process.pid
 
-    def wait_until_serving(self, url: str, timeout: float = 60.0) -> int:
-        """Poll ``url`` until it answers; fail at once with the log if the process exits."""
+    def wait_until_serving(self, url: str, timeout: float = 60.0, require_ok: bool = False) -> int:
+        """Poll ``url`` until it answers (with 200 when ``require_ok``); fail at once with
+        the log if the process exits."""
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
         while time.monotonic() < deadline:
@@ -52,7 +53,9 @@ class ServerProcess:
                 with urllib.request.urlopen(url, timeout=5) as response:
                     return int(response.status)
             except urllib.error.HTTPError as error:
-                return int(error.code)
+                if not require_ok:
+                    return int(error.code)
+                last_error = error
             except OSError as error:
                 last_error = error
             time.sleep(0.2)
