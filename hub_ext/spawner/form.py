@@ -92,7 +92,7 @@ def build_rows(
             availability=text,
             free=free,
             total=total,
-            quota=_quota(ent),
+            quota=_quota(ent) if flavor.accelerated else "",
             counts=list(flavor.counts),
             cpus=[f"{x:g}" for x in flavor.allowed_cpus()],
             memories=list(flavor.allowed_memories()),
