@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.browser import browser, page, playwright_instance  # noqa: F401 (fixtures)
 from tests.helpers.net import free_port
 from tests.helpers.processes import ServerProcess
 

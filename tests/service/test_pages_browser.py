@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import CHROMIUM_FLAGS, chromium_path
 from tests.service.hubstack import Hub, start_hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -27,13 +26,9 @@ def page_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
-        )
-        yield browser
-        browser.close()
+def chromium(browser: Browser) -> Browser:
+    """The shared Chromium (tests/helpers/browser.py)."""
+    return browser
 
 
 def login(browser: Browser, hub: Hub, user: str) -> Page:

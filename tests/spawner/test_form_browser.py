@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,20 +11,12 @@ from tests.spawner.hubstack import SpawnerHub
 from tests.spawner.kube import get_pod
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    path = os.environ.get("ACCELHUB_CHROMIUM", "/usr/bin/chromium")
-    if not Path(path).exists():
-        pytest.fail(f"Chromium not found at {path}: run `make test`, which installs it")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, headless=True, args=FLAGS)
-        yield browser
-        browser.close()
+def chromium(browser: object) -> object:
+    """The shared Chromium (tests/helpers/browser.py)."""
+    return browser
 
 
 def test_pick_a_mig_slice_and_reach_jupyterlab(

@@ -1,4 +1,8 @@
-"""Playwright driving Debian's Chromium (never a downloaded browser)."""
+"""Playwright driving Debian's Chromium (never a downloaded browser).
+
+One Playwright and one Chromium serve every suite: the sync API allows a single
+instance per process, so suites use the ``browser`` fixture instead of their own.
+"""
 
 from __future__ import annotations
 
