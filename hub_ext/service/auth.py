@@ -18,6 +18,18 @@ CUSTOM_SCOPES: dict[str, dict[str, Any]] = {
     },
 }
 
+#: The JupyterHub scopes the accelhub service's own token needs: read users and groups
+#: (membership and quota properties) and stop idle servers.
+SERVICE_HUB_SCOPES: tuple[str, ...] = (
+    "read:users:name",
+    "read:users:groups",
+    "list:users",
+    "read:groups",
+    "list:groups",
+    "servers",
+    "read:servers",
+)
+
 
 @dataclass(frozen=True)
 class Principal:

@@ -8,7 +8,7 @@ from typing import Any
 
 from traitlets.config import LazyConfigValue
 
-from .auth import ADMIN, ADMIT, CUSTOM_SCOPES, ORGANISE
+from .auth import ADMIN, ADMIT, CUSTOM_SCOPES, ORGANISE, SERVICE_HUB_SCOPES
 
 #: Which demo user plays which part (password: anything the demo authenticator accepts).
 DEMO_USERS = {"admin": "ana", "organiser": "otto", "researcher": "rita"}
@@ -38,15 +38,7 @@ def hub_roles(spawner_service: str = "accelhub-spawner") -> list[dict[str, Any]]
         {
             "name": "accelhub-service",
             "services": ["accelhub"],
-            "scopes": [
-                "read:users:name",
-                "read:users:groups",
-                "list:users",
-                "read:groups",
-                "list:groups",
-                "servers",
-                "read:servers",
-            ],
+            "scopes": list(SERVICE_HUB_SCOPES),
         },
         {"name": "accelhub-spawner", "services": [spawner_service], "scopes": [ADMIT]},
         {"name": "accelhub-admins", "users": [DEMO_USERS["admin"]], "scopes": [ADMIN]},

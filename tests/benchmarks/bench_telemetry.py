@@ -31,6 +31,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
+from tests.helpers.net import free_port  # noqa: E402 (needs the repo on sys.path)
+
 INTERVAL = 1.0
 WINDOW = float(os.environ.get("ACCELHUB_BENCH_WINDOW", "10"))
 IDLE_WINDOW = 5.0
@@ -83,14 +85,6 @@ def serve_baseline(port: int) -> None:
 
 
 # -- the measuring side -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_port(port: int, timeout: float = 90) -> None:

@@ -6,11 +6,10 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from tests.helpers.net import wait_for_http
 
 
 class ServerProcess:
@@ -41,27 +40,20 @@ class ServerProcess:
 
     def wait_until_serving(self, url: str, timeout: float = 60.0, require_ok: bool = False) -> int:
         """Poll ``url`` until it answers (with 200 when ``require_ok``); fail at once with
-        the log if the process exits."""
-        deadline = time.monotonic() + timeout
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"{self.argv[0]} exited with {self.process.returncode}:\n{self.log_text()}"
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    return int(response.status)
-            except urllib.error.HTTPError as error:
-                if not require_ok:
-                    return int(error.code)
-                last_error = error
-            except OSError as error:
-                last_error = error
-            time.sleep(0.2)
-        raise TimeoutError(
-            f"{url} did not answer within {timeout:.0f}s ({last_error}):\n{self.log_text()}"
-        )
+        the log if the process exits, or with the log on timeout."""
+        try:
+            return wait_for_http(
+                url,
+                timeout,
+                ok_statuses=(200,) if require_ok else (),
+                alive=lambda: self.process.poll() is None,
+            )
+        except RuntimeError:
+            raise RuntimeError(
+                f"{self.argv[0]} exited with {self.process.returncode}:\n{self.log_text()}"
+            ) from None
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}\n{self.log_text()}") from None
 
     def log_text(self) -> str:
         """Everything the process printed so far."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from hub_ext.service.auth import ADMIN, ADMIT, CUSTOM_SCOPES, ORGANISE
+from hub_ext.service.auth import ADMIN, ADMIT, CUSTOM_SCOPES, ORGANISE, SERVICE_HUB_SCOPES
 from tests.conftest import subprocess_env
 from tests.helpers.net import free_port
 from tests.helpers.processes import ServerProcess
@@ -136,15 +136,7 @@ def write_configs(
         {
             "name": "accelhub-service",
             "services": ["accelhub"],
-            "scopes": [
-                "read:users:name",
-                "read:users:groups",
-                "list:users",
-                "read:groups",
-                "list:groups",
-                "servers",
-                "read:servers",
-            ],
+            "scopes": list(SERVICE_HUB_SCOPES),
         },
         {"name": "accelhub-spawner", "services": ["accelhub-spawner"], "scopes": [ADMIT]},
         {"name": "accelhub-admins", "users": ["boss"], "scopes": [ADMIN]},

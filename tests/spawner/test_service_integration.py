@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
+from hub_ext.service.auth import ADMIN, ADMIT, SERVICE_HUB_SCOPES
 from tests.devstack.conftest import RunningDevstack
 from tests.helpers.net import free_port
 from tests.spawner.hubstack import SpawnerHub, start_spawner_hub
 
 pytestmark = pytest.mark.integration
-ADMIT, ADMIN = "custom:accelhub:admit", "custom:accelhub:admin"
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +50,7 @@ def service_hub(
         {
             "name": "accelhub-service",
             "services": ["accelhub"],
-            "scopes": [
-                "read:users:name",
-                "read:users:groups",
-                "list:users",
-                "read:groups",
-                "list:groups",
-                "servers",
-                "read:servers",
-            ],
+            "scopes": list(SERVICE_HUB_SCOPES),
         },
         {"name": "accelhub-spawner", "services": ["accelhub-spawner"], "scopes": [ADMIT]},
         {"name": "accelhub-admin", "services": ["accelhub-admin"], "scopes": [ADMIN]},

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.net import free_port, wait_for_http
+from tests.helpers.net import free_port
 from tests.helpers.processes import ServerProcess
 
 
@@ -67,8 +67,8 @@ def start_server(root: Path, env: dict[str, str], *args: str) -> TelemetryServer
     process = ServerProcess(argv, root / "server.log", env=env)
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_for_http(f"{url}api/status", timeout=90)
-    except TimeoutError:
+        process.wait_until_serving(f"{url}api/status", timeout=90)
+    except (RuntimeError, TimeoutError):
         process.stop()
-        raise RuntimeError(f"jupyter server did not start:\n{process.log_text()}") from None
+        raise
     return TelemetryServer(url=url, token=token, process=process)

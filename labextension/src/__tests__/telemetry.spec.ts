@@ -21,7 +21,6 @@ function device(overrides: Partial<IDeviceSample>): IDeviceSample {
     sm_clock_mhz: 1500,
     memory_clock_mhz: 5000,
     performance_state: 'P0',
-    mig_mode: null,
     unsupported: ['fan'],
     processes: [],
     ...overrides
@@ -82,10 +81,17 @@ describe('snapshot normalisation', () => {
           uuid: 'GPU-x',
           index: 0,
           name: 'NVIDIA A100 80GB PCIe',
-          utilization: { gpu: null, memory: null },
-          memory: { used: 1, total: 2 },
-          unsupported: ['utilization'],
-          mig_devices: [{ uuid: 'MIG-y', index: 0, profile: '1g.10gb', memory: { used: 3, total: 4 } }]
+          utilization_gpu: null,
+          utilization_memory: null,
+          memory_used_bytes: 1,
+          memory_total_bytes: 2,
+          unsupported: ['utilization_gpu', 'utilization_memory'],
+          mig: {
+            enabled: true,
+            devices: [
+              { uuid: 'MIG-y', index: 0, profile: '1g.10gb', memory_used_bytes: 3, memory_total_bytes: 4 }
+            ]
+          }
         }
       ]
     });

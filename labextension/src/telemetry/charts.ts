@@ -36,7 +36,7 @@ function themeColor(variable: string, fallback: string): string {
 /** A small time-series chart for one metric of one device. */
 export class MetricChart {
   constructor(
-    host: HTMLElement,
+    private readonly host: HTMLElement,
     readonly metric: ChartMetric,
     maxValue: number | null
   ) {
@@ -85,8 +85,9 @@ export class MetricChart {
     this._plot.setData([times, values.map(v => (v === null ? null : scale(v)))]);
   }
 
-  resize(width: number): void {
-    this._plot.setSize({ width: Math.max(160, width), height: 110 });
+  /** Fit the chart to its host's current width. */
+  resize(): void {
+    this._plot.setSize({ width: Math.max(160, this.host.clientWidth), height: 110 });
   }
 
   dispose(): void {

@@ -42,7 +42,6 @@ export interface IDeviceSample {
   sm_clock_mhz: number | null;
   memory_clock_mhz: number | null;
   performance_state: string | null;
-  mig_mode: string | null;
   unsupported: string[];
   processes: IProcessInfo[];
   error?: string | null;
@@ -64,28 +63,13 @@ function asString(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-function pick(source: Record<string, any>, ...paths: string[]): unknown {
-  for (const path of paths) {
-    let value: any = source;
-    for (const key of path.split('.')) {
-      value = value === null || value === undefined ? undefined : value[key];
-    }
-    if (value !== undefined) {
-      return value;
-    }
-  }
-  return undefined;
-}
-
 function normaliseProcess(raw: Record<string, any>): IProcessInfo {
   return {
     pid: asNumber(raw.pid) ?? -1,
-    used_memory_bytes: asNumber(
-      pick(raw, 'used_memory_bytes', 'used_memory', 'memory_used_bytes')
-    ),
-    user: asString(raw.user ?? raw.username),
-    name: asString(raw.name ?? raw.command),
-    own: Boolean(raw.own ?? raw.belongs_to_server ?? raw.is_own)
+    used_memory_bytes: asNumber(raw.used_memory_bytes),
+    user: asString(raw.user),
+    name: asString(raw.command),
+    own: raw.own === true
   };
 }
 
@@ -113,18 +97,17 @@ export function normaliseDevice(
     kind: raw.kind === 'mig' || parent ? 'mig' : 'gpu',
     profile: asString(raw.profile),
     parent_uuid: parent?.uuid ?? asString(raw.parent_uuid),
-    utilization_gpu: asNumber(pick(raw, 'utilization_gpu', 'utilization.gpu')),
-    utilization_memory: asNumber(pick(raw, 'utilization_memory', 'utilization.memory')),
-    memory_used_bytes: asNumber(pick(raw, 'memory_used_bytes', 'memory.used')),
-    memory_total_bytes: asNumber(pick(raw, 'memory_total_bytes', 'memory.total')),
-    temperature_c: asNumber(pick(raw, 'temperature_c', 'temperature')),
-    fan_percent: asNumber(pick(raw, 'fan_percent', 'fan_speed', 'fan')),
-    power_draw_w: asNumber(pick(raw, 'power_draw_w', 'power.draw', 'power_usage_w')),
-    power_limit_w: asNumber(pick(raw, 'power_limit_w', 'power.limit')),
-    sm_clock_mhz: asNumber(pick(raw, 'clock_sm_mhz', 'sm_clock_mhz')),
-    memory_clock_mhz: asNumber(pick(raw, 'clock_memory_mhz', 'memory_clock_mhz')),
-    performance_state: formatPerformanceState(pick(raw, 'performance_state')),
-    mig_mode: asString(pick(raw, 'mig_mode', 'mig.mode')),
+    utilization_gpu: asNumber(raw.utilization_gpu),
+    utilization_memory: asNumber(raw.utilization_memory),
+    memory_used_bytes: asNumber(raw.memory_used_bytes),
+    memory_total_bytes: asNumber(raw.memory_total_bytes),
+    temperature_c: asNumber(raw.temperature_c),
+    fan_percent: asNumber(raw.fan_percent),
+    power_draw_w: asNumber(raw.power_draw_w),
+    power_limit_w: asNumber(raw.power_limit_w),
+    sm_clock_mhz: asNumber(raw.clock_sm_mhz),
+    memory_clock_mhz: asNumber(raw.clock_memory_mhz),
+    performance_state: formatPerformanceState(raw.performance_state),
     unsupported,
     processes: Array.isArray(raw.processes) ? raw.processes.map(normaliseProcess) : [],
     error: raw.status && raw.status !== 'ok' ? (asString(raw.message) ?? raw.status) : null
@@ -143,7 +126,7 @@ export function normaliseSnapshot(raw: unknown): ISnapshot {
   for (const rawDevice of rawDevices) {
     const device = normaliseDevice(rawDevice);
     devices.push(device);
-    const migDevices: any[] = pick(rawDevice, 'mig_devices', 'mig.devices') as any[];
+    const migDevices: unknown = rawDevice?.mig?.devices;
     if (Array.isArray(migDevices)) {
       for (const rawMig of migDevices) {
         devices.push(normaliseDevice(rawMig, device));

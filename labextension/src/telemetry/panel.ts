@@ -223,10 +223,7 @@ export class GpuPanel extends Widget {
 
   private _resizeCharts(): void {
     for (const card of this._cards.values()) {
-      card.charts.forEach((chart, i) => {
-        const box = card.node.querySelectorAll('.accelhub-GpuChart')[i] as HTMLElement;
-        chart.resize(box.clientWidth);
-      });
+      card.charts.forEach(chart => chart.resize());
     }
   }
 
