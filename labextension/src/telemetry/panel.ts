@@ -54,8 +54,11 @@ export class GpuPanel extends Widget {
           this._series.push(sample.timestamp, sample.devices);
         }
       }
-      if (samples.length > 0) {
-        this._render(samples[samples.length - 1]);
+      // History only fills the charts: the live stream decides what the panel says,
+      // so a late history answer never overwrites a newer "No GPU" or device list.
+      const latest = this.stream.latest;
+      if (latest) {
+        this._render(latest);
       }
     } catch (error) {
       // History is a convenience: live frames still arrive.
