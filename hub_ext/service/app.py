@@ -117,7 +117,7 @@ class AccelhubService(Application):
     gil_switch_interval = Float(
         0.0005,
         config=True,
-        help="sys.setswitchinterval for the service: short, so SQLite's driver thread is not "
+        help="sys.setswitchinterval for the service: short, so the writer thread is not "
         "starved by the event loop (0 keeps Python's default).",
     )
     kubernetes = Bool(

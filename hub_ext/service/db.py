@@ -1,4 +1,7 @@
-"""The async SQL engine: SQLite (WAL) by default, PostgreSQL by URL, migrated by Alembic."""
+"""The SQL engines: SQLite (WAL) by default, PostgreSQL by URL, migrated by Alembic.
+
+The service reads through an asyncio engine and writes through a blocking one that only the
+writer's own thread uses (see ``writer.py``)."""
 
 from __future__ import annotations
 
@@ -7,10 +10,15 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class StoreURLError(ValueError):
+    """A store URL the service cannot use; the message is a sentence."""
 
 
 def async_url(url: str) -> str:
@@ -23,16 +31,51 @@ def async_url(url: str) -> str:
 
 
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    """Create the engine; SQLite gets WAL, a busy timeout and one writer at a time."""
+    """Create the asyncio engine; SQLite gets WAL, a busy timeout and one writer at a time."""
     url = async_url(url)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
+        if engine.url.database in (None, "", ":memory:"):
+            raise StoreURLError(
+                "The store must outlive the service: use sqlite:///path/to/file or postgresql://."
+            )
         _tune_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def blocking_engine(engine: AsyncEngine) -> Engine:
+    """A blocking engine on the same database as `engine`, for the writer's thread.
+
+    Its SQLite connections never checkpoint the WAL when they commit: the writer checkpoints
+    from another thread, so that no commit waits for one.
+    """
+    url: URL = engine.url
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        blocking = create_engine(
+            url.set(drivername="sqlite"),
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=2,
+            max_overflow=0,
+        )
+        _tune_sqlite(blocking, autocheckpoint=False)
+        return blocking
+    if backend == "postgresql":
+        return create_engine(
+            url.set(drivername="postgresql+psycopg"),
+            pool_size=2,
+            max_overflow=0,
+            pool_pre_ping=True,
+        )
+    raise StoreURLError(f"The store must be SQLite or PostgreSQL, not {url.drivername}.")
+
+
+def is_sqlite(engine: AsyncEngine | Engine) -> bool:
+    return engine.url.get_backend_name() == "sqlite"
+
+
+def _tune_sqlite(engine: Engine, autocheckpoint: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so that BEGIN IMMEDIATE below applies.
@@ -41,6 +84,8 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if not autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -1,5 +1,11 @@
-"""Group commit: writes of many decisions share one transaction on one connection; runs of the
-same statement become one executemany. Each caller awaits the commit of its own writes."""
+"""Group commit on a dedicated writer thread.
+
+Callers hand over their statements and wait; one task gathers everything pending into a batch and
+passes it to a thread that commits it on a blocking connection, runs of one statement becoming
+one executemany. The event loop pays one thread hop per batch, never one per statement, and keeps
+deciding while the database works. On SQLite the writer's connection never checkpoints the WAL
+when it commits; a second thread does it in the background, so no commit waits for one.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Executable
 
+from .db import blocking_engine, is_sqlite
+
 log = logging.getLogger("accelhub.service")
+
+Segment = list[tuple[Executable, list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -28,10 +41,14 @@ class Op:
 Pending = tuple[Sequence[Op], asyncio.Future[None]]
 
 
-def segments(ops: Sequence[Op]) -> list[list[tuple[Executable, list[dict[str, Any]]]]]:
+class WriterStopped(RuntimeError):
+    """The writer stopped before a write could be committed."""
+
+
+def segments(ops: Sequence[Op]) -> list[Segment]:
     """Group ops by template while no row is touched by two templates in one segment,
     so reordering within a segment cannot change the result."""
-    result: list[list[tuple[Executable, list[dict[str, Any]]]]] = []
+    result: list[Segment] = []
     groups: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
     owner: dict[str, int] = {}
     for op in ops:
@@ -48,68 +65,102 @@ def segments(ops: Sequence[Op]) -> list[list[tuple[Executable, list[dict[str, An
 
 
 class Writer:
-    """Serialises writes through one task and one connection."""
+    """Serialises writes through one task, one thread and one connection."""
 
-    def __init__(self, engine: AsyncEngine, max_batch: int = 512) -> None:
+    def __init__(
+        self, engine: AsyncEngine, max_batch: int = 512, checkpoint_seconds: float = 1.0
+    ) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        self.checkpoint_seconds = checkpoint_seconds
+        self.batches = 0
         self._pending: list[Pending] = []
+        self._in_flight: list[Pending] = []
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._conn: AsyncConnection | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._blocking: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._checkpoint_thread: ThreadPoolExecutor | None = None
+        self._conn: Connection | None = None
+        self._checkpoint_conn: PoolProxiedConnection | None = None
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="accelhub-writer")
+        """Start the writer thread (and the SQLite checkpointer)."""
+        if self._tasks:
+            return
+        self._blocking = blocking_engine(self.engine)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="accelhub-writer")
+        self._tasks.append(asyncio.create_task(self._run(), name="accelhub-writer"))
+        if is_sqlite(self._blocking):
+            self._checkpoint_thread = ThreadPoolExecutor(1, thread_name_prefix="accelhub-wal")
+            self._tasks.append(
+                asyncio.create_task(self._checkpoint_loop(), name="accelhub-wal-checkpoint")
+            )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            for _ in range(500):  # let pending writes land (at most ~5 s)
-                if not self._pending:
+        """Commit what is pending (waiting at most ~5 s), then close the thread and connection."""
+        if self._tasks:
+            for _ in range(500):
+                if not self._pending and not self._in_flight:
                     break
                 await asyncio.sleep(0.01)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._tasks = []
+            for _, future in self._pending + self._in_flight:
+                _settle(future, WriterStopped("The service stopped before the change was saved."))
+            self._pending, self._in_flight = [], []
+        loop = asyncio.get_running_loop()
+        if self._thread is not None:
+            await loop.run_in_executor(self._thread, self._close_blocking)
+            self._thread.shutdown(wait=False)
+            self._thread = None
+        if self._checkpoint_thread is not None:
+            await loop.run_in_executor(self._checkpoint_thread, self._checkpoint_blocking, True)
+            self._checkpoint_thread.shutdown(wait=False)
+            self._checkpoint_thread = None
+        if self._blocking is not None:
+            self._blocking.dispose()
+            self._blocking = None
 
     async def write(self, ops: Sequence[Op]) -> None:
         """Commit the ops (in a transaction shared with other callers)."""
-        if self._task is None:
+        if not self._tasks:
             async with self.engine.begin() as conn:
-                await _execute(conn, ops)
+                await _execute_async(conn, ops)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((ops, future))
         self._wake.set()
         await future
 
+    # -- the event-loop side ---------------------------------------------------------
+
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                batch = self._pending[: self.max_batch]
+                self._in_flight = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
-                await self._commit(batch)
-
-    async def _connection(self) -> AsyncConnection:
-        if self._conn is None or self._conn.closed or self._conn.invalidated:
-            self._conn = await self.engine.connect()
-        return self._conn
+                await self._commit(self._in_flight)
+                self._in_flight = []
 
     async def _commit(self, batch: list[Pending]) -> None:
         ops = [op for items, _ in batch for op in items]
+        assert self._thread is not None
         try:
-            conn = await self._connection()
-            async with conn.begin():
-                await _execute(conn, ops)
+            await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._commit_blocking, ops
+            )
         except Exception as error:
-            if self._conn is not None and self._conn.invalidated:
-                self._conn = None
             if len(batch) == 1:
                 _settle(batch[0][1], error)
                 return
@@ -117,11 +168,57 @@ class Writer:
             for item in batch:
                 await self._commit([item])
             return
+        self.batches += 1
         for _, future in batch:
             _settle(future, None)
 
+    async def _checkpoint_loop(self) -> None:
+        assert self._checkpoint_thread is not None
+        loop = asyncio.get_running_loop()
+        done = self.batches
+        while True:
+            await asyncio.sleep(self.checkpoint_seconds)
+            if self.batches == done:
+                continue
+            done = self.batches
+            try:
+                await loop.run_in_executor(
+                    self._checkpoint_thread, self._checkpoint_blocking, False
+                )
+            except Exception as error:  # the next round tries again
+                log.warning("WAL checkpoint failed: %s", error)
 
-async def _execute(conn: AsyncConnection, ops: Sequence[Op]) -> None:
+    # -- the threads' side ------------------------------------------------------------
+
+    def _commit_blocking(self, ops: Sequence[Op]) -> None:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            assert self._blocking is not None
+            self._conn = self._blocking.connect()
+        with self._conn.begin():
+            for segment in segments(ops):
+                for statement, params in segment:
+                    self._conn.execute(statement, params if len(params) > 1 else params[0])
+
+    def _checkpoint_blocking(self, final: bool) -> None:
+        # A raw connection: the pragma must run outside any transaction.
+        if self._checkpoint_conn is None:
+            assert self._blocking is not None
+            self._checkpoint_conn = self._blocking.raw_connection()
+        mode = "TRUNCATE" if final else "PASSIVE"
+        sqlite = self._checkpoint_conn.driver_connection
+        assert sqlite is not None
+        sqlite.execute(f"PRAGMA wal_checkpoint({mode})")
+        if final:
+            self._checkpoint_conn.close()
+            self._checkpoint_conn = None
+
+    def _close_blocking(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+async def _execute_async(conn: AsyncConnection, ops: Sequence[Op]) -> None:
     for segment in segments(ops):
         for statement, params in segment:
             await conn.execute(statement, params if len(params) > 1 else params[0])
