@@ -204,7 +204,7 @@ class AdmissionCore:
         self.member_counts[reservation.group] = members
         return members
 
-    async def context(self, user: str, flavor: str | None) -> Context:
+    async def context(self, user: str, flavor: str | None, now: datetime | None = None) -> Context:
         """Fetch the user's groups, their properties and live reservation sizes."""
         groups = await self.directory.user_groups(user)
         properties: dict[str, dict[str, Any]] = {}
@@ -213,7 +213,7 @@ class AdmissionCore:
             if info is not None:
                 properties[info.name] = info.properties
         sizes: dict[str, int] = {}
-        now = self.clock()
+        now = now or self.clock()
         for res in self.ledger.reservations.values():
             if (flavor is None or res.flavor == flavor) and res.active(now):
                 sizes[res.id] = await self.reservation_size(res)
@@ -229,8 +229,9 @@ class AdmissionCore:
     ) -> Decision:
         """Decide a request, book and commit a grant, or queue a refusal when asked."""
         started = time.perf_counter()
-        ctx = await self.context(user, flavor)
-        decision = self._decide_and_book(Request(user, server, flavor, count), ctx)
+        now = self.clock()
+        ctx = await self.context(user, flavor, now)
+        decision = self._decide_and_book(Request(user, server, flavor, count), ctx, now)
         if isinstance(decision, Grant) and not decision.reused:
             try:
                 await self._persist_grant(decision.lease, None)
@@ -239,7 +240,7 @@ class AdmissionCore:
                 raise
             self._changed(flavor)
         elif isinstance(decision, Refusal) and wait and decision.reason in WAITABLE:
-            entry = QueueEntry(new_id(), user, server, flavor, count, self.clock(), decision.reason)
+            entry = QueueEntry(new_id(), user, server, flavor, count, now, decision.reason)
             before = self.ledger.queue_position(flavor, user, server)
             decision.queue_position = self.ledger.enqueue(entry)
             if before is None:
@@ -266,7 +267,9 @@ class AdmissionCore:
             observer.decided(decision, flavor, time.perf_counter() - started)
         return decision
 
-    def _decide_and_book(self, request: Request, ctx: Context) -> Decision:
+    def _decide_and_book(
+        self, request: Request, ctx: Context, now: datetime | None = None
+    ) -> Decision:
         decision = decide(
             self.ledger,
             self.policy,
@@ -274,7 +277,7 @@ class AdmissionCore:
             request,
             ctx,
             self.capacity(request.flavor),
-            self.clock(),
+            now or self.clock(),
             self.retry_hint_seconds,
         )
         if isinstance(decision, Grant) and not decision.reused:

@@ -6,7 +6,8 @@ so on one event loop no two decisions interleave and no quota can be exceeded.
 
 from __future__ import annotations
 
-import secrets
+import os
+import threading
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,9 +21,34 @@ REASONS = ("quota", "user_cap", "reservation", "capacity", "not_allowed", "unkno
 WAITABLE = {"quota", "user_cap", "reservation", "capacity"}
 
 
+class _RandomIds:
+    """128-bit random identifiers from os.urandom, read 4 KiB at a time: one system call per
+    256 identifiers instead of one each (system calls are dear on virtual machines)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool = b""
+        self._used = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._pool, self._used = b"", 0  # a child process must not repeat the parent's ids
+
+    def next(self) -> str:
+        with self._lock:
+            if self._used + 16 > len(self._pool):
+                self._pool, self._used = os.urandom(4096), 0
+            start = self._used
+            self._used += 16
+            return self._pool[start : start + 16].hex()
+
+
+_ids = _RandomIds()
+
+
 def new_id() -> str:
-    """A fresh opaque identifier."""
-    return secrets.token_hex(16)
+    """A fresh opaque identifier (32 hex digits)."""
+    return _ids.next()
 
 
 @dataclass

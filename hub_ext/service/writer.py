@@ -78,6 +78,7 @@ class Writer:
         self._in_flight: list[Pending] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._blocking: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._checkpoint_thread: ThreadPoolExecutor | None = None
@@ -92,6 +93,7 @@ class Writer:
         """Start the writer thread (and the SQLite checkpointer)."""
         if self._tasks:
             return
+        self._loop = asyncio.get_running_loop()
         self._blocking = blocking_engine(self.engine)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="accelhub-writer")
         self._tasks.append(asyncio.create_task(self._run(), name="accelhub-writer"))
@@ -136,7 +138,8 @@ class Writer:
             async with self.engine.begin() as conn:
                 await _execute_async(conn, ops)
             return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        assert self._loop is not None
+        future: asyncio.Future[None] = self._loop.create_future()
         self._pending.append((ops, future))
         self._wake.set()
         await future
