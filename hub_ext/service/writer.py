@@ -3,8 +3,11 @@
 Callers hand over their statements and wait; one task gathers everything pending into a batch and
 passes it to a thread that commits it on a blocking connection, runs of one statement becoming
 one executemany. The event loop pays one thread hop per batch, never one per statement, and keeps
-deciding while the database works. On SQLite the writer's connection never checkpoints the WAL
-when it commits; a second thread does it in the background, so no commit waits for one.
+deciding while the database works.
+
+On SQLite the writer's connection never checkpoints the WAL when it commits. A second thread
+checkpoints once writes pause (`checkpoint_idle_seconds`), or after `checkpoint_max_seconds` of
+unbroken writing, so no commit waits for a checkpoint and, under load, none competes with one.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -68,12 +72,19 @@ class Writer:
     """Serialises writes through one task, one thread and one connection."""
 
     def __init__(
-        self, engine: AsyncEngine, max_batch: int = 512, checkpoint_seconds: float = 1.0
+        self,
+        engine: AsyncEngine,
+        max_batch: int = 512,
+        checkpoint_idle_seconds: float = 0.25,
+        checkpoint_max_seconds: float = 30.0,
     ) -> None:
         self.engine = engine
         self.max_batch = max_batch
-        self.checkpoint_seconds = checkpoint_seconds
+        self.checkpoint_idle_seconds = checkpoint_idle_seconds
+        self.checkpoint_max_seconds = checkpoint_max_seconds
         self.batches = 0
+        self.checkpoints = 0
+        self._last_commit = 0.0
         self._pending: list[Pending] = []
         self._in_flight: list[Pending] = []
         self._wake = asyncio.Event()
@@ -172,22 +183,34 @@ class Writer:
                 await self._commit([item])
             return
         self.batches += 1
+        self._last_commit = time.monotonic()
         for _, future in batch:
             _settle(future, None)
 
     async def _checkpoint_loop(self) -> None:
-        assert self._checkpoint_thread is not None
+        """Checkpoint when writes pause; after too long without a pause, between two batches."""
+        assert self._checkpoint_thread is not None and self._thread is not None
         loop = asyncio.get_running_loop()
-        done = self.batches
+        poll = min(self.checkpoint_idle_seconds, self.checkpoint_max_seconds, 0.1)
+        done, last = self.batches, time.monotonic()
         while True:
-            await asyncio.sleep(self.checkpoint_seconds)
+            await asyncio.sleep(poll)
+            now = time.monotonic()
             if self.batches == done:
                 continue
-            done = self.batches
+            if now - self._last_commit >= self.checkpoint_idle_seconds:
+                # Nobody is writing: checkpoint beside the writer.
+                thread, run = self._checkpoint_thread, self._checkpoint_beside
+            elif now - last >= self.checkpoint_max_seconds:
+                # A checkpoint beside a busy writer never completes (new frames keep coming),
+                # so the WAL could not be reused: take the writer's turn for it instead.
+                thread, run = self._thread, self._checkpoint_on_writer
+            else:
+                continue
+            done, last = self.batches, now
             try:
-                await loop.run_in_executor(
-                    self._checkpoint_thread, self._checkpoint_blocking, False
-                )
+                await loop.run_in_executor(thread, run)
+                self.checkpoints += 1
             except Exception as error:  # the next round tries again
                 log.warning("WAL checkpoint failed: %s", error)
 
@@ -202,23 +225,35 @@ class Writer:
                 for statement, params in segment:
                     self._conn.execute(statement, params if len(params) > 1 else params[0])
 
+    def _checkpoint_beside(self) -> None:
+        self._checkpoint_blocking(final=False)
+
     def _checkpoint_blocking(self, final: bool) -> None:
         # A raw connection: the pragma must run outside any transaction.
         if self._checkpoint_conn is None:
             assert self._blocking is not None
             self._checkpoint_conn = self._blocking.raw_connection()
-        mode = "TRUNCATE" if final else "PASSIVE"
-        sqlite = self._checkpoint_conn.driver_connection
-        assert sqlite is not None
-        sqlite.execute(f"PRAGMA wal_checkpoint({mode})")
+        _checkpoint(self._checkpoint_conn, "TRUNCATE" if final else "PASSIVE")
         if final:
             self._checkpoint_conn.close()
             self._checkpoint_conn = None
+
+    def _checkpoint_on_writer(self) -> None:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            assert self._blocking is not None
+            self._conn = self._blocking.connect()
+        _checkpoint(self._conn.connection, "PASSIVE")
 
     def _close_blocking(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _checkpoint(connection: PoolProxiedConnection, mode: str) -> None:
+    sqlite = connection.driver_connection
+    assert sqlite is not None
+    sqlite.execute(f"PRAGMA wal_checkpoint({mode})")
 
 
 async def _execute_async(conn: AsyncConnection, ops: Sequence[Op]) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import statistics
 import sys
@@ -161,6 +162,8 @@ async def open_core(url: str, group_commit: bool) -> tuple[AsyncEngine, Admissio
     await core.load()
     if group_commit:
         core.start()
+    gc.collect()
+    gc.freeze()  # as the service does once it has loaded (AccelhubService.freeze_loaded_heap)
     return engine, core
 
 

@@ -146,31 +146,45 @@ def activity_rows(path: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM activity").fetchone()[0])
 
 
-async def wal_size_after_batches(path: Path, checkpoint_seconds: float) -> tuple[int, int]:
-    """WAL size after 40 batches, and after stopping the writer."""
+async def wal_size_after_batches(
+    path: Path, pause: float, idle: float = 3600, longest: float = 3600
+) -> tuple[int, int, int]:
+    """WAL bytes after 40 batches (`pause` seconds apart) and after stopping; checkpoints."""
     engine = make_engine(f"sqlite:///{path}")
     await migrate(engine)
-    writer = Writer(engine, checkpoint_seconds=checkpoint_seconds)
+    writer = Writer(engine, checkpoint_idle_seconds=idle, checkpoint_max_seconds=longest)
     writer.start()
     try:
         for batch in range(40):
             await asyncio.gather(*(writer.write([activity(f"u{batch}-{i}")]) for i in range(50)))
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(pause)
         running = wal_bytes(path)
+        checkpoints = writer.checkpoints
     finally:
         await writer.stop()
     stopped = wal_bytes(path)
     await engine.dispose()
-    return running, stopped
+    return running, stopped, checkpoints
 
 
-async def test_sqlite_wal_is_checkpointed_in_the_background(tmp_path: Path) -> None:
+async def test_sqlite_wal_is_checkpointed_when_writes_pause(tmp_path: Path) -> None:
     # The writer's connection never checkpoints on commit; without the background checkpoint
     # the WAL grows with every batch, with it the WAL is reused.
-    unchecked, _ = await wal_size_after_batches(tmp_path / "a.sqlite", checkpoint_seconds=3600)
-    checked, stopped = await wal_size_after_batches(tmp_path / "b.sqlite", checkpoint_seconds=0.01)
+    unchecked, _, none = await wal_size_after_batches(tmp_path / "a.sqlite", pause=0.02)
+    checked, stopped, some = await wal_size_after_batches(
+        tmp_path / "b.sqlite", pause=0.02, idle=0.01
+    )
+    assert none == 0 and some > 0
     assert checked < unchecked / 3, (checked, unchecked)
     assert stopped == 0  # the final checkpoint truncates the WAL
+
+
+async def test_sqlite_wal_is_checkpointed_under_unbroken_writes(tmp_path: Path) -> None:
+    # Writes never pause for the idle threshold, so only the longest-interval rule checkpoints.
+    unchecked, _, _ = await wal_size_after_batches(tmp_path / "a.sqlite", pause=0)
+    checked, _, some = await wal_size_after_batches(tmp_path / "b.sqlite", pause=0, longest=0.01)
+    assert some > 0
+    assert checked < unchecked / 2, (checked, unchecked)
 
 
 def test_an_in_memory_sqlite_store_is_refused() -> None:
