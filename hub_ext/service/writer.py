@@ -6,8 +6,9 @@ one executemany. The event loop pays one thread hop per batch, never one per sta
 deciding while the database works.
 
 On SQLite the writer's connection never checkpoints the WAL when it commits. A second thread
-checkpoints once writes pause (`checkpoint_idle_seconds`), or after `checkpoint_max_seconds` of
-unbroken writing, so no commit waits for a checkpoint and, under load, none competes with one.
+checkpoints once writes pause (`checkpoint_idle_seconds`), so no commit waits for a checkpoint
+and none competes with one under load; only after `checkpoint_max_seconds` of unbroken writing
+does the writer spend one turn on a checkpoint, so that the WAL can be reused.
 """
 
 from __future__ import annotations
