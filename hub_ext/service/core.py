@@ -426,7 +426,8 @@ class AdmissionCore:
             if asyncio.iscoroutine(result):
                 await result
         self._changed(lease.flavor)
-        await self.pump(lease.flavor)
+        if self.ledger.queue.get(lease.flavor):
+            await self.pump(lease.flavor)
         return lease
 
     async def adopt(self, lease: Lease) -> None:

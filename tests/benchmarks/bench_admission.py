@@ -52,6 +52,8 @@ GOAL_P99_MS = 10.0
 LEVELS = (1, 50, 500)
 DESIGNS = ("accelhub", "baseline")
 CAPACITY = {"a100": 300, "t4": 300, "rtx5000": 300}
+USER_NAMES = [f"user{u}" for u in range(USERS)]
+FLAVOR_SLUGS = tuple(CAPACITY)
 FLAVORS = {
     slug: Flavor(slug=slug, display_name=slug, kind="gpu", resource="nvidia.com/gpu", counts=(1,))
     for slug in CAPACITY
@@ -125,11 +127,12 @@ async def run_round(core: AdmissionCore, clients: int, seconds: float, into: Sam
 
     async def client(index: int) -> None:
         rng = random.Random(index * 7919 + len(into.latencies))
+        server = f"s{index}"
         while time.perf_counter() < stop_at:
-            user = f"user{rng.randrange(USERS)}"
-            flavor = rng.choice(tuple(CAPACITY))
+            user = USER_NAMES[rng.randrange(USERS)]
+            flavor = rng.choice(FLAVOR_SLUGS)
             t0 = time.perf_counter()
-            decision = await core.admit(user, f"s{index}", flavor, 1)
+            decision = await core.admit(user, server, flavor, 1)
             into.latencies.append(time.perf_counter() - t0)
             if isinstance(decision, Grant) and not decision.reused:
                 await core.release(decision.lease.id)
