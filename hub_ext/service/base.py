@@ -6,9 +6,20 @@ import json
 from typing import Any
 
 from jupyterhub.services.auth import HubOAuthenticated
+from sqlalchemy import exc as sql_errors
 from tornado import web
 
 from .auth import Principal
+from .writer import WriterStopped
+
+# Errors that mean the store cannot be reached now, not that the request was wrong.
+STORE_UNAVAILABLE = (
+    sql_errors.OperationalError,
+    sql_errors.InterfaceError,
+    sql_errors.TimeoutError,
+    WriterStopped,
+)
+STORE_RETRY_SECONDS = 30
 
 
 class APIError(web.HTTPError):
@@ -73,6 +84,13 @@ class APIHandler(BaseHandler):
                 message = error.message
             elif isinstance(error, web.HTTPError) and error.log_message:
                 message = error.log_message % error.args if error.args else error.log_message
+            elif isinstance(error, STORE_UNAVAILABLE):
+                self.set_status(503)
+                self.set_header("Retry-After", str(STORE_RETRY_SECONDS))
+                message = (
+                    "The accelhub service cannot reach its database right now; nothing was "
+                    f"changed. Try again in {STORE_RETRY_SECONDS} seconds."
+                )
             elif status_code >= 500:
                 message = "The accelhub service hit an internal error; it has been logged."
         self.set_header("Content-Type", "application/json")

@@ -27,6 +27,7 @@ _ERRORS = {
     "404": _json(_ref("Error"), "Not found"),
     "409": _json(_ref("Error"), "Conflict"),
     "422": _json(_ref("Error"), "Invalid field"),
+    "503": _json(_ref("Error"), "The database cannot be reached now; nothing was changed"),
 }
 
 
