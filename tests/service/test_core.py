@@ -139,3 +139,12 @@ async def test_restart_rebuilds_the_ledger(engine: AsyncEngine) -> None:
             select(func.count()).select_from(LeaseRow).where(LeaseRow.ended_at.is_(None))
         )
     assert active == 1
+
+
+def test_identifiers_are_unique_128_bit_hex() -> None:
+    from hub_ext.service.ledger import new_id
+
+    ids = [new_id() for _ in range(5000)]  # spans many 4 KiB reads of randomness
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert len({i[:8] for i in ids}) > 4900  # prefixes (used in pod names) differ too
