@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +69,15 @@ def segments(ops: Sequence[Op]) -> list[Segment]:
     return result
 
 
+def executions(
+    ops: Sequence[Op],
+) -> Iterator[tuple[Executable, dict[str, Any] | list[dict[str, Any]]]]:
+    """The statements to run for the ops, in order: one execute, or one executemany per run."""
+    for segment in segments(ops):
+        for statement, params in segment:
+            yield statement, params if len(params) > 1 else params[0]
+
+
 class Writer:
     """Serialises writes through one task, one thread and one connection."""
 
@@ -96,10 +105,6 @@ class Writer:
         self._checkpoint_thread: ThreadPoolExecutor | None = None
         self._conn: Connection | None = None
         self._checkpoint_conn: PoolProxiedConnection | None = None
-
-    @property
-    def running(self) -> bool:
-        return bool(self._tasks)
 
     def start(self) -> None:
         """Start the writer thread (and the SQLite checkpointer)."""
@@ -137,7 +142,7 @@ class Writer:
             self._thread.shutdown(wait=False)
             self._thread = None
         if self._checkpoint_thread is not None:
-            await loop.run_in_executor(self._checkpoint_thread, self._checkpoint_blocking, True)
+            await loop.run_in_executor(self._checkpoint_thread, self._checkpoint_beside, True)
             self._checkpoint_thread.shutdown(wait=False)
             self._checkpoint_thread = None
         if self._blocking is not None:
@@ -199,6 +204,7 @@ class Writer:
             now = time.monotonic()
             if self.batches == done:
                 continue
+            run: Callable[[], None]
             if now - self._last_commit >= self.checkpoint_idle_seconds:
                 # Nobody is writing: checkpoint beside the writer.
                 thread, run = self._checkpoint_thread, self._checkpoint_beside
@@ -217,19 +223,19 @@ class Writer:
 
     # -- the threads' side ------------------------------------------------------------
 
-    def _commit_blocking(self, ops: Sequence[Op]) -> None:
+    def _writer_connection(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
             assert self._blocking is not None
             self._conn = self._blocking.connect()
-        with self._conn.begin():
-            for segment in segments(ops):
-                for statement, params in segment:
-                    self._conn.execute(statement, params if len(params) > 1 else params[0])
+        return self._conn
 
-    def _checkpoint_beside(self) -> None:
-        self._checkpoint_blocking(final=False)
+    def _commit_blocking(self, ops: Sequence[Op]) -> None:
+        conn = self._writer_connection()
+        with conn.begin():
+            for statement, params in executions(ops):
+                conn.execute(statement, params)
 
-    def _checkpoint_blocking(self, final: bool) -> None:
+    def _checkpoint_beside(self, final: bool = False) -> None:
         # A raw connection: the pragma must run outside any transaction.
         if self._checkpoint_conn is None:
             assert self._blocking is not None
@@ -240,10 +246,7 @@ class Writer:
             self._checkpoint_conn = None
 
     def _checkpoint_on_writer(self) -> None:
-        if self._conn is None or self._conn.closed or self._conn.invalidated:
-            assert self._blocking is not None
-            self._conn = self._blocking.connect()
-        _checkpoint(self._conn.connection, "PASSIVE")
+        _checkpoint(self._writer_connection().connection, "PASSIVE")
 
     def _close_blocking(self) -> None:
         if self._conn is not None:
@@ -258,9 +261,8 @@ def _checkpoint(connection: PoolProxiedConnection, mode: str) -> None:
 
 
 async def _execute_async(conn: AsyncConnection, ops: Sequence[Op]) -> None:
-    for segment in segments(ops):
-        for statement, params in segment:
-            await conn.execute(statement, params if len(params) > 1 else params[0])
+    for statement, params in executions(ops):
+        await conn.execute(statement, params)
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
