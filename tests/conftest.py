@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.browser import browser, page, playwright_instance  # noqa: F401 (fixtures)
-from tests.helpers.net import free_port
-from tests.helpers.processes import ServerProcess
+from tests.helpers.processes import ServerProcess, start_jupyter_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
@@ -51,30 +49,15 @@ class LabServer:
 
 def launch_lab(root: Path, runtime: Path, extra_env: dict[str, str] | None = None) -> LabServer:
     """Start a real JupyterLab on a free loopback port, token-protected."""
-    port = free_port()
-    token = secrets.token_hex(16)
-    argv = [
-        sys.executable,
-        "-m",
+    env = subprocess_env(JUPYTER_RUNTIME_DIR=str(runtime), **(extra_env or {}))
+    url, token, process = start_jupyter_server(
         "jupyterlab",
-        "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--allow-root",
+        root,
+        runtime / "lab.log",
+        env,
         "--LabApp.news_url=",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]
-    env = subprocess_env(JUPYTER_RUNTIME_DIR=str(runtime), **(extra_env or {}))
-    process = ServerProcess(argv, runtime / "lab.log", env=env)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        process.wait_until_serving(f"{url}api/status", timeout=90)
-    except (RuntimeError, TimeoutError):
-        process.stop()
-        raise
+    )
     return LabServer(url=url, token=token, root_dir=root, process=process)
 
 

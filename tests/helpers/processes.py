@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tests.helpers.net import wait_for_http
+from tests.helpers.net import free_port, wait_for_http
 
 
 class ServerProcess:
@@ -76,3 +78,33 @@ class ServerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
         self._log.close()
         return self.process.returncode
+
+
+def start_jupyter_server(
+    module: str, root: Path, log_path: Path, env: Mapping[str, str], *args: str
+) -> tuple[str, str, ServerProcess]:
+    """Start ``python -m <module>`` (jupyter_server, jupyterlab) on a free loopback port with a
+    fresh token, and wait until it answers; returns its URL, token and process."""
+    port = free_port()
+    token = secrets.token_hex(16)
+    argv = [
+        sys.executable,
+        "-m",
+        module,
+        "--allow-root",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        *args,
+    ]
+    process = ServerProcess(argv, log_path, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        process.wait_until_serving(f"{url}api/status", timeout=90)
+    except (RuntimeError, TimeoutError):
+        process.stop()
+        raise
+    return url, token, process

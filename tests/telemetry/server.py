@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import secrets
-import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.helpers.net import free_port
-from tests.helpers.processes import ServerProcess
+from tests.helpers.processes import ServerProcess, start_jupyter_server
 
 
 @dataclass
@@ -47,28 +44,9 @@ class TelemetryServer:
 
 def start_server(root: Path, env: dict[str, str], *args: str) -> TelemetryServer:
     """Start ``python -m jupyter_server`` (its pid is the server's) and wait until it answers."""
-    port = free_port()
-    token = secrets.token_hex(16)
     root.mkdir(parents=True, exist_ok=True)
-    argv = [
-        sys.executable,
-        "-m",
-        "jupyter_server",
-        "--allow-root",
-        "--no-browser",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        *args,
-    ]
     env = {**env, "JUPYTER_RUNTIME_DIR": str(root / ".runtime")}
-    process = ServerProcess(argv, root / "server.log", env=env)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        process.wait_until_serving(f"{url}api/status", timeout=90)
-    except (RuntimeError, TimeoutError):
-        process.stop()
-        raise
+    url, token, process = start_jupyter_server(
+        "jupyter_server", root, root / "server.log", env, *args
+    )
     return TelemetryServer(url=url, token=token, process=process)
