@@ -327,8 +327,9 @@ async def burst(participants: int = 200, reserved: int = 200) -> int:
     from kubernetes_asyncio import client
 
     from hub_ext.service.kube import KubeCluster
-    from hub_ext.service.shape import PLACEHOLDER_LABEL, lease_labels
+    from hub_ext.service.shape import PLACEHOLDER_LABEL
     from tests.devstack.conftest import start_devstack, stop_devstack
+    from tests.service.helpers import lease_pod
 
     t4 = Flavor(
         slug="t4",
@@ -396,28 +397,6 @@ async def burst(participants: int = 200, reserved: int = 200) -> int:
                     return 1
             hold_seconds = time.perf_counter() - t0
 
-            def pod(lease: Any, priority: str | None) -> dict[str, Any]:
-                spec: dict[str, Any] = {
-                    "nodeSelector": dict(t4.node_selector),
-                    "terminationGracePeriodSeconds": 0,
-                    "containers": [
-                        {
-                            "name": "nb",
-                            "image": "jupyter",
-                            "command": ["sleep", "900"],
-                            "resources": {"limits": {"nvidia.com/gpu": "1"}},
-                        }
-                    ],
-                }
-                if priority:
-                    spec["priorityClassName"] = priority
-                return {
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "metadata": {"name": f"jupyter-{lease.user}", "labels": lease_labels(lease)},
-                    "spec": spec,
-                }
-
             # Outsiders fill what is not reserved; the next outsider is refused.
             outsider_granted = 0
             refused_reason = None
@@ -425,7 +404,7 @@ async def burst(participants: int = 200, reserved: int = 200) -> int:
                 decision = await core.admit(user, "", "t4", 1)
                 if isinstance(decision, Grant):
                     outsider_granted += 1
-                    await api.create_namespaced_pod("users", pod(decision.lease, None))
+                    await api.create_namespaced_pod("users", lease_pod(decision.lease, t4))
                 else:
                     refused_reason = decision.reason
             t1 = time.perf_counter()
@@ -434,7 +413,7 @@ async def burst(participants: int = 200, reserved: int = 200) -> int:
                 decision = await core.admit(user, "", "t4", 1)
                 if not isinstance(decision, Grant):
                     return False
-                body = pod(decision.lease, "accelhub-reserved")
+                body = lease_pod(decision.lease, t4, "accelhub-reserved")
                 await api.create_namespaced_pod("users", body)
                 await core.bind(decision.lease.id, "users", body["metadata"]["name"])
                 return True

@@ -1,4 +1,4 @@
-"""Builders shared by the service tests: flavors, directories and admission cores."""
+"""Builders shared by the service tests: flavors, directories, admission cores and pods."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from hub_ext.catalog import Flavor
 from hub_ext.service.core import AdmissionCore
 from hub_ext.service.directory import GroupInfo, StaticDirectory
 from hub_ext.service.policy import QuotaPolicy
-from hub_ext.service.records import Capacity
+from hub_ext.service.records import Capacity, Lease
+from hub_ext.service.shape import lease_labels
 
 
 def gpu(slug: str = "a100", groups: tuple[str, ...] = ()) -> Flavor:
@@ -89,3 +90,36 @@ def make_core(
         capacity,
         **kwargs,
     )
+
+
+def lease_pod(
+    lease: Lease, flavor: Flavor, priority: str | None = None, name: str | None = None
+) -> dict[str, Any]:
+    """The notebook pod of a granted lease, labelled and annotated as the spawner makes it."""
+    spec: dict[str, Any] = {
+        "nodeSelector": dict(flavor.node_selector),
+        "terminationGracePeriodSeconds": 0,
+        "containers": [
+            {
+                "name": "notebook",
+                "image": "jupyter",
+                "command": ["sleep", "900"],
+                "resources": {"limits": {"nvidia.com/gpu": str(lease.count)}},
+            }
+        ],
+    }
+    if priority:
+        spec["priorityClassName"] = priority
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name or f"jupyter-{lease.user}",
+            "labels": lease_labels(lease),
+            "annotations": {
+                "hub.jupyter.org/username": lease.user,
+                "hub.jupyter.org/servername": lease.server,
+            },
+        },
+        "spec": spec,
+    }

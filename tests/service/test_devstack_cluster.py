@@ -20,9 +20,10 @@ from hub_ext.service.core import AdmissionCore
 from hub_ext.service.db import make_engine, migrate
 from hub_ext.service.kube import KubeCluster
 from hub_ext.service.ledger import Grant, Refusal
-from hub_ext.service.shape import PLACEHOLDER_LABEL, lease_labels
+from hub_ext.service.records import Lease
+from hub_ext.service.shape import PLACEHOLDER_LABEL
 from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
-from tests.service.helpers import directory, policy
+from tests.service.helpers import directory, lease_pod, policy
 
 pytestmark = pytest.mark.integration
 
@@ -96,35 +97,14 @@ async def make(engine: AsyncEngine, ds: RunningDevstack) -> tuple[AdmissionCore,
     return core, cluster
 
 
-def pod_body(lease: Any, priority: str | None) -> dict[str, Any]:
-    name = f"jupyter-{lease.user}-{uuid.uuid4().hex[:6]}"
-    spec: dict[str, Any] = {
-        "nodeSelector": dict(T4.node_selector),
-        "terminationGracePeriodSeconds": 0,
-        "containers": [
-            {
-                "name": "notebook",
-                "image": "jupyter",
-                "command": ["sleep", "600"],
-                "resources": {"limits": {"nvidia.com/gpu": "1"}},
-            }
-        ],
-    }
-    if priority:
-        spec["priorityClassName"] = priority
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "labels": lease_labels(lease),
-            "annotations": {
-                "hub.jupyter.org/username": lease.user,
-                "hub.jupyter.org/servername": lease.server,
-            },
-        },
-        "spec": spec,
-    }
+def pod_body(lease: Lease, priority: str | None) -> dict[str, Any]:
+    """A lease's pod under a fresh name (the devstack outlives each test)."""
+    return lease_pod(lease, T4, priority, name=f"jupyter-{lease.user}-{uuid.uuid4().hex[:6]}")
+
+
+def unadmitted(lease_id: str, user: str) -> Lease:
+    """A lease the service never granted, for pods that skip admission."""
+    return Lease(lease_id, user, "", "t4", 1, None, None, datetime.now(UTC))
 
 
 async def wait_for(predicate: Any, within: float = 30.0) -> None:
@@ -179,20 +159,7 @@ async def test_reservation_held_by_placeholders_participant_preempts_outsider_re
         outsider = await core.admit("cy", "", "t4", 1)
         assert isinstance(outsider, Refusal) and outsider.reason == "reservation"
         # An outsider's pod that skips admission cannot preempt the placeholders either.
-        sneaky = pod_body(
-            type(
-                "L",
-                (),
-                {
-                    "id": "x" * 32,
-                    "user": "cy",
-                    "server": "",
-                    "flavor": "t4",
-                    "reservation_id": None,
-                },
-            )(),
-            "interactive",
-        )
+        sneaky = pod_body(unadmitted("x" * 32, "cy"), "interactive")
         sneaky["metadata"]["labels"] = {"app": "sneaky"}
         await api.create_namespaced_pod("users", sneaky)
         # A participant is granted and their pod preempts a placeholder.
@@ -251,20 +218,7 @@ async def test_restart_reconciles_leases_with_running_pods(
     api_client = client.ApiClient()
     api2: Any = client.CoreV1Api(api_client)
     await api2.delete_namespaced_pod(gone_pod["metadata"]["name"], "users", grace_period_seconds=0)
-    orphan = pod_body(
-        type(
-            "L",
-            (),
-            {
-                "id": uuid.uuid4().hex,
-                "user": "cy",
-                "server": "",
-                "flavor": "t4",
-                "reservation_id": None,
-            },
-        )(),
-        None,
-    )
+    orphan = pod_body(unadmitted(uuid.uuid4().hex, "cy"), None)
     await api2.create_namespaced_pod("users", orphan)
     await api_client.close()
 
