@@ -1,4 +1,4 @@
-"""Fixtures of the service tests: stores on SQLite and on a real PostgreSQL server."""
+"""Fixtures of the service tests: stores on SQLite and on a real PostgreSQL server, and a hub."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_ext.service.db import make_engine, migrate
+from tests.service.hubstack import Hub, start_hub
 from tests.service.postgres import PostgresServer, start_postgres
 
 
@@ -40,3 +41,14 @@ async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
         yield eng
     finally:
         await eng.dispose()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """A real JupyterHub running the service on its own SQLite store, fresh for each module."""
+    state: Path = tmp_path_factory.mktemp("hub")
+    running = start_hub(state / "hub", f"sqlite:///{state / 'accelhub.sqlite'}")
+    try:
+        yield running
+    finally:
+        running.process.stop()

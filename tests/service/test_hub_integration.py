@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.service.hubstack import Hub, start_hub
+from tests.service.hubstack import Hub
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    state: Path = tmp_path_factory.mktemp("hub")
-    running = start_hub(state / "hub", f"sqlite:///{state / 'accelhub.sqlite'}")
-    try:
-        yield running
-    finally:
-        running.process.stop()
 
 
 def admit(

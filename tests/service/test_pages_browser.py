@@ -3,26 +3,15 @@ see their pages; an organiser is kept out of the admin page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.service.hubstack import Hub, start_hub
+from tests.service.hubstack import Hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-
-@pytest.fixture(scope="module")
-def page_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    state: Path = tmp_path_factory.mktemp("pagehub")
-    running = start_hub(state / "hub", f"sqlite:///{state / 'accelhub.sqlite'}")
-    try:
-        yield running
-    finally:
-        running.process.stop()
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +32,10 @@ def login(browser: Browser, hub: Hub, user: str) -> Page:
 
 
 def test_organiser_reserves_through_the_page(
-    chromium: Browser, page_hub: Hub, artifacts_dir: Path
+    chromium: Browser, hub: Hub, artifacts_dir: Path
 ) -> None:
-    page = login(chromium, page_hub, "org")
-    page.goto(page_hub.service_url + "organiser")
+    page = login(chromium, hub, "org")
+    page.goto(hub.service_url + "organiser")
     page.wait_for_selector("form#create")
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     end = start + timedelta(hours=3)
@@ -59,26 +48,26 @@ def test_organiser_reserves_through_the_page(
     row = page.locator("#reservations tr", has_text="Browser hackathon")
     assert "hack" in row.inner_text() and "h1" in row.inner_text()
     page.screenshot(path=str(artifacts_dir / "service-organiser.png"), full_page=True)
-    denied = page.goto(page_hub.service_url + "admin")
+    denied = page.goto(hub.service_url + "admin")
     assert denied is not None and denied.status == 403
     page.context.close()
 
 
-def test_admin_and_user_pages(chromium: Browser, page_hub: Hub, artifacts_dir: Path) -> None:
-    granted = page_hub.call(
+def test_admin_and_user_pages(chromium: Browser, hub: Hub, artifacts_dir: Path) -> None:
+    granted = hub.call(
         "admit", "POST", "admissions", json={"user": "ada", "flavor": "a100", "count": 1}
     ).json()
     assert granted["granted"]
-    admin = login(chromium, page_hub, "boss")
-    admin.goto(page_hub.service_url + "admin")
+    admin = login(chromium, hub, "boss")
+    admin.goto(hub.service_url + "admin")
     admin.wait_for_selector("#flavors")
     assert "a100" in admin.locator("#flavors").inner_text()
     assert "ada" in admin.locator("#leases").inner_text()
     assert "physics" in admin.locator("#groups").inner_text()
     admin.screenshot(path=str(artifacts_dir / "service-admin.png"), full_page=True)
     admin.context.close()
-    user = login(chromium, page_hub, "ada")
-    user.goto(page_hub.service_url + "me")
+    user = login(chromium, hub, "ada")
+    user.goto(hub.service_url + "me")
     user.wait_for_selector("#entitlements")
     assert "a100" in user.locator("#leases").inner_text()
     user.screenshot(path=str(artifacts_dir / "service-me.png"), full_page=True)
