@@ -55,6 +55,19 @@ def _set(value: Any, empty: Any) -> Any:
     return empty if isinstance(value, LazyConfigValue) or value is None else value
 
 
+def service_entry(port: int, service_config: Path, workdir: Path) -> dict[str, Any]:
+    """The accelhub entry of ``c.JupyterHub.services``: a managed service on a local port."""
+    return {
+        "name": "accelhub",
+        "url": f"http://127.0.0.1:{port}",
+        "command": [sys.executable, "-m", "hub_ext.service", f"--config={service_config}"],
+        "cwd": str(workdir),
+        "display": True,
+        "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": [ADMIN, ORGANISE],
+    }
+
+
 def configure_hub(
     c: Any, service_config: Path, port: int, admission_token: str, workdir: Path
 ) -> None:
@@ -64,15 +77,7 @@ def configure_hub(
     c.JupyterHub.load_roles = [*_set(c.JupyterHub.load_roles, []), *hub_roles()]
     c.JupyterHub.services = [
         *_set(c.JupyterHub.services, []),
-        {
-            "name": "accelhub",
-            "url": f"http://127.0.0.1:{port}",
-            "command": [sys.executable, "-m", "hub_ext.service", f"--config={service_config}"],
-            "cwd": str(workdir),
-            "display": True,
-            "oauth_no_confirm": True,
-            "oauth_client_allowed_scopes": [ADMIN, ORGANISE],
-        },
+        service_entry(port, service_config, workdir),
         {"name": "accelhub-spawner", "api_token": admission_token},
     ]
 

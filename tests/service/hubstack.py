@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from hub_ext.service.auth import ADMIN, ADMIT, CUSTOM_SCOPES, ORGANISE, SERVICE_HUB_SCOPES
+from hub_ext.service.demo import service_entry
 from tests.conftest import subprocess_env
 from tests.helpers.net import free_port
 from tests.helpers.processes import ServerProcess
@@ -149,15 +150,7 @@ def write_configs(
         },
     ]
     services = [
-        {
-            "name": "accelhub",
-            "url": f"http://127.0.0.1:{service_port}",
-            "command": [sys.executable, "-m", "hub_ext.service", f"--config={service_cfg}"],
-            "cwd": str(state),
-            "display": True,
-            "oauth_no_confirm": True,
-            "oauth_client_allowed_scopes": [ADMIN, ORGANISE],
-        },
+        service_entry(service_port, service_cfg, state),
         {"name": "accelhub-spawner", "api_token": admit_token},
         {"name": "test-admin", "api_token": admin_token},
     ]
