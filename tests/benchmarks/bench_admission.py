@@ -38,8 +38,9 @@ from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from hub_ext.catalog import Flavor  # noqa: E402
+from hub_ext.service import statements as st  # noqa: E402
 from hub_ext.service.core import AdmissionCore, StaticCapacity  # noqa: E402
-from hub_ext.service.db import make_engine, migrate  # noqa: E402
+from hub_ext.service.db import blocking_engine, make_engine, migrate  # noqa: E402
 from hub_ext.service.directory import GroupInfo, StaticDirectory  # noqa: E402
 from hub_ext.service.ledger import Grant  # noqa: E402
 from hub_ext.service.models import LeaseRow  # noqa: E402
@@ -174,9 +175,6 @@ def store_floor_ms(engine: AsyncEngine, batch: int = 50, repeats: int = 40) -> f
     """The store's own time per transaction of what 50 lock-step clients ask of it: one
     transaction starting `batch` leases and one ending them, no decisions at all (median of
     their mean)."""
-    from hub_ext.service import statements as st
-    from hub_ext.service.db import blocking_engine
-
     blocking = blocking_engine(engine)
     times = []
     with blocking.connect() as conn:

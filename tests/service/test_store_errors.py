@@ -14,7 +14,7 @@ from tornado.web import Application
 
 from hub_ext.service.base import APIHandler
 from hub_ext.service.db import make_engine
-from hub_ext.service.writer import Writer, WriterStopped
+from hub_ext.service.writer import WriterStopped
 from tests.helpers.net import free_port
 
 
@@ -73,18 +73,3 @@ async def test_a_bug_stays_a_500_without_details(base_url: str) -> None:
     assert json.loads(response.body) == {
         "message": "The accelhub service hit an internal error; it has been logged."
     }
-
-
-async def test_a_write_after_stop_commits_directly(tmp_path: Path) -> None:
-    # Stopping the writer does not strand later writes: they commit on their own.
-    from hub_ext.service.db import migrate
-    from tests.service.test_writer import activity, activity_rows
-
-    engine = make_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
-    await migrate(engine)
-    writer = Writer(engine)
-    writer.start()
-    await writer.stop()
-    await writer.write([activity("ada")])
-    await engine.dispose()
-    assert activity_rows(tmp_path / "s.sqlite") == 1

@@ -187,6 +187,18 @@ async def test_sqlite_wal_is_checkpointed_under_unbroken_writes(tmp_path: Path) 
     assert checked < unchecked / 2, (checked, unchecked)
 
 
+async def test_a_write_after_stop_commits_directly(tmp_path: Path) -> None:
+    # Stopping the writer does not strand later writes: they commit on their own.
+    engine = make_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
+    await migrate(engine)
+    writer = Writer(engine)
+    writer.start()
+    await writer.stop()
+    await writer.write([activity("ada")])
+    await engine.dispose()
+    assert activity_rows(tmp_path / "s.sqlite") == 1
+
+
 def test_an_in_memory_sqlite_store_is_refused() -> None:
     with pytest.raises(StoreURLError, match="outlive the service"):
         make_engine("sqlite://")
