@@ -85,7 +85,7 @@ def _lease_keys(lease: Lease) -> tuple[str, ...]:
 def _leave_queue(entry_id: str, when: datetime, outcome: str, lease_id: str | None) -> Op:
     return Op(
         st.LEAVE_QUEUE,
-        {"b_id": entry_id, "b_left_at": when, "b_outcome": outcome, "b_lease_id": lease_id},
+        {"id": entry_id, "left_at": when, "outcome": outcome, "lease_id": lease_id},
         (f"queue:{entry_id}",),
     )
 
@@ -381,11 +381,11 @@ class AdmissionCore:
                 Op(
                     st.BIND_LEASE,
                     {
-                        "b_id": lease_id,
-                        "b_namespace": namespace,
-                        "b_pod": pod,
-                        "b_bound_at": now,
-                        "b_expires_at": lease.expires_at,
+                        "id": lease_id,
+                        "namespace": namespace,
+                        "pod": pod,
+                        "bound_at": now,
+                        "expires_at": lease.expires_at,
                     },
                     (f"lease:{lease_id}",),
                 )
@@ -409,10 +409,10 @@ class AdmissionCore:
                     Op(
                         st.END_LEASE,
                         {
-                            "b_id": lease_id,
-                            "b_ended_at": now,
-                            "b_reason": reason,
-                            "b_message": message,
+                            "id": lease_id,
+                            "ended_at": now,
+                            "end_reason": reason,
+                            "end_message": message,
                         },
                         _lease_keys(lease),
                     )
@@ -558,7 +558,7 @@ class AdmissionCore:
             [
                 Op(
                     st.DELETE_RESERVATION,
-                    {"b_id": reservation_id, "b_deleted_at": self.clock()},
+                    {"id": reservation_id, "deleted_at": self.clock()},
                     (f"res:{reservation_id}",),
                 )
             ]

@@ -228,7 +228,7 @@ class KubeCluster(Configurable):
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {
-                "name": f"accelhub-hold-{reservation_id[:10]}-{new_id()[:8]}",
+                "name": f"accelhub-hold-{reservation_id[-10:]}-{new_id()[-8:]}",
                 "labels": {PLACEHOLDER_LABEL: reservation_id, FLAVOR_LABEL: flavor.slug},
             },
             "spec": {

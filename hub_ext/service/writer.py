@@ -1,9 +1,10 @@
 """Group commit on a dedicated writer thread.
 
-Callers hand over their statements and wait; one task gathers everything pending into a batch and
-passes it to a thread that commits it on a blocking connection, runs of one statement becoming
-one executemany. The event loop pays one thread hop per batch, never one per statement, and keeps
-deciding while the database works.
+Callers hand over their rows and wait; one task gathers everything pending into a batch and
+passes it to a thread that commits it on a blocking driver connection, the rows of one template
+becoming one set-based statement (``statements.py``). The event loop pays one thread hop per
+batch, never one per statement, and keeps deciding while the database works. On PostgreSQL the
+whole transaction goes to the server in one pipeline: one network round trip per batch.
 
 On SQLite the writer's connection never checkpoints the WAL when it commits. A second thread
 checkpoints once writes pause (`checkpoint_idle_seconds`), so no commit waits for a checkpoint
@@ -22,23 +23,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from psycopg import AsyncRawCursor, RawCursor
+from sqlalchemy import Dialect, Engine
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
-from sqlalchemy.sql import Executable
 
 from .db import blocking_engine, is_sqlite
+from .statements import Params, Template
 
 log = logging.getLogger("accelhub.service")
 
-Segment = list[tuple[Executable, list[dict[str, Any]]]]
+Segment = list[tuple[Template, list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
 class Op:
-    """One statement template with its parameters; `keys` name the rows it touches."""
+    """One row for a statement template; `keys` name the rows it touches."""
 
-    statement: Executable
+    statement: Template
     params: dict[str, Any]
     keys: tuple[str, ...] = field(default=())
 
@@ -54,7 +57,7 @@ def segments(ops: Sequence[Op]) -> list[Segment]:
     """Group ops by template while no row is touched by two templates in one segment,
     so reordering within a segment cannot change the result."""
     result: list[Segment] = []
-    groups: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
+    groups: dict[int, tuple[Template, list[dict[str, Any]]]] = {}
     owner: dict[str, int] = {}
     for op in ops:
         tid = id(op.statement)
@@ -69,13 +72,11 @@ def segments(ops: Sequence[Op]) -> list[Segment]:
     return result
 
 
-def executions(
-    ops: Sequence[Op],
-) -> Iterator[tuple[Executable, dict[str, Any] | list[dict[str, Any]]]]:
-    """The statements to run for the ops, in order: one execute, or one executemany per run."""
+def statements(ops: Sequence[Op], dialect: Dialect) -> Iterator[tuple[str, Params]]:
+    """The SQL to run for the ops, in order: one statement per template and segment."""
     for segment in segments(ops):
-        for statement, params in segment:
-            yield statement, params if len(params) > 1 else params[0]
+        for template, rows in segment:
+            yield from template.render(dialect, rows)
 
 
 class Writer:
@@ -103,7 +104,7 @@ class Writer:
         self._blocking: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._checkpoint_thread: ThreadPoolExecutor | None = None
-        self._conn: Connection | None = None
+        self._conn: PoolProxiedConnection | None = None
         self._checkpoint_conn: PoolProxiedConnection | None = None
 
     def start(self) -> None:
@@ -223,17 +224,21 @@ class Writer:
 
     # -- the threads' side ------------------------------------------------------------
 
-    def _writer_connection(self) -> Connection:
-        if self._conn is None or self._conn.closed or self._conn.invalidated:
+    def _writer_connection(self) -> PoolProxiedConnection:
+        if self._conn is None or not self._conn.is_valid:
             assert self._blocking is not None
-            self._conn = self._blocking.connect()
+            self._conn = self._blocking.raw_connection()
         return self._conn
 
     def _commit_blocking(self, ops: Sequence[Op]) -> None:
+        assert self._blocking is not None
         conn = self._writer_connection()
-        with conn.begin():
-            for statement, params in executions(ops):
-                conn.execute(statement, params)
+        try:
+            commit_rows(conn, self._blocking.dialect, ops)
+        except Exception:
+            if _broken(conn):
+                conn.invalidate()  # a fresh connection for the next batch
+            raise
 
     def _checkpoint_beside(self, final: bool = False) -> None:
         # A raw connection: the pragma must run outside any transaction.
@@ -246,7 +251,7 @@ class Writer:
             self._checkpoint_conn = None
 
     def _checkpoint_on_writer(self) -> None:
-        _checkpoint(self._writer_connection().connection, "PASSIVE")
+        _checkpoint(self._writer_connection(), "PASSIVE")
 
     def _close_blocking(self) -> None:
         if self._conn is not None:
@@ -260,9 +265,70 @@ def _checkpoint(connection: PoolProxiedConnection, mode: str) -> None:
     sqlite.execute(f"PRAGMA wal_checkpoint({mode})")
 
 
+def commit_rows(conn: PoolProxiedConnection, dialect: Dialect, ops: Sequence[Op]) -> None:
+    """Apply the ops in one transaction on a blocking driver connection; driver errors come
+    out as SQLAlchemy's (IntegrityError, OperationalError, ...), as from any other query."""
+    driver: Any = conn.driver_connection
+    postgres = dialect.name == "postgresql"
+    todo = list(statements(ops, dialect))
+    sql = todo[0][0] if todo else ""
+    try:
+        run = _postgres_statement(driver) if postgres else driver.execute
+        if len(todo) == 1:
+            run(*todo[0])  # one statement is a transaction of its own: no BEGIN, no COMMIT
+            return
+        sql = "BEGIN" if postgres else "BEGIN IMMEDIATE"
+        run(sql)
+        try:
+            for sql, params in todo:
+                run(sql, params)
+            sql = "COMMIT"
+            run(sql)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                run("ROLLBACK")
+            raise
+    except dialect.loaded_dbapi.Error as error:
+        raise _sqlalchemy_error(error, sql, dialect) from error
+
+
+def _sqlalchemy_error(error: Exception, sql: str, dialect: Dialect) -> StatementError:
+    """The driver's error as SQLAlchemy raises it for any query (IntegrityError, ...)."""
+    return DBAPIError.instance(
+        sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
+    )
+
+
+def _postgres_statement(driver: Any) -> Callable[..., Any]:
+    """Run statements in autocommit mode (BEGIN and COMMIT are sent by hand) through a raw
+    cursor, which sends the text with its $n parameters as it is."""
+    if not driver.autocommit:
+        driver.autocommit = True
+        # psycopg prepares a statement it sees often, and the server would then keep one
+        # generic plan for it: for a batched UPDATE, a hash join over the whole table chosen
+        # while the table was small. Plan each batch against the table as it is now instead.
+        driver.execute("SET plan_cache_mode = force_custom_plan")
+    return RawCursor(driver).execute
+
+
+def _broken(conn: PoolProxiedConnection) -> bool:
+    driver: Any = conn.driver_connection
+    return bool(getattr(driver, "broken", False) or getattr(driver, "closed", False))
+
+
 async def _execute_async(conn: AsyncConnection, ops: Sequence[Op]) -> None:
-    for statement, params in executions(ops):
-        await conn.execute(statement, params)
+    dialect = conn.dialect
+    if dialect.name != "postgresql":
+        for sql, params in statements(ops, dialect):
+            await conn.exec_driver_sql(sql, params)
+        return
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    dbapi_error = dialect.loaded_dbapi.Error
+    for sql, params in statements(ops, dialect):
+        try:
+            await AsyncRawCursor(driver).execute(sql, params)
+        except dbapi_error as error:
+            raise _sqlalchemy_error(error, sql, dialect) from error
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

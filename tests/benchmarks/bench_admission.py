@@ -45,6 +45,7 @@ from hub_ext.service.directory import GroupInfo, StaticDirectory  # noqa: E402
 from hub_ext.service.ledger import Grant  # noqa: E402
 from hub_ext.service.models import LeaseRow  # noqa: E402
 from hub_ext.service.policy import QuotaPolicy  # noqa: E402
+from hub_ext.service.writer import Op, commit_rows  # noqa: E402
 
 USERS = 10_000
 GROUPS = 500
@@ -173,38 +174,37 @@ async def open_core(url: str, group_commit: bool) -> tuple[AsyncEngine, Admissio
 
 def store_floor_ms(engine: AsyncEngine, batch: int = 50, repeats: int = 40) -> float:
     """The store's own time per transaction of what 50 lock-step clients ask of it: one
-    transaction starting `batch` leases and one ending them, no decisions at all (median of
-    their mean)."""
+    transaction starting `batch` leases and one ending them, committed as the writer thread
+    commits, with no decisions at all (median of their mean)."""
     blocking = blocking_engine(engine)
     times = []
-    with blocking.connect() as conn:
+    conn = blocking.raw_connection()
+    try:
         for _ in range(repeats):
             now = datetime.now(UTC)
-            leases = [
-                {
-                    "id": uuid.uuid4().hex,
+            starts = []
+            ends = []
+            for i in range(batch):
+                lease_id = uuid.uuid4().hex
+                values = {
+                    "id": lease_id,
                     "user": f"floor{i}",
                     "server": uuid.uuid4().hex,
                     "flavor": "t4",
                     "count": 1,
-                    "group": None,
-                    "reservation_id": None,
                     "active_key": uuid.uuid4().hex,
                     "started_at": now,
                 }
-                for i in range(batch)
-            ]
-            ends = [
-                {"b_id": row["id"], "b_ended_at": now, "b_reason": "floor", "b_message": None}
-                for row in leases
-            ]
+                starts.append(Op(st.INSERT_LEASE, values, (f"lease:{lease_id}",)))
+                values = {"id": lease_id, "ended_at": now, "end_reason": "floor"}
+                ends.append(Op(st.END_LEASE, values, (f"lease:{lease_id}",)))
             t0 = time.perf_counter()
-            with conn.begin():
-                conn.execute(st.INSERT_LEASE, leases)
-            with conn.begin():
-                conn.execute(st.END_LEASE, ends)
+            commit_rows(conn, blocking.dialect, starts)
+            commit_rows(conn, blocking.dialect, ends)
             times.append((time.perf_counter() - t0) / 2)  # one start batch, one end batch
-    blocking.dispose()
+    finally:
+        conn.close()
+        blocking.dispose()
     return 1000 * statistics.median(times)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -141,10 +142,14 @@ async def test_restart_rebuilds_the_ledger(engine: AsyncEngine) -> None:
     assert active == 1
 
 
-def test_identifiers_are_unique_128_bit_hex() -> None:
+def test_identifiers_are_unique_128_bit_hex_in_creation_order() -> None:
     from hub_ext.service.ledger import new_id
 
+    before = int(time.time() * 1000)
     ids = [new_id() for _ in range(5000)]  # spans many 4 KiB reads of randomness
+    after = int(time.time() * 1000)
     assert len(set(ids)) == len(ids)
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
-    assert len({i[:8] for i in ids}) > 4900  # prefixes (used in pod names) differ too
+    assert len({i[-8:] for i in ids}) > 4900  # the random tails (used in pod names) differ
+    millis = [int(i[:12], 16) for i in ids]
+    assert millis == sorted(millis) and before <= millis[0] and millis[-1] <= after

@@ -44,7 +44,7 @@ def lease(lease_id: str, user: str) -> Op:
 
 
 def end(lease_id: str, user: str) -> Op:
-    params = {"b_id": lease_id, "b_ended_at": NOW, "b_reason": "released", "b_message": None}
+    params = {"id": lease_id, "ended_at": NOW, "end_reason": "released", "end_message": None}
     return Op(st.END_LEASE, params, (f"lease:{lease_id}", f"key:{user}/"))
 
 
