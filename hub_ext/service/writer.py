@@ -56,6 +56,9 @@ class WriterStopped(RuntimeError):
 def segments(ops: Sequence[Op]) -> list[Segment]:
     """Group ops by template while no row is touched by two templates in one segment,
     so reordering within a segment cannot change the result."""
+    template = ops[0].statement if ops else None
+    if all(op.statement is template for op in ops):  # the usual batch: one kind of write
+        return [[(template, [op.params for op in ops])]] if template is not None else []
     result: list[Segment] = []
     groups: dict[int, tuple[Template, list[dict[str, Any]]]] = {}
     owner: dict[str, int] = {}
