@@ -307,10 +307,12 @@ def _postgres_statement(driver: Any) -> Callable[..., Any]:
     cursor, which sends the text with its $n parameters as it is."""
     if not driver.autocommit:
         driver.autocommit = True
-        # psycopg prepares a statement it sees often, and the server would then keep one
-        # generic plan for it: for a batched UPDATE, a hash join over the whole table chosen
-        # while the table was small. Plan each batch against the table as it is now instead.
-        driver.execute("SET plan_cache_mode = force_custom_plan")
+        # Every batched UPDATE finds its rows by primary key. psycopg prepares statements it
+        # sees often, and the server then keeps one generic plan; planned while the table was
+        # small (or its statistics stale), that was a hash join over the whole table, slower
+        # with every lease. On this connection the only plan is the index lookup per row.
+        for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+            driver.execute(f"SET {setting} = off")
     return RawCursor(driver).execute
 
 
