@@ -2,9 +2,10 @@
 
 Callers hand over their rows and wait; one task gathers everything pending into a batch and
 passes it to a thread that commits it on a blocking driver connection, the rows of one template
-becoming one set-based statement (``statements.py``). The event loop pays one thread hop per
-batch, never one per statement, and keeps deciding while the database works. On PostgreSQL the
-whole transaction goes to the server in one pipeline: one network round trip per batch.
+becoming one multi-row statement (``statements.py``). The event loop pays one thread hop per
+batch, never one per statement, and keeps deciding while the database works. A batch of one
+statement (the usual case: 50 lease starts, or 50 lease ends) is its own transaction, with no
+BEGIN or COMMIT around it: on PostgreSQL one network round trip.
 
 On SQLite the writer's connection never checkpoints the WAL when it commits. A second thread
 checkpoints once writes pause (`checkpoint_idle_seconds`), so no commit waits for a checkpoint

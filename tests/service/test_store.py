@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_ext.service.accounting import usage, usage_csv
 from hub_ext.service.activity import ActivityTracker
+from hub_ext.service.db import alembic_config, make_engine, migrate
 from hub_ext.service.models import metadata
 from hub_ext.service.writer import Writer
 from tests.service.helpers import Clock, make_core
@@ -25,6 +29,38 @@ async def test_migrations_match_the_models(engine: AsyncEngine) -> None:
 
     async with engine.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+async def test_upgrading_a_first_release_store_keeps_leases_and_the_one_lease_rule(
+    store_url: str,
+) -> None:
+    engine = make_engine(store_url)
+    lease = (
+        'INSERT INTO leases (id, "user", server, flavor, count, active_key, started_at) '
+        "VALUES (:id, 'ada', '', 'a100', 1, :key, '2026-03-02 08:00:00')"
+    )
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0001"))
+            await conn.execute(text(lease), {"id": "a" * 32, "key": "ada/"})
+            await conn.execute(text(lease), {"id": "b" * 32, "key": None})  # an ended one
+        await migrate(engine)
+        async with engine.connect() as conn:
+            ids = (await conn.execute(text("SELECT id FROM leases ORDER BY id"))).scalars()
+            assert list(ids) == ["a" * 32, "b" * 32]
+            assert (
+                await conn.run_sync(
+                    lambda c: list(compare_metadata(MigrationContext.configure(c), metadata))
+                )
+                == []
+            )
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(text(lease), {"id": "c" * 32, "key": "ada/"})
+        async with engine.begin() as conn:  # ended leases never clash
+            await conn.execute(text(lease), {"id": "d" * 32, "key": None})
+    finally:
+        await engine.dispose()
 
 
 async def test_usage_by_user_group_flavor_with_utilisation(engine: AsyncEngine) -> None:
