@@ -81,7 +81,8 @@ class Template:
         if dialect.name not in ("sqlite", "postgresql"):
             raise ValueError(f"no batched statements for the {dialect.name} dialect")
         columns = [self.table.c[name] for name in self.params]
-        processors = tuple(column.type.bind_processor(dialect) for column in columns)
+        # The dialect's own form of each type: its processor chain is the one the ORM runs.
+        processors = tuple(c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns)
         defaults = tuple(_scalar_default(column) for column in columns)
         numbered = dialect.name == "postgresql"  # psycopg's raw cursor: $1, $2, ...
         preparer = dialect.identifier_preparer

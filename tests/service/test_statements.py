@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_ext.service import statements as st
@@ -29,7 +29,7 @@ def lease_values(index: int) -> dict[str, Any]:
         "group": None if index % 4 else "cms",
         "reservation_id": None,
         "active_key": f"user{index}/",
-        "started_at": START + timedelta(seconds=index),
+        "started_at": START.replace(microsecond=index % 2) + timedelta(seconds=index),
         "expires_at": None if index % 5 else START + timedelta(hours=8),
         "end_message": 'l\'été "🎉"' if index == 7 else None,
     }
@@ -69,6 +69,12 @@ async def test_batched_rows_read_back_as_the_orm_writes_them(engine: AsyncEngine
         assert mine["started_at"] == values["started_at"]
         assert mine["started_at"].tzinfo == UTC
     assert stored[f"{7:032x}"]["end_message"] == 'l\'été "🎉"'
+    # Byte for byte: SQLite compares stored datetimes as text.
+    async with engine.connect() as conn:
+        result = await conn.execute(text("SELECT id, started_at FROM leases"))
+        raw = {row_id: started for row_id, started in result}
+    for values in batched:
+        assert raw[values["id"]] == raw["o" + values["id"][1:]]
 
 
 async def test_a_batch_beyond_the_variable_limit_is_split_and_lands_whole(
