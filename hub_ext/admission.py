@@ -483,11 +483,11 @@ class ServicePolicy(LoggingConfigurable):
                 self.log.warning("admission service down: granting %s without a lease", flavor.slug)
                 return LeaseDecision(granted=True, lease_id=None, local=True)
             raise
-        if response.code == 404 and not _json(response):
+        data = _json(response)
+        if response.code == 404 and not data:
             raise AdmissionUnavailable(
                 f"The accelerator admission service is not registered at {self.url} (HTTP 404)."
             )
-        data = _json(response)
         if response.code >= 400 or data is None:
             if data and data.get("granted") is False:
                 return LeaseDecision.from_json(data)

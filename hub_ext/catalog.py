@@ -248,29 +248,22 @@ class _Reader:
 
     def cpu(self, key: str, default: float | None) -> float | None:
         value = self.raw.get(key, default)
-        if value is None:
-            return None
+        return None if value is None else self.cores(key, value)
+
+    def cpus(self, key: str) -> tuple[float, ...]:
+        value = self.raw.get(key, ()) or ()
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise self.fail(key, f"{value!r} is not a list of CPU amounts")
+        return tuple(self.cores(f"{key}[{i}]", v) for i, v in enumerate(value))
+
+    def cores(self, key: str, value: Any) -> float:
+        """A positive CPU amount; ``key`` names it in the error (``cpu_choices[1]``)."""
         try:
             cores = parse_cpu(value)
         except ValueError as err:
             raise self.fail(key, str(err)) from None
         if cores <= 0:
             raise self.fail(key, f"{value!r} must be more than zero")
-        return cores
-
-    def cpus(self, key: str) -> tuple[float, ...]:
-        value = self.raw.get(key, ()) or ()
-        if isinstance(value, str) or not isinstance(value, Sequence):
-            raise self.fail(key, f"{value!r} is not a list of CPU amounts")
-        return tuple(float(self.cpu_item(key, i, v)) for i, v in enumerate(value))
-
-    def cpu_item(self, key: str, i: int, value: Any) -> float:
-        try:
-            cores = parse_cpu(value)
-        except ValueError as err:
-            raise self.fail(f"{key}[{i}]", str(err)) from None
-        if cores <= 0:
-            raise self.fail(f"{key}[{i}]", f"{value!r} must be more than zero")
         return cores
 
     def memory(self, key: str, default: str | None) -> str | None:
