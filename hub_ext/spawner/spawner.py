@@ -59,7 +59,8 @@ class AcceleratorSpawner(KubeSpawner):
         Unicode(),
         [],
         config=True,
-        help="Namespaces whose pods the inventory counts; empty means all namespaces.",
+        help="Namespaces whose pods the inventory counts; empty leaves the choice to "
+        "ClusterInventory.namespaces (by default every namespace).",
     )
     inventory_sync_seconds = Float(
         3.0,
@@ -115,11 +116,12 @@ class AcceleratorSpawner(KubeSpawner):
 
     def inventory(self) -> ClusterInventory:
         """The hub-wide cluster inventory (started on first use)."""
+        scope = list(self.inventory_namespaces)
         return ClusterInventory.shared(
             self.catalog.all(),
             lambda: shared_client("CoreV1Api"),
             key=(self.k8s_api_host,),
-            namespaces=list(self.inventory_namespaces),
+            **({"namespaces": scope} if scope else {}),
             config=self.config,
             log=self.log,
         )

@@ -151,3 +151,28 @@ async def test_pending_words() -> None:
     assert scheduler_message(events) == "Waiting for the scheduler: 0/9 nodes are available: ..."
     msg = timeout_message(mig, 1, 60, "No MIG 1g.10gb slice is free", None)
     assert "waiting for a node with 1 x MIG 1g.10gb slice" in msg
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, []),
+        ({"ClusterInventory": {"namespaces": ["users"]}}, ["users"]),
+        (
+            {
+                "ClusterInventory": {"namespaces": ["users"]},
+                "AcceleratorSpawner": {"inventory_namespaces": ["lab"]},
+            },
+            ["lab"],
+        ),
+    ],
+)
+async def test_inventory_namespaces_come_from_either_setting(
+    settings: dict[str, Any], expected: list[str]
+) -> None:
+    spawner = AcceleratorSpawner(_mock=True, config=Config(settings))
+    inventory = spawner.inventory()
+    try:
+        assert inventory.namespaces == expected
+    finally:
+        await inventory.stop()
