@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_ext.service import statements as st
 from hub_ext.service.db import StoreURLError, make_engine, migrate
 from hub_ext.service.models import ActivityRow, LeaseRow
 from hub_ext.service.writer import Op, Writer
+from tests.service.postgres import PostgresServer
 
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 
@@ -202,3 +203,29 @@ async def test_a_write_after_stop_commits_directly(tmp_path: Path) -> None:
 def test_an_in_memory_sqlite_store_is_refused() -> None:
     with pytest.raises(StoreURLError, match="outlive the service"):
         make_engine("sqlite://")
+
+
+@pytest.mark.postgres
+async def test_the_writer_reconnects_after_postgres_drops_its_connection(
+    postgres: PostgresServer,
+) -> None:
+    engine = make_engine(postgres.url(postgres.create_database()))
+    await migrate(engine)
+    writer = Writer(engine)
+    writer.start()
+    try:
+        await writer.write([activity("ada")])
+        async with engine.begin() as conn:  # as a server restart or an idle timeout would
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        with pytest.raises(OperationalError):
+            await writer.write([activity("bob")])  # the batch in flight fails, with a reason
+        await writer.write([activity("cy")])  # the next one gets a fresh connection
+    finally:
+        await writer.stop()
+    assert await count(engine, ActivityRow.id) == 2
+    await engine.dispose()
