@@ -222,7 +222,7 @@ class AcceleratorSpawner(KubeSpawner):
 
     async def _release(self) -> None:
         lease_id, self._lease_id, self._lease = self._lease_id, None, None
-        if lease_id and not lease_id.startswith("local-"):
+        if lease_id:
             try:
                 await self.policy.release_lease(lease_id)
             except AdmissionUnavailable as err:
