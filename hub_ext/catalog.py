@@ -268,8 +268,17 @@ class _Reader:
 
     def memory(self, key: str, default: str | None) -> str | None:
         value = self.raw.get(key, default)
-        if value is None:
-            return None
+        return None if value is None else self.size(key, value)
+
+    def memories(self, key: str) -> tuple[str, ...]:
+        value = self.raw.get(key, ()) or ()
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise self.fail(key, f"{value!r} is not a list of memory sizes")
+        return tuple(self.size(f"{key}[{i}]", v) for i, v in enumerate(value))
+
+    def size(self, key: str, value: Any) -> str:
+        """A positive memory size as given (numbers in bytes become ``16Gi``-style text);
+        ``key`` names it in the error (``memory_choices[1]``)."""
         try:
             size = parse_memory(value)
         except ValueError as err:
@@ -277,19 +286,6 @@ class _Reader:
         if size <= 0:
             raise self.fail(key, f"{value!r} must be more than zero")
         return value if isinstance(value, str) else format_memory(size)
-
-    def memories(self, key: str) -> tuple[str, ...]:
-        value = self.raw.get(key, ()) or ()
-        if isinstance(value, str) or not isinstance(value, Sequence):
-            raise self.fail(key, f"{value!r} is not a list of memory sizes")
-        out = []
-        for i, item in enumerate(value):
-            try:
-                size = parse_memory(item)
-            except ValueError as err:
-                raise self.fail(f"{key}[{i}]", str(err)) from None
-            out.append(item if isinstance(item, str) else format_memory(size))
-        return tuple(out)
 
 
 def parse_flavor(raw: Any, where: str = "flavor") -> Flavor:

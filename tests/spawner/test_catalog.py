@@ -78,6 +78,14 @@ def test_get_unknown_flavor_is_not_a_key_error() -> None:
         ([{"slug": "c", "counts": [2]}], "flavors[0].counts: a cpu flavor has no devices"),
         ([{"slug": "c", "default_memory": "lots"}], "flavors[0].default_memory: 'lots'"),
         (
+            [{"slug": "c", "memory_choices": ["8Gi", "0"]}],
+            "flavors[0].memory_choices[1]: '0' must be more than zero",
+        ),
+        (
+            [{"slug": "c", "cpu_choices": [2, "-1"]}],
+            "flavors[0].cpu_choices[1]: '-1' must be more than zero",
+        ),
+        (
             [{"slug": "c", "default_cpu": 4, "cpu_limit": 2}],
             "flavors[0].default_cpu: 4 is above cpu_limit 2",
         ),
