@@ -48,7 +48,7 @@ class Template:
     columns: tuple[str, ...]
     key: str | None = None
     set_null: tuple[str, ...] = ()
-    _compiled: dict[Dialect, _Compiled] = field(default_factory=dict, repr=False)
+    _compiled: dict[tuple[str, str], _Compiled] = field(default_factory=dict, repr=False)
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -59,9 +59,10 @@ class Template:
         self, dialect: Dialect, rows: Sequence[Mapping[str, Any]]
     ) -> Iterator[tuple[str, Params]]:
         """The statements (text, parameters) that apply `rows`, in order."""
-        compiled = self._compiled.get(dialect)
+        kind = (dialect.name, dialect.driver)  # engines of one kind compile alike
+        compiled = self._compiled.get(kind)
         if compiled is None:
-            compiled = self._compiled[dialect] = self._compile(dialect)
+            compiled = self._compiled[kind] = self._compile(dialect)
         if self.key is not None and len(rows) > 1:
             # One set-based UPDATE must not name a row twice; the last change of a row wins,
             # as it would if the updates ran one after another.
