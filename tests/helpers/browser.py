@@ -1,7 +1,10 @@
 """Playwright driving Debian's Chromium (never a downloaded browser).
 
-One Playwright and one Chromium serve every suite: the sync API allows a single
-instance per process, so suites use the ``browser`` fixture instead of their own.
+One Playwright and one Chromium serve each test module: the sync API allows a
+single instance at a time, so suites use the ``browser`` fixture instead of their
+own. They stop when the module ends, because the sync API keeps an event loop
+running on the main thread, and tests of other modules that start their own
+loop (``asyncio.run``, pytest-asyncio) cannot while it runs.
 """
 
 from __future__ import annotations
@@ -31,13 +34,13 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[Playwright]:
     with sync_playwright() as playwright:
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     browser = playwright_instance.chromium.launch(
         executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
