@@ -297,9 +297,11 @@ def commit_rows(conn: PoolProxiedConnection, dialect: Dialect, ops: Sequence[Op]
 
 
 def _sqlalchemy_error(error: Exception, sql: str, dialect: Dialect) -> StatementError:
-    """The driver's error as SQLAlchemy raises it for any query (IntegrityError, ...)."""
+    """The driver's error as SQLAlchemy raises it for any query (IntegrityError, ...), naming
+    the statement by its start: a batch's full text runs to thousands of placeholders."""
+    shown = sql if len(sql) <= 160 else sql[:160] + " ..."
     return DBAPIError.instance(
-        sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
+        shown, None, error, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
     )
 
 
