@@ -28,7 +28,7 @@ class _TimeOrderedIds:
 
     New rows land at the end of the primary-key index instead of on a random page, so a commit
     of many new leases dirties a few pages rather than one per lease (on SQLite a 50-lease start
-    and end took about 40 % less time). The random part comes from os.urandom, read 4 KiB at a time:
+    and end took a third less time). The random part comes from os.urandom, read 4 KiB at a time:
     one system call per 409 identifiers instead of one each (system calls are dear on virtual
     machines).
     """
