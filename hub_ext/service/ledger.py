@@ -34,6 +34,7 @@ class _TimeOrderedIds:
     """
 
     RANDOM_BYTES = 10
+    POOL_BYTES = 409 * RANDOM_BYTES  # one 4 KiB read
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -49,7 +50,7 @@ class _TimeOrderedIds:
         size = self.RANDOM_BYTES
         with self._lock:
             if self._used + size > len(self._pool):
-                self._pool, self._used = os.urandom(4090), 0
+                self._pool, self._used = os.urandom(self.POOL_BYTES), 0
             start = self._used
             self._used += size
             tail = self._pool[start : start + size]

@@ -125,12 +125,9 @@ def _scalar_default(column: Column[Any]) -> Any:
     return None
 
 
-def insert(table: Table, exclude: Sequence[str] = ()) -> Template:
+def insert(table: Table) -> Template:
     """Insert rows; columns a row leaves out get their default (or NULL)."""
-    columns = tuple(
-        c.name for c in table.columns if c.name not in exclude and not _autoincrement(c)
-    )
-    return Template(table, columns)
+    return Template(table, tuple(c.name for c in table.columns if not _autoincrement(c)))
 
 
 def update(

@@ -325,17 +325,14 @@ def _broken(conn: PoolProxiedConnection) -> bool:
 
 
 async def _execute_async(conn: AsyncConnection, ops: Sequence[Op]) -> None:
+    """The ops on the asyncio driver, inside the caller's transaction (no writer thread)."""
     dialect = conn.dialect
-    if dialect.name != "postgresql":
-        for sql, params in statements(ops, dialect):
-            await conn.exec_driver_sql(sql, params)
-        return
     driver: Any = (await conn.get_raw_connection()).driver_connection
-    dbapi_error = dialect.loaded_dbapi.Error
+    execute = AsyncRawCursor(driver).execute if dialect.name == "postgresql" else driver.execute
     for sql, params in statements(ops, dialect):
         try:
-            await AsyncRawCursor(driver).execute(sql, params)
-        except dbapi_error as error:
+            await execute(sql, params)
+        except dialect.loaded_dbapi.Error as error:
             raise _sqlalchemy_error(error, sql, dialect) from error
 
 
