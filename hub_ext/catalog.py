@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -246,15 +246,17 @@ class _Reader:
                 raise self.fail(f"counts[{i}]", f"{item!r} is not a whole number of devices")
         return _unique(tuple(value))
 
-    def cpu(self, key: str, default: float | None) -> float | None:
+    def one(self, key: str, default: Any, check: Callable[[str, Any], _T]) -> _T | None:
+        """A setting passed through ``check`` (``cores``, ``size``), or None when unset."""
         value = self.raw.get(key, default)
-        return None if value is None else self.cores(key, value)
+        return None if value is None else check(key, value)
 
-    def cpus(self, key: str) -> tuple[float, ...]:
+    def many(self, key: str, what: str, check: Callable[[str, Any], _T]) -> tuple[_T, ...]:
+        """A list setting, each item passed through ``check``; ``what`` names the items."""
         value = self.raw.get(key, ()) or ()
         if isinstance(value, str) or not isinstance(value, Sequence):
-            raise self.fail(key, f"{value!r} is not a list of CPU amounts")
-        return tuple(self.cores(f"{key}[{i}]", v) for i, v in enumerate(value))
+            raise self.fail(key, f"{value!r} is not a list of {what}")
+        return tuple(check(f"{key}[{i}]", v) for i, v in enumerate(value))
 
     def cores(self, key: str, value: Any) -> float:
         """A positive CPU amount; ``key`` names it in the error (``cpu_choices[1]``)."""
@@ -265,16 +267,6 @@ class _Reader:
         if cores <= 0:
             raise self.fail(key, f"{value!r} must be more than zero")
         return cores
-
-    def memory(self, key: str, default: str | None) -> str | None:
-        value = self.raw.get(key, default)
-        return None if value is None else self.size(key, value)
-
-    def memories(self, key: str) -> tuple[str, ...]:
-        value = self.raw.get(key, ()) or ()
-        if isinstance(value, str) or not isinstance(value, Sequence):
-            raise self.fail(key, f"{value!r} is not a list of memory sizes")
-        return tuple(self.size(f"{key}[{i}]", v) for i, v in enumerate(value))
 
     def size(self, key: str, value: Any) -> str:
         """A positive memory size as given (numbers in bytes become ``16Gi``-style text);
@@ -331,24 +323,24 @@ def parse_flavor(raw: Any, where: str = "flavor") -> Flavor:
         )
     if "mig_parent_product" in raw and kind != "mig":
         raise r.fail("mig_parent_product", "only mig flavors take a MIG setting")
-    default_cpu = r.cpu("default_cpu", 1.0) or 1.0
-    cpu_limit = r.cpu("cpu_limit", None)
-    cpu_choices = r.cpus("cpu_choices")
+    default_cpu = r.one("default_cpu", 1.0, r.cores) or 1.0
+    cpu_limit = r.one("cpu_limit", None, r.cores)
+    cpu_choices = r.many("cpu_choices", "CPU amounts", r.cores)
     if cpu_limit is not None:
         for i, cores in enumerate((default_cpu, *cpu_choices)):
             if cores > cpu_limit:
                 key = "default_cpu" if i == 0 else f"cpu_choices[{i - 1}]"
                 raise r.fail(key, f"{cores:g} is above cpu_limit {cpu_limit:g}")
-    default_memory = r.memory("default_memory", "2Gi") or "2Gi"
-    memory_limit = r.memory("memory_limit", None)
-    memory_choices = r.memories("memory_choices")
+    default_memory = r.one("default_memory", "2Gi", r.size) or "2Gi"
+    memory_limit = r.one("memory_limit", None, r.size)
+    memory_choices = r.many("memory_choices", "memory sizes", r.size)
     if memory_limit is not None:
         cap = parse_memory(memory_limit)
         for i, size in enumerate((default_memory, *memory_choices)):
             if parse_memory(size) > cap:
                 key = "default_memory" if i == 0 else f"memory_choices[{i - 1}]"
                 raise r.fail(key, f"{size} is above memory_limit {memory_limit}")
-    device_memory = r.memory("device_memory", None)
+    device_memory = r.one("device_memory", None, r.size)
     return Flavor(
         slug=slug,
         display_name=r.text("display_name", slug) or slug,
