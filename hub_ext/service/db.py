@@ -48,7 +48,9 @@ def blocking_engine(engine: AsyncEngine) -> Engine:
     """A blocking engine on the same database as `engine`, for the writer's thread.
 
     Its SQLite connections never checkpoint the WAL when they commit: the writer checkpoints
-    from another thread, so that no commit waits for one.
+    from another thread, so that no commit waits for one. Its PostgreSQL connections run in
+    autocommit mode (the writer sends BEGIN and COMMIT itself, and none for a batch of one
+    statement) and look rows up by index only.
     """
     url: URL = engine.url
     backend = url.get_backend_name()
@@ -62,12 +64,14 @@ def blocking_engine(engine: AsyncEngine) -> Engine:
         _tune_sqlite(blocking, autocheckpoint=False)
         return blocking
     if backend == "postgresql":
-        return create_engine(
+        blocking = create_engine(
             url.set(drivername="postgresql+psycopg"),
             pool_size=2,
             max_overflow=0,
             pool_pre_ping=True,
         )
+        _tune_postgres_writer(blocking)
+        return blocking
     raise StoreURLError(f"The store must be SQLite or PostgreSQL, not {url.drivername}.")
 
 
@@ -91,6 +95,18 @@ def _tune_sqlite(engine: Engine, autocheckpoint: bool = True) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _tune_postgres_writer(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.autocommit = True
+        # Every batched UPDATE finds its rows by primary key. psycopg prepares statements it
+        # sees often, and the server then keeps one generic plan; planned while the table was
+        # small (or its statistics stale), that was a hash join over the whole table, slower
+        # with every lease. On these connections the only plan is the index lookup per row.
+        for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+            dbapi_connection.execute(f"SET {setting} = off")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -277,7 +277,8 @@ def commit_rows(conn: PoolProxiedConnection, dialect: Dialect, ops: Sequence[Op]
     todo = list(statements(ops, dialect))
     sql = todo[0][0] if todo else ""
     try:
-        run = _postgres_statement(driver) if postgres else driver.execute
+        # PostgreSQL: a raw cursor sends the text with its $n parameters as it is.
+        run = RawCursor(driver).execute if postgres else driver.execute
         if len(todo) == 1:
             run(*todo[0])  # one statement is a transaction of its own: no BEGIN, no COMMIT
             return
@@ -303,20 +304,6 @@ def _sqlalchemy_error(error: Exception, sql: str, dialect: Dialect) -> Statement
     return DBAPIError.instance(
         shown, None, error, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
     )
-
-
-def _postgres_statement(driver: Any) -> Callable[..., Any]:
-    """Run statements in autocommit mode (BEGIN and COMMIT are sent by hand) through a raw
-    cursor, which sends the text with its $n parameters as it is."""
-    if not driver.autocommit:
-        driver.autocommit = True
-        # Every batched UPDATE finds its rows by primary key. psycopg prepares statements it
-        # sees often, and the server then keeps one generic plan; planned while the table was
-        # small (or its statistics stale), that was a hash join over the whole table, slower
-        # with every lease. On this connection the only plan is the index lookup per row.
-        for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
-            driver.execute(f"SET {setting} = off")
-    return RawCursor(driver).execute
 
 
 def _broken(conn: PoolProxiedConnection) -> bool:
