@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from traitlets import Dict, Float, List, Unicode, default
@@ -87,6 +87,7 @@ class LeaseDecision:
     message: str = ""
     in_use: InUse | None = None
     queue_position: int | None = None
+    queue_length: int | None = None
     retry_after_seconds: float | None = None
     local: bool = False
 
@@ -116,6 +117,7 @@ class LeaseDecision:
             message=str(data.get("message") or ""),
             in_use=InUse.from_json(data.get("in_use")),
             queue_position=_opt_int(data.get("queue_position")),
+            queue_length=_opt_int(data.get("queue_length")),
             retry_after_seconds=_opt_float(data.get("retry_after_seconds")),
         )
 
@@ -194,6 +196,10 @@ class AdmissionPolicy(Protocol):
 
     async def release_lease(self, lease_id: str) -> None:
         """Give the devices back; releasing an unknown lease is not an error."""
+        ...
+
+    async def leave_queue(self, user: str, server: str) -> None:
+        """Take ``user``'s ``server`` out of every waiting line (not being in one is fine)."""
         ...
 
     async def entitlements(self, user: str, groups: list[str]) -> dict[str, Entitlement]:
@@ -358,6 +364,9 @@ class StaticPolicy(LoggingConfigurable):
         """Forget the lease."""
         self.leases.pop(lease_id, None)
 
+    async def leave_queue(self, user: str, server: str) -> None:
+        """Nothing to leave: this policy keeps no waiting line."""
+
     async def entitlements(self, user: str, groups: list[str]) -> dict[str, Entitlement]:
         """Entitlements for every flavor named in the caps or quotas (others are unrestricted)."""
         slugs = set(self.user_caps) | set(self.capacity)
@@ -419,9 +428,19 @@ class ServicePolicy(LoggingConfigurable):
         "(an empty list refuses every spawn while the service is down).",
     )
 
+    activity_url = Unicode(
+        config=True,
+        help="URL user servers send GPU activity reports to (their $ACCELHUB_ACTIVITY_URL), "
+        "as a user server reaches the service (default: <url>api/v1/activity).",
+    )
+
     @default("url")
     def _default_url(self) -> str:
         return os.environ.get("ACCELHUB_ADMISSION_URL", "http://127.0.0.1:8081/services/accelhub/")
+
+    @default("activity_url")
+    def _default_activity_url(self) -> str:
+        return self._endpoint("api/v1/activity")
 
     @default("token")
     def _default_token(self) -> str:
@@ -513,6 +532,13 @@ class ServicePolicy(LoggingConfigurable):
         response = await self._call("DELETE", f"api/v1/leases/{quote(lease_id, safe='')}")
         if response.code >= 400 and response.code != 404:
             self.log.warning("releasing lease %s failed: HTTP %s", lease_id, response.code)
+
+    async def leave_queue(self, user: str, server: str) -> None:
+        """DELETE api/v1/queue?user=&server= (every flavor's line)."""
+        query = urlencode({"user": user, "server": server})
+        response = await self._call("DELETE", f"api/v1/queue?{query}")
+        if response.code >= 400:
+            self.log.warning("leaving the line for %s/%s: HTTP %s", user, server, response.code)
 
     async def entitlements(self, user: str, groups: list[str]) -> dict[str, Entitlement]:
         """GET api/v1/users/{name}/entitlements."""

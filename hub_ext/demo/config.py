@@ -83,10 +83,6 @@ def hub_config(state: Path, kubeconfig: Path, ports: DemoPorts, admission_token:
         ("c.KubeSpawner.args", args),
         ("c.KubeSpawner.start_timeout", 180),
         ("c.KubeSpawner.http_timeout", 90),
-        (
-            "c.KubeSpawner.environment",
-            {"ACCELHUB_ACTIVITY_URL": f"{service_url}api/v1/activity"},
-        ),
         ("c.Spawner.default_url", "/lab"),
     ]
     lines = [f"{name} = {value!r}" for name, value in settings]

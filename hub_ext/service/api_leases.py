@@ -13,6 +13,20 @@ from .models import LeaseRow
 from .records import Lease
 from .shape import lease_json
 
+MAX_DEVICES = 64
+
+
+def check_count(slug: str, resource: str | None, count: int) -> None:
+    """A 422 sentence unless ``count`` suits the flavor: 0 without a device, else 1..64."""
+    if resource is None and count != 0:
+        raise APIError(
+            422, f"The flavor {slug!r} has no accelerator, so 'count' must be 0, not {count}."
+        )
+    if resource is not None and not 1 <= count <= MAX_DEVICES:
+        raise APIError(
+            422, f"The flavor {slug!r} takes a 'count' between 1 and {MAX_DEVICES}, not {count}."
+        )
+
 
 class LeaseMixin(APIHandler):
     def lease_body(self, lease: Lease) -> dict[str, Any]:
@@ -42,10 +56,11 @@ class AdmissionsHandler(LeaseMixin):
         user = field(data, "user", str, nonempty=True)
         server = field(data, "server", str, "")
         flavor = field(data, "flavor", str, nonempty=True)
-        count = field(data, "count", int, 1)
+        known = self.core.flavors.get(flavor)
+        count = field(data, "count", int, 1 if known is None or known.resource else 0)
         wait = field(data, "wait", bool, False)
-        if count < 1 or count > 64:
-            raise APIError(422, "The field 'count' must be between 1 and 64.")
+        if known is not None:
+            check_count(flavor, known.resource, count)
         decision = await self.core.admit(user, server, flavor, count, wait)
         if isinstance(decision, Grant):
             self.write_json({"granted": True, "lease": self.lease_body(decision.lease)})

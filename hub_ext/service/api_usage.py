@@ -42,8 +42,11 @@ class UsageHandler(APIHandler):
                     raise self.forbid(f"You may not read the usage of group {group!r}.")
             elif user is not None and user != principal.name:
                 member_of = await self.core.directory.user_groups(user)
-                if not principal.organises_any(member_of):
+                organised = {g for g in member_of if principal.organises(g)}
+                if not organised:
                     raise self.forbid("You may only read your own usage.")
+                if not principal.organises_all:
+                    groups = organised  # only what is charged to the groups they organise
             elif user is None:
                 users = {principal.name}
         rows = await usage(self.core.engine, start, end, group_by, now, users, groups)
@@ -63,9 +66,12 @@ class ActivityHandler(APIHandler):
         if not (principal.admin or principal.is_user(user)):
             raise self.forbid("A server may only report its own user's activity.")
         try:
-            stamp = parse_time(field(data, "timestamp", str)) if data.get("timestamp") else utcnow()
+            if data.get("timestamp"):
+                parse_time(field(data, "timestamp", str))
         except (ValueError, OverflowError):
             raise APIError(422, "'timestamp' must be an ISO 8601 timestamp.") from None
+        # The service's own clock: a server's clock (or a forged time) must not decide idleness.
+        stamp = utcnow()
         devices = field(data, "devices", list, [])
         if len(devices) > MAX_DEVICES:
             raise APIError(422, f"At most {MAX_DEVICES} devices per report.")

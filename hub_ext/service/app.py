@@ -82,6 +82,12 @@ class AccelhubService(Application):
         config=True,
         help="How long a lease granted from the waiting line is held for its user to start.",
     )
+    queue_stale_seconds = Float(
+        60.0,
+        config=True,
+        help="Seconds after a waiting server's last lease request when it loses its place in "
+        "line (a waiting spawner asks every few seconds; one that gave up or went away stops).",
+    )
     reserved_priority_class = Unicode(
         "accelhub-reserved",
         config=True,
@@ -190,6 +196,7 @@ class AccelhubService(Application):
             self.capacity,
             retry_hint_seconds=self.retry_hint_seconds,
             queue_hold_seconds=self.queue_hold_seconds,
+            queue_stale_seconds=self.queue_stale_seconds,
         )
         await self.core.load()
         self.core.start()

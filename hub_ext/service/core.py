@@ -137,6 +137,7 @@ class AdmissionCore:
         capacity: CapacitySource | None = None,
         retry_hint_seconds: int = 60,
         queue_hold_seconds: int = 600,
+        queue_stale_seconds: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
@@ -146,6 +147,7 @@ class AdmissionCore:
         self.capacity_source: CapacitySource = capacity or NoCapacity()
         self.retry_hint_seconds = retry_hint_seconds
         self.queue_hold_seconds = queue_hold_seconds
+        self.queue_stale_seconds = queue_stale_seconds
         self.clock = clock
         self.ledger = Ledger()
         self.writer = Writer(engine)
@@ -184,6 +186,7 @@ class AdmissionCore:
                         flavor=row["flavor"],
                         count=row["count"],
                         enqueued_at=row["enqueued_at"],
+                        last_seen=now,
                     )
                 )
         self.ledger = ledger
@@ -240,9 +243,10 @@ class AdmissionCore:
                 raise
             self._changed(flavor)
         elif isinstance(decision, Refusal) and wait and decision.reason in WAITABLE:
-            entry = QueueEntry(new_id(), user, server, flavor, count, now, decision.reason)
+            entry = QueueEntry(new_id(), user, server, flavor, count, now, decision.reason, now)
             before = self.ledger.queue_position(flavor, user, server)
             decision.queue_position = self.ledger.enqueue(entry)
+            decision.queue_length = len(self.ledger.queue[flavor])
             if before is None:
                 await self.writer.write(
                     [
@@ -263,6 +267,8 @@ class AdmissionCore:
             self._changed(flavor)
         elif isinstance(decision, Refusal):
             decision.queue_position = self.ledger.queue_position(flavor, user, server)
+            if decision.queue_position is not None:
+                decision.queue_length = len(self.ledger.queue[flavor])
         for observer in self.observers:
             observer.decided(decision, flavor, time.perf_counter() - started)
         return decision
@@ -296,16 +302,39 @@ class AdmissionCore:
                 self.ledger.queue[entry.flavor].insert(0, entry)
             raise
 
-    async def leave_queue(self, user: str, server: str, flavor: str | None = None) -> bool:
+    async def leave_queue(
+        self, user: str, server: str, flavor: str | None = None, outcome: str = "left"
+    ) -> bool:
         """Take a server out of line (all flavors when none is given)."""
         left = False
         for slug in [flavor] if flavor else list(self.ledger.queue):
             entry = self.ledger.dequeue(slug, user, server)
             if entry is not None:
                 left = True
-                await self.writer.write([_leave_queue(entry.id, self.clock(), "left", None)])
+                await self.writer.write([_leave_queue(entry.id, self.clock(), outcome, None)])
                 self._changed(slug)
         return left
+
+    def _stale(self, entry: QueueEntry, now: datetime) -> bool:
+        """True when the entry's owner stopped asking: its spawner gave up or went away."""
+        from datetime import timedelta
+
+        seen = entry.last_seen or entry.enqueued_at
+        return now - seen > timedelta(seconds=self.queue_stale_seconds)
+
+    async def drop_stale(self, flavor: str | None = None) -> int:
+        """Drop entries whose owner stopped polling, so no absent user is granted a device."""
+        now = self.clock()
+        stale = [
+            entry
+            for slug in ([flavor] if flavor else list(self.ledger.queue))
+            for entry in self.ledger.queue.get(slug, ())
+            if self._stale(entry, now)
+        ]
+        for entry in stale:
+            await self.leave_queue(entry.user, entry.server, entry.flavor, "abandoned")
+            log.info("%s/%s left the %s line: no poll", entry.user, entry.server, entry.flavor)
+        return len(stale)
 
     async def pump(self, flavor: str) -> list[Lease]:
         """Serve the flavor's waiting line in order while devices allow."""
@@ -314,6 +343,7 @@ class AdmissionCore:
         self._pumping.add(flavor)
         granted: list[Lease] = []
         try:
+            await self.drop_stale(flavor)
             for entry in list(self.ledger.queue.get(flavor, ())):
                 if self.ledger.queue_position(flavor, entry.user, entry.server) is None:
                     continue
@@ -469,6 +499,7 @@ class AdmissionCore:
             if res.end <= now:
                 del self.ledger.reservations[res.id]
                 self._changed(res.flavor)
+        await self.drop_stale()
         for flavor in list(self.ledger.queue):
             if self.ledger.queue[flavor]:
                 await self.pump(flavor)

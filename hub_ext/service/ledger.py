@@ -19,7 +19,10 @@ from .policy import Limits, QuotaPolicy
 from .records import Capacity, Context, FlavorLike, Lease, QueueEntry, Reservation
 
 REASONS = ("quota", "user_cap", "reservation", "capacity", "not_allowed", "unknown_flavor")
-WAITABLE = {"quota", "user_cap", "reservation", "capacity"}
+# Refusals that waiting in the flavor's line can cure: a device frees or a reservation ends.
+# Quota and per-user caps are not: they free only when the same group or user stops a server,
+# which the line does not track, so such a request is refused at once and never queued.
+WAITABLE = frozenset({"capacity", "reservation"})
 
 
 class _TimeOrderedIds:
@@ -75,6 +78,7 @@ class Refusal:
     in_use: dict[str, int | None]
     queue_position: int | None = None
     retry_after_seconds: int | None = None
+    queue_length: int | None = None
 
 
 @dataclass
@@ -150,7 +154,8 @@ class Ledger:
         """Put an entry at the end of its line (idempotent per server); return its position."""
         position = self.queue_position(entry.flavor, entry.user, entry.server)
         if position is not None:
-            self.queue[entry.flavor][position - 1].last_reason = entry.last_reason
+            waiting = self.queue[entry.flavor][position - 1]
+            waiting.last_reason, waiting.last_seen = entry.last_reason, entry.last_seen
             return position
         self.queue[entry.flavor].append(entry)
         return len(self.queue[entry.flavor])
@@ -243,11 +248,13 @@ def decide(
         size = ctx.reservation_sizes.get(reservation.id, reservation.size(0))
         unclaimed = ledger.unclaimed(reservation, size)
         unclaimed_total += unclaimed
+    participant = False
     for reservation in active:
         if reservation.group not in ctx.groups:
             continue
-        if ledger.user_res.get((user, reservation.id), 0) > 0:
-            continue
+        participant = True
+        if count != 1 or ledger.user_res.get((user, reservation.id), 0) > 0:
+            continue  # one device per participant; more comes from a quota, if any
         size = ctx.reservation_sizes.get(reservation.id, reservation.size(0))
         if count <= ledger.unclaimed(reservation, size):
             lease = Lease(
@@ -300,10 +307,11 @@ def decide(
             break
     if chosen is None:
         who = f"group {first_group}" if first_group else "users outside any group"
+        one_each = " A reservation gives each participant one device." if participant else ""
         return Refusal(
             "quota",
             f"The quota of {who} for {slug} is used up "
-            f"({in_use['group']} of {first_limits.devices} in use).",
+            f"({in_use['group']} of {first_limits.devices} in use).{one_each}",
             in_use,
             retry_after_seconds=retry_hint,
         )
@@ -349,5 +357,6 @@ def refusal_json(refusal: Refusal) -> dict[str, Any]:
         "message": refusal.message,
         "in_use": refusal.in_use,
         "queue_position": refusal.queue_position,
+        "queue_length": refusal.queue_length,
         "retry_after_seconds": refusal.retry_after_seconds,
     }

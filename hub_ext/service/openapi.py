@@ -58,7 +58,13 @@ SCHEMAS: dict[str, Any] = {
             "user": {"type": "string", "minLength": 1},
             "server": {"type": "string", "default": ""},
             "flavor": {"type": "string", "minLength": 1},
-            "count": {"type": "integer", "minimum": 1, "maximum": 64, "default": 1},
+            "count": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 64,
+                "description": "Devices: 0 for a flavor without an accelerator (its default), "
+                "1 to 64 otherwise (default 1).",
+            },
             "wait": {"type": "boolean", "default": False},
         },
     },
@@ -105,6 +111,7 @@ SCHEMAS: dict[str, Any] = {
                 },
             },
             "queue_position": _INT_OR_NULL,
+            "queue_length": _INT_OR_NULL,
             "retry_after_seconds": _INT_OR_NULL,
         },
     },

@@ -109,6 +109,7 @@ class QueueEntry:
     count: int
     enqueued_at: datetime
     last_reason: str = "capacity"
+    last_seen: datetime | None = None  # the owner's last poll (None: since enqueued_at)
 
 
 @dataclass

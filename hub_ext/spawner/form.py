@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 from ..admission import Entitlement
 from ..catalog import Flavor
 from ..inventory import FlavorCounts
-from .pending import device_name
+from .pending import WAIT_CURES, device_name
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 WHY = {
@@ -41,6 +41,8 @@ class FormRow:
     disabled: bool = False
     why: str = ""
     checked: bool = False
+    waitable: bool = False  # the row offers "Wait in line"
+    full: bool = False  # nothing free now: usable only by waiting in line
     counts: list[int] = field(default_factory=list)
     cpus: list[str] = field(default_factory=list)
     memories: list[str] = field(default_factory=list)
@@ -78,8 +80,10 @@ def build_rows(
     counts: Mapping[str, FlavorCounts],
     entitlements: Mapping[str, Entitlement],
     default_image: str | None = None,
+    can_wait: bool = True,
 ) -> list[FormRow]:
-    """One row per flavor, disabled with a reason when it cannot be used now."""
+    """One row per flavor, disabled with a reason when it cannot be used now; with
+    ``can_wait``, a row whose devices are all taken stays open for waiting in line."""
     rows: list[FormRow] = []
     for flavor in flavors:
         c = counts.get(flavor.slug)
@@ -97,6 +101,7 @@ def build_rows(
             cpus=[f"{x:g}" for x in flavor.allowed_cpus()],
             memories=list(flavor.allowed_memories()),
             images=list(flavor.images or ((default_image,) if default_image else ())),
+            waitable=can_wait and flavor.accelerated,
         )
         if ent is not None and ent.reservation is not None:
             res = ent.reservation
@@ -104,19 +109,27 @@ def build_rows(
             row.reservation_title = f"{res.name}" + (
                 f", until {res.ends_at}" if res.ends_at else ""
             )
-        if ent is not None and not ent.allowed:
+        busy = ent is not None and not ent.allowed and ent.reason in WAIT_CURES
+        if ent is not None and not ent.allowed and not busy:
             row.disabled, row.why = True, WHY.get(ent.reason or "", "Not available to you now.")
         elif flavor.resource and c is not None and c.capacity == 0:
             row.disabled, row.why = True, f"The cluster has no {device_name(flavor)} right now."
-        elif (
+        elif busy or (
             flavor.resource and c is not None and c.free < flavor.counts[0] and not row.reservation
         ):
-            row.disabled, row.why = True, f"No {device_name(flavor)} is free right now."
+            if busy and ent is not None and ent.reason == "reservation":
+                why = WHY["reservation"]
+            else:
+                why = f"No {device_name(flavor)} is free right now."
+            if row.waitable:
+                row.full, row.why = True, f"{why} You can wait in line for one."
+            else:
+                row.disabled, row.why = True, why
         rows.append(row)
-    for row in rows:
-        if not row.disabled:
-            row.checked = True
-            break
+    usable = [r for r in rows if not r.disabled]
+    first = next((r for r in usable if not r.full), usable[0] if usable else None)
+    if first is not None:
+        first.checked = True
     return rows
 
 

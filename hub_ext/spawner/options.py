@@ -8,7 +8,7 @@ from typing import Any
 
 from ..catalog import AcceleratorCatalog, Flavor, UnknownFlavor, parse_cpu, parse_memory
 
-OPTION_KEYS = ("flavor", "count", "cpu", "memory", "image")
+OPTION_KEYS = ("flavor", "count", "cpu", "memory", "image", "wait")
 # Form fields JupyterHub itself adds to the spawn form's POST body.
 HUB_FORM_FIELDS = ("_xsrf",)
 FIELD_SEPARATOR = "--"
@@ -27,6 +27,7 @@ class Selection:
     cpu: float
     memory: str
     image: str | None
+    wait: bool = False
 
     def to_options(self) -> dict[str, Any]:
         """The canonical JSON form of these options."""
@@ -36,6 +37,7 @@ class Selection:
             "cpu": self.cpu,
             "memory": self.memory,
             "image": self.image,
+            "wait": self.wait,
         }
 
 
@@ -111,6 +113,7 @@ def validate_options(
         cpu=_cpu(flavor, options.get("cpu")),
         memory=_memory(flavor, options.get("memory")),
         image=_image(flavor, options.get("image"), default_image),
+        wait=_wait(flavor, options.get("wait")),
     )
 
 
@@ -133,6 +136,23 @@ def _count(flavor: Flavor, raw: Any) -> int:
             f"{flavor.display_name} comes in counts of {choices} device(s), not {count}."
         )
     return count
+
+
+TRUE_WORDS = ("true", "on", "yes", "1")
+FALSE_WORDS = ("false", "off", "no", "0")
+
+
+def _wait(flavor: Flavor, raw: Any) -> bool:
+    """Whether to wait in line when no device is free (a form checkbox sends 'on')."""
+    if raw in (None, ""):
+        return False
+    if isinstance(raw, str) and raw.strip().lower() in TRUE_WORDS + FALSE_WORDS:
+        raw = raw.strip().lower() in TRUE_WORDS
+    if not isinstance(raw, bool):
+        raise OptionsError(f"'wait' must be true or false, not {_describe(raw)}.")
+    if raw and not flavor.accelerated:
+        raise OptionsError(f"{flavor.display_name} has no waiting line; leave 'wait' out.")
+    return raw
 
 
 def _cpu(flavor: Flavor, raw: Any) -> float:

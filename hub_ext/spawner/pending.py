@@ -44,6 +44,20 @@ def availability(flavor: Flavor, counts: FlavorCounts | None, queue: int | None 
     return text
 
 
+# Refusals a wait in line can cure (the service queues only these).
+WAIT_CURES = ("capacity", "reservation")
+
+
+def in_line(flavor: Flavor, decision: LeaseDecision) -> str:
+    """``Waiting in line for NVIDIA Tesla T4 GPU: number 2 of 3. ...``"""
+    position = decision.queue_position
+    of = f" of {decision.queue_length}" if decision.queue_length else ""
+    return (
+        f"Waiting in line for {device_name(flavor)}: number {position}{of}. No estimate: a "
+        "device frees when someone stops a server. Stop this server to leave the line."
+    )
+
+
 def refusal(flavor: Flavor, decision: LeaseDecision) -> str:
     """The sentence a user reads when admission says no."""
     reason = decision.reason or "capacity"

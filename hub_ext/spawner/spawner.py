@@ -20,7 +20,15 @@ from ..catalog import AcceleratorCatalog
 from ..inventory import ClusterInventory
 from .form import build_rows, render_form
 from .options import OptionsError, Selection, options_from_form, validate_options
-from .pending import availability, pod_phase_message, refusal, scheduler_message, timeout_message
+from .pending import (
+    WAIT_CURES,
+    availability,
+    in_line,
+    pod_phase_message,
+    refusal,
+    scheduler_message,
+    timeout_message,
+)
 from .shaping import shape_pod
 
 REFUSAL_STATUS = {
@@ -49,11 +57,14 @@ class AcceleratorSpawner(KubeSpawner):
     admission_wait = Bool(
         True,
         config=True,
-        help="When no device is free, wait in line until start_timeout instead of failing at "
-        "once (only when the policy reports a queue position).",
+        help="Let users choose to wait in line (the form's 'Wait in line' box, the REST option "
+        "wait: true) until start_timeout when no device is free; False refuses at once.",
     )
     admission_poll_seconds = Float(
-        5.0, config=True, help="Seconds between lease requests while waiting in line."
+        5.0,
+        config=True,
+        help="Seconds between lease requests while waiting in line (keep it well below the "
+        "service's AccelhubService.queue_stale_seconds, or the place in line is lost).",
     )
     inventory_namespaces = List(
         Unicode(),
@@ -88,6 +99,7 @@ class AcceleratorSpawner(KubeSpawner):
         self._refusal: LeaseDecision | None = None
         self._status: str | None = None
         self._phase = "idle"
+        self._in_line = False
 
     @default("catalog")
     def _default_catalog(self) -> AcceleratorCatalog:
@@ -174,51 +186,71 @@ class AcceleratorSpawner(KubeSpawner):
         except AdmissionUnavailable as err:
             entitlements = {}
             notes.append(str(err))
-        rows = build_rows(flavors, counts, entitlements, self.image)
+        rows = build_rows(flavors, counts, entitlements, self.image, self.admission_wait)
         notes.append("Counts are live; a device is yours once your server starts.")
         return render_form(rows, " ".join(notes))
 
     # -- admission -------------------------------------------------------------------------------
 
     async def _admit(self, selection: Selection, deadline: float) -> LeaseDecision:
+        """Ask for a lease; when the user chose to wait and the service put the server in
+        line, ask again every admission_poll_seconds until granted, refused or out of time.
+        Whatever ends the wait (refusal, timeout, stop) takes the server out of line."""
         flavor = selection.flavor
         self._phase = "admission"
-        while True:
-            try:
-                decision = await self.policy.request_lease(
-                    self.user.name,
-                    self.user_groups(),
-                    self.name,
-                    flavor,
-                    selection.count,
-                    self.admission_wait,
-                )
-            except AdmissionUnavailable as err:
-                raise SpawnException(
-                    f"Cannot start {flavor.display_name}: {err}",
-                    reason="admission_unavailable",
-                    status_code=503,
-                ) from None
-            if decision.granted:
-                self._refusal = None
-                return decision
-            self._refusal = decision
-            message = refusal(flavor, decision)
-            waitable = decision.reason == "capacity" and decision.queue_position
-            if not (self.admission_wait and waitable):
-                raise SpawnException(
-                    message,
-                    reason=decision.reason or "capacity",
-                    status_code=REFUSAL_STATUS.get(decision.reason or "", 403),
-                )
-            pause = min(decision.retry_after_seconds or self.admission_poll_seconds, 30.0)
-            if time.monotonic() + pause >= deadline:
-                raise SpawnException(
-                    timeout_message(flavor, selection.count, self.start_timeout, message, None),
-                    reason="timeout",
-                    status_code=503,
-                )
-            await asyncio.sleep(pause)
+        wait = self.admission_wait and selection.wait and flavor.accelerated
+        try:
+            while True:
+                decision = await self._request(selection, wait)
+                if decision.granted:
+                    self._refusal = None
+                    self._in_line = False
+                    return decision
+                self._refusal = decision
+                self._in_line = bool(wait and decision.queue_position)
+                message = refusal(flavor, decision)
+                if not self._in_line:
+                    if wait is False and decision.reason in WAIT_CURES and self.admission_wait:
+                        message += " Choose 'Wait in line' to wait for one."
+                    raise SpawnException(
+                        message,
+                        reason=decision.reason or "capacity",
+                        status_code=REFUSAL_STATUS.get(decision.reason or "", 403),
+                    )
+                pause = self.admission_poll_seconds
+                if time.monotonic() + pause >= deadline:
+                    raise SpawnException(
+                        timeout_message(flavor, selection.count, self.start_timeout, message, None),
+                        reason="timeout",
+                        status_code=503,
+                    )
+                await asyncio.sleep(pause)
+        except BaseException:
+            if wait:
+                await self._leave_line()
+            raise
+
+    async def _request(self, selection: Selection, wait: bool) -> LeaseDecision:
+        flavor = selection.flavor
+        try:
+            return await self.policy.request_lease(
+                self.user.name, self.user_groups(), self.name, flavor, selection.count, wait
+            )
+        except AdmissionUnavailable as err:
+            raise SpawnException(
+                f"Cannot start {flavor.display_name}: {err}",
+                reason="admission_unavailable",
+                status_code=503,
+            ) from None
+
+    async def _leave_line(self) -> None:
+        """Leave every waiting line (idempotent; a failure is logged, the line drops the
+        entry by itself once this spawner stops asking)."""
+        self._in_line = False
+        try:
+            await self.policy.leave_queue(self.user.name, self.name)
+        except AdmissionUnavailable as err:
+            self.log.warning("could not leave the waiting line for %s: %s", self._log_name, err)
 
     async def _release(self) -> None:
         lease_id, self._lease_id, self._lease = self._lease_id, None, None
@@ -288,11 +320,18 @@ class AcceleratorSpawner(KubeSpawner):
         return shape_pod(pod, selection, self._lease)
 
     async def stop(self, now: bool = False) -> None:
-        """Stop the pod, give the lease back and forget this spawn's options."""
+        """Stop the pod, give the lease back, leave the line and forget this spawn's options."""
+        start = getattr(self, "_start_future", None)
+        if self._phase == "admission" and start is not None and not start.done():
+            start.cancel()  # a stopped spawn stops waiting; _admit leaves the line
+            with contextlib.suppress(BaseException):
+                await start
         try:
             await super().stop(now)
         finally:
             await self._release()
+            if self._in_line:
+                await self._leave_line()
             self._forget_options()
 
     async def run_post_stop_hook(self) -> None:
@@ -322,6 +361,14 @@ class AcceleratorSpawner(KubeSpawner):
         super().load_state(state)
         self._lease_id = (state.get(STATE_KEY) or {}).get("lease") or self._lease_id
 
+    def get_env(self) -> dict[str, str]:
+        """KubeSpawner's env plus where the server reports GPU activity (for idle reclaim)."""
+        env: dict[str, str] = dict(super().get_env())
+        url = getattr(self.policy, "activity_url", "")
+        if url:
+            env.setdefault("ACCELHUB_ACTIVITY_URL", url)
+        return env
+
     # -- progress --------------------------------------------------------------------------------
 
     def _pod(self) -> dict[str, Any] | None:
@@ -338,6 +385,8 @@ class AcceleratorSpawner(KubeSpawner):
             return None
         flavor = selection.flavor
         if self._phase == "admission":
+            if self._refusal is not None and self._in_line:
+                return in_line(flavor, self._refusal)
             if self._refusal is not None:
                 counts = self._counts(flavor.slug)
                 return availability(flavor, counts, self._refusal.queue_position)

@@ -134,12 +134,19 @@ async def test_form_rows_and_html() -> None:
     slugs = [r.slug for r in rows]
     assert "fpga-u55c" not in slugs and "a100" not in slugs
     t4 = next(r for r in rows if r.slug == "t4")
-    assert t4.disabled and "free" in t4.why
+    assert t4.full and not t4.disabled and "wait in line" in t4.why
+    assert not t4.checked  # a flavor with something free is pre-selected instead
     mig = next(r for r in rows if r.slug == "mig-1g-10gb")
     assert mig.availability.startswith("2 / 3 free") and not mig.disabled
     html = render_form(rows, "<note>")
     assert 'value="mig-1g-10gb"' in html and "&lt;note&gt;" in html
-    assert 'name="t4--count"' not in html  # disabled flavors offer no choices
+    assert 'name="t4--wait" value="on" checked' in html  # a full flavor: waiting pre-ticked
+    assert 'name="mig-1g-10gb--wait" value="on">' in html  # one with devices free: unticked
+    assert 'name="cpu--wait"' not in html  # nothing to wait for without an accelerator
+    no_wait = build_rows(flavors, counts, {}, None, can_wait=False)
+    t4 = next(r for r in no_wait if r.slug == "t4")
+    assert t4.disabled and "free" in t4.why
+    assert 'name="t4--count"' not in render_form(no_wait)  # disabled flavors offer no choices
 
 
 async def test_pending_words() -> None:
