@@ -270,6 +270,7 @@ def decide(
             )
             return Grant(lease)
 
+    one_each = " A reservation gives each participant one device." if participant else ""
     free_physical: int | None = None
     free: int | None = None
     if capacity is not None:
@@ -295,7 +296,7 @@ def decide(
         return Refusal(
             "user_cap",
             f"You already hold {in_use['user']} of your {cap} x {slug}; "
-            "stop another server to use more.",
+            f"stop another server to use more.{one_each}",
             in_use,
             retry_after_seconds=retry_hint,
         )
@@ -307,7 +308,6 @@ def decide(
             break
     if chosen is None:
         who = f"group {first_group}" if first_group else "users outside any group"
-        one_each = " A reservation gives each participant one device." if participant else ""
         return Refusal(
             "quota",
             f"The quota of {who} for {slug} is used up "

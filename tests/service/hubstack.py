@@ -35,6 +35,14 @@ FLAVORS = [
         "node_selector": {"nvidia.com/gpu.product": "Tesla-T4"},
         "counts": [1],
     },
+    {
+        "slug": "l4",
+        "display_name": "L4",
+        "kind": "gpu",
+        "resource": "nvidia.com/gpu",
+        "node_selector": {"nvidia.com/gpu.product": "NVIDIA-L4"},
+        "counts": [1],
+    },
 ]
 GROUPS: dict[str, Any] = {
     "physics": {
@@ -49,7 +57,7 @@ GROUPS: dict[str, Any] = {
         },
     },
     "idlers": {
-        "users": ["idle1", "busy1"],
+        "users": ["idle1", "busy1", "idle2"],
         "properties": {
             "accelhub": {
                 "idle_timeout_minutes": 0.05,
@@ -58,6 +66,7 @@ GROUPS: dict[str, Any] = {
         },
     },
 }
+QUEUE_STALE_SECONDS = 5.0  # a line entry nobody asks about for this long is dropped
 QUOTAS = {"bio": {"*": {"devices": 3, "per_user": 2}}}
 
 
@@ -128,7 +137,8 @@ def write_configs(
         + "c.AccelhubService.reclaim_interval_seconds = 1.0\n"
         + "c.AccelhubService.idle_warning_minutes = 0.02\n"
         + "c.AccelhubService.tick_seconds = 0.5\n"
-        + "c.AccelhubService.static_capacity = {'a100': 8, 't4': 4}\n"
+        + "c.AccelhubService.static_capacity = {'a100': 8, 't4': 4, 'l4': 1}\n"
+        + f"c.AccelhubService.queue_stale_seconds = {QUEUE_STALE_SECONDS}\n"
         + extra_service
     )
     hub_cfg = state / "jupyterhub_config.py"
@@ -142,6 +152,11 @@ def write_configs(
         {"name": "accelhub-spawner", "services": ["accelhub-spawner"], "scopes": [ADMIT]},
         {"name": "accelhub-admins", "users": ["boss"], "scopes": [ADMIN]},
         {"name": "accelhub-organiser-hack", "users": ["org"], "scopes": [f"{ORGANISE}!group=hack"]},
+        {
+            "name": "accelhub-organiser-physics",
+            "users": ["org2"],
+            "scopes": [f"{ORGANISE}!group=physics"],
+        },
         {"name": "test-accelhub-all", "services": ["test-admin"], "scopes": [ADMIN, ADMIT]},
         {
             "name": "test-admin",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.service.hubstack import Hub
+from tests.service.hubstack import QUEUE_STALE_SECONDS, Hub
 
 pytestmark = pytest.mark.integration
 
@@ -164,13 +164,102 @@ def test_reservation_serves_participants_and_refuses_outsiders(hub: Hub) -> None
     assert hub.call("org", "DELETE", f"reservations/{body['id']}").status_code == 204
 
 
-def test_waiting_line_position(hub: Hub) -> None:
-    # a100: physics quota 2 is used by ada and bob; pia (physics and bio) uses bio's quota.
-    first = admit(hub, "cy", "a100", "wait", wait=True)
-    assert first["granted"] is False and first["queue_position"] == 1
-    queue = hub.call("cy", "GET", "queue").json()
-    assert queue["entries"][0]["position"] == 1
-    assert hub.call("cy", "DELETE", "queue?server=wait&flavor=a100").status_code == 204
+def _release(hub: Hub, decision: dict) -> None:
+    lease_id = decision["lease"]["id"]
+    assert hub.call("admit", "DELETE", f"leases/{lease_id}").status_code == 204
+
+
+def _line(hub: Hub, flavor: str) -> list[dict]:
+    entries = hub.call("boss", "GET", f"queue?flavor={flavor}").json()["entries"]
+    return list(entries)
+
+
+def test_waiting_line_takes_only_what_waiting_cures(hub: Hub) -> None:
+    # a100: physics' quota of 2 is used by ada and bob; waiting in line would not free it.
+    quota = admit(hub, "cy", "a100", "wait", wait=True)
+    assert quota["reason"] == "quota" and quota["queue_position"] is None, quota
+    assert not _line(hub, "a100")
+    holder = admit(hub, "w1", "l4", "x")  # l4: one device in the cluster
+    assert holder["granted"], holder
+    try:
+        first = admit(hub, "w2", "l4", "wait", wait=True)
+        assert first["reason"] == "capacity", first
+        assert (first["queue_position"], first["queue_length"]) == (1, 1)
+        assert hub.call("w2", "GET", "queue").json()["entries"][0]["position"] == 1
+        assert hub.call("w2", "DELETE", "queue?server=wait&flavor=l4").status_code == 204
+        assert not _line(hub, "l4")
+    finally:
+        _release(hub, holder)
+
+
+def test_an_entry_nobody_asks_about_is_dropped_and_never_granted(hub: Hub) -> None:
+    holder = admit(hub, "w1", "l4", "x")
+    assert holder["granted"], holder
+    try:
+        waiting = admit(hub, "w2", "l4", "gone", wait=True)
+        assert waiting["queue_position"] == 1, waiting
+        deadline = time.monotonic() + QUEUE_STALE_SECONDS + 10
+        while _line(hub, "l4") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _line(hub, "l4"), "an abandoned entry stayed in line"
+    finally:
+        _release(hub, holder)
+    time.sleep(1.5)  # several service ticks after the device freed
+    assert hub.call("w2", "GET", "leases?user=w2").json()["leases"] == []
+
+
+def test_one_reserved_device_per_participant(hub: Hub) -> None:
+    created = hub.call(
+        "org",
+        "POST",
+        "reservations",
+        json={"group": "hack", "flavor": "a100", "count": 3, "name": "three", **window()},
+    )
+    assert created.status_code == 201, created.text
+    res_id = created.json()["id"]
+    try:
+        two = admit(hub, "h3", "a100", "pair", count=2)
+        assert two["granted"] is False, two
+        assert "each participant one device" in two["message"]
+        one = admit(hub, "h3", "a100", "pair")
+        assert one["granted"] and one["lease"]["reservation"] == res_id, one
+        assert hub.call("org", "GET", f"reservations/{res_id}").json()["unclaimed"] == 2
+        _release(hub, one)
+    finally:
+        assert hub.call("org", "DELETE", f"reservations/{res_id}").status_code == 204
+
+
+def test_organiser_scope_and_others_leases_and_places(hub: Hub) -> None:
+    for who in ("ada", "org2", "pia", "w1"):
+        hub.token_for(who)
+    held = admit(hub, "pia", "a100", "scope")  # pia is in bio and physics; bio pays
+    assert held["granted"] and held["lease"]["group"] == "bio", held
+    try:
+        query = "usage?user=pia&group_by=group"
+        everything = hub.call("boss", "GET", query).json()["rows"]
+        assert "bio" in {row["group"] for row in everything}
+        physics_view = hub.call("org2", "GET", query)
+        assert physics_view.status_code == 200, physics_view.text
+        assert {row["group"] for row in physics_view.json()["rows"]} <= {"physics"}
+        assert hub.call("org", "GET", query).status_code == 403  # pia is not in hack
+        lease_id = held["lease"]["id"]
+        for who in ("ada", "org2"):
+            refused = hub.call(who, "DELETE", f"leases/{lease_id}")
+            assert refused.status_code == 403 and refused.json()["message"], refused.text
+        assert hub.call("boss", "GET", f"leases/{lease_id}").json()["end_reason"] is None
+        holder = admit(hub, "w1", "l4", "x")
+        try:
+            placed = admit(hub, "pia", "l4", "line", wait=True)
+            assert placed["queue_position"] == 1, placed
+            for who in ("ada", "org2"):
+                refused = hub.call(who, "DELETE", "queue?user=pia&server=line")
+                assert refused.status_code == 403 and refused.json()["message"], refused.text
+            assert [e["user"] for e in _line(hub, "l4")] == ["pia"]
+            assert hub.call("pia", "DELETE", "queue?server=line").status_code == 204
+        finally:
+            _release(hub, holder)
+    finally:
+        _release(hub, held)
 
 
 async def test_concurrent_http_admissions_never_over_allocate(hub: Hub) -> None:
@@ -257,6 +346,21 @@ def test_idle_reclaim_stops_idle_server_not_busy_one(hub: Hub) -> None:
         == 403
     )
     hub.hub_api("DELETE", "/users/busy1/server")
+
+
+def test_a_future_dated_report_does_not_protect_an_idle_server(hub: Hub) -> None:
+    _start_server(hub, "idle2")
+    assert admit(hub, "idle2", "a100")["granted"]
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    device = {"uuid": "GPU-2", "kind": "gpu", "utilization_avg": 0.0, "memory_used_bytes": 0}
+    busy = {"server": "", "timestamp": tomorrow, "devices": [{**device, "busy": True}]}
+    assert hub.call("idle2", "POST", "activity", json=busy).status_code == 200
+    deadline = time.monotonic() + 15  # the idlers' timeout is 3 s, checked every second
+    while _server_running(hub, "idle2") and time.monotonic() < deadline:
+        idle = {"server": "", "devices": [{**device, "busy": False}]}
+        hub.call("idle2", "POST", "activity", json=idle)
+        time.sleep(0.5)
+    assert not _server_running(hub, "idle2"), "a report dated tomorrow kept an idle server"
 
 
 def test_reservations_cli(hub: Hub, capsys: pytest.CaptureFixture[str]) -> None:
