@@ -199,6 +199,7 @@ class AcceleratorSpawner(KubeSpawner):
         flavor = selection.flavor
         self._phase = "admission"
         wait = self.admission_wait and selection.wait and flavor.accelerated
+        began = time.monotonic()
         try:
             while True:
                 decision = await self._request(selection, wait)
@@ -220,7 +221,9 @@ class AcceleratorSpawner(KubeSpawner):
                 pause = self.admission_poll_seconds
                 if time.monotonic() + pause >= deadline:
                     raise SpawnException(
-                        timeout_message(flavor, selection.count, self.start_timeout, message, None),
+                        timeout_message(
+                            flavor, selection.count, time.monotonic() - began, message, None
+                        ),
                         reason="timeout",
                         status_code=503,
                     )
