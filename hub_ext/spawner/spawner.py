@@ -20,25 +20,10 @@ from ..catalog import AcceleratorCatalog
 from ..inventory import ClusterInventory
 from .form import build_rows, render_form
 from .options import OptionsError, Selection, options_from_form, validate_options
-from .pending import (
-    WAIT_CURES,
-    availability,
-    in_line,
-    pod_phase_message,
-    refusal,
-    scheduler_message,
-    timeout_message,
-)
+from .pending import availability, in_line, pod_phase_message, scheduler_message, timeout_message
 from .shaping import shape_pod
+from .waiting import LeaseRequest
 
-REFUSAL_STATUS = {
-    "quota": 403,
-    "user_cap": 403,
-    "not_allowed": 403,
-    "reservation": 403,
-    "unknown_flavor": 400,
-    "capacity": 503,
-}
 STATE_KEY = "accelhub"
 
 
@@ -96,10 +81,9 @@ class AcceleratorSpawner(KubeSpawner):
         self._selection: Selection | None = None
         self._lease: LeaseDecision | None = None
         self._lease_id: str | None = None
-        self._refusal: LeaseDecision | None = None
+        self._request: LeaseRequest | None = None
         self._status: str | None = None
         self._phase = "idle"
-        self._in_line = False
 
     @default("catalog")
     def _default_catalog(self) -> AcceleratorCatalog:
@@ -193,67 +177,19 @@ class AcceleratorSpawner(KubeSpawner):
     # -- admission -------------------------------------------------------------------------------
 
     async def _admit(self, selection: Selection, deadline: float) -> LeaseDecision:
-        """Ask for a lease; when the user chose to wait and the service put the server in
-        line, ask again every admission_poll_seconds until granted, refused or out of time.
-        Whatever ends the wait (refusal, timeout, stop) takes the server out of line."""
-        flavor = selection.flavor
+        """A lease for this spawn, waiting in line when the user chose to (and may)."""
         self._phase = "admission"
-        wait = self.admission_wait and selection.wait and flavor.accelerated
-        began = time.monotonic()
-        try:
-            while True:
-                decision = await self._request(selection, wait)
-                if decision.granted:
-                    self._refusal = None
-                    self._in_line = False
-                    return decision
-                self._refusal = decision
-                self._in_line = bool(wait and decision.queue_position)
-                message = refusal(flavor, decision)
-                if not self._in_line:
-                    if wait is False and decision.reason in WAIT_CURES and self.admission_wait:
-                        message += " Choose 'Wait in line' to wait for one."
-                    raise SpawnException(
-                        message,
-                        reason=decision.reason or "capacity",
-                        status_code=REFUSAL_STATUS.get(decision.reason or "", 403),
-                    )
-                pause = self.admission_poll_seconds
-                if time.monotonic() + pause >= deadline:
-                    raise SpawnException(
-                        timeout_message(
-                            flavor, selection.count, time.monotonic() - began, message, None
-                        ),
-                        reason="timeout",
-                        status_code=503,
-                    )
-                await asyncio.sleep(pause)
-        except BaseException:
-            if wait:
-                await self._leave_line()
-            raise
-
-    async def _request(self, selection: Selection, wait: bool) -> LeaseDecision:
-        flavor = selection.flavor
-        try:
-            return await self.policy.request_lease(
-                self.user.name, self.user_groups(), self.name, flavor, selection.count, wait
-            )
-        except AdmissionUnavailable as err:
-            raise SpawnException(
-                f"Cannot start {flavor.display_name}: {err}",
-                reason="admission_unavailable",
-                status_code=503,
-            ) from None
-
-    async def _leave_line(self) -> None:
-        """Leave every waiting line (idempotent; a failure is logged, the line drops the
-        entry by itself once this spawner stops asking)."""
-        self._in_line = False
-        try:
-            await self.policy.leave_queue(self.user.name, self.name)
-        except AdmissionUnavailable as err:
-            self.log.warning("could not leave the waiting line for %s: %s", self._log_name, err)
+        self._request = LeaseRequest(
+            self.policy,
+            self.user.name,
+            self.user_groups(),
+            self.name,
+            selection,
+            self.admission_wait,
+            self.admission_poll_seconds,
+            self.log,
+        )
+        return await self._request.run(deadline)
 
     async def _release(self) -> None:
         lease_id, self._lease_id, self._lease = self._lease_id, None, None
@@ -277,7 +213,7 @@ class AcceleratorSpawner(KubeSpawner):
         started = time.monotonic()
         budget = max(self.start_timeout - self.timeout_margin, 1.0)
         deadline = started + budget
-        self._lease = self._lease_id = self._refusal = self._status = None
+        self._lease = self._lease_id = self._request = self._status = None
         with contextlib.suppress(Exception):
             self.inventory()  # started once per hub: pending messages read it
         await self.load_user_options()
@@ -326,15 +262,15 @@ class AcceleratorSpawner(KubeSpawner):
         """Stop the pod, give the lease back, leave the line and forget this spawn's options."""
         start = getattr(self, "_start_future", None)
         if self._phase == "admission" and start is not None and not start.done():
-            start.cancel()  # a stopped spawn stops waiting; _admit leaves the line
+            start.cancel()  # a stopped spawn stops waiting, which leaves the line
             with contextlib.suppress(BaseException):
                 await start
         try:
             await super().stop(now)
         finally:
             await self._release()
-            if self._in_line:
-                await self._leave_line()
+            if self._request is not None and self._request.in_line:
+                await self._request.leave()
             self._forget_options()
 
     async def run_post_stop_hook(self) -> None:
@@ -388,11 +324,11 @@ class AcceleratorSpawner(KubeSpawner):
             return None
         flavor = selection.flavor
         if self._phase == "admission":
-            if self._refusal is not None and self._in_line:
-                return in_line(flavor, self._refusal)
-            if self._refusal is not None:
-                counts = self._counts(flavor.slug)
-                return availability(flavor, counts, self._refusal.queue_position)
+            refused = self._request.refusal if self._request else None
+            if refused is not None and self._request is not None and self._request.in_line:
+                return in_line(flavor, refused)
+            if refused is not None:
+                return availability(flavor, self._counts(flavor.slug), refused.queue_position)
             return f"Asking for {selection.count} x {flavor.display_name}"
         pod = self._pod()
         if pod is None:

@@ -109,6 +109,19 @@ async def test_refusal_is_a_clean_spawn_exception() -> None:
     assert "0" in info.value.message
 
 
+async def test_full_flavor_without_waiting_says_how_to_wait() -> None:
+    spawner = make_spawner(capacity={"t4": 0})
+    options = await spawner.run_options_from_form({"flavor": ["t4"], "t4--wait": ["on"]})
+    assert options["wait"] is True
+    spawner.user_options = {"flavor": "t4"}
+    await spawner.load_user_options()
+    assert spawner._selection is not None and not spawner._selection.wait
+    with pytest.raises(SpawnException) as info:
+        await spawner._admit(spawner._selection, time.monotonic() + 5)
+    assert info.value.reason == "capacity" and info.value.status_code == 503
+    assert info.value.message.endswith("Choose 'Wait in line' to wait for one.")
+
+
 async def test_lease_released_on_stop_path() -> None:
     spawner = make_spawner()
     spawner.user_options = {"flavor": "t4"}

@@ -1,0 +1,109 @@
+"""One spawn's way to a lease: ask, wait in line when the user chose to, leave the line
+however the wait ends (grant, refusal, timeout, stop)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from jupyterhub.spawner import SpawnException
+
+from ..admission import AdmissionPolicy, AdmissionUnavailable, LeaseDecision
+from .options import Selection
+from .pending import WAIT_CURES, refusal, timeout_message
+
+REFUSAL_STATUS = {
+    "quota": 403,
+    "user_cap": 403,
+    "not_allowed": 403,
+    "reservation": 403,
+    "unknown_flavor": 400,
+    "capacity": 503,
+}
+
+
+class LeaseRequest:
+    """Asks ``policy`` for a lease for ``user``'s ``server``; ``refusal`` and ``in_line``
+    tell the progress messages where the request stands."""
+
+    def __init__(
+        self,
+        policy: AdmissionPolicy,
+        user: str,
+        groups: list[str],
+        server: str,
+        selection: Selection,
+        may_wait: bool,
+        poll_seconds: float,
+        log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    ) -> None:
+        self.policy = policy
+        self.user, self.groups, self.server = user, groups, server
+        self.selection = selection
+        self.may_wait = may_wait  # the hub lets users wait in line
+        self.wait = may_wait and selection.wait and selection.flavor.accelerated
+        self.poll_seconds = poll_seconds
+        self.log = log
+        self.refusal: LeaseDecision | None = None
+        self.in_line = False
+
+    async def run(self, deadline: float) -> LeaseDecision:
+        """The granted lease; a SpawnException with a sentence when refused or out of time."""
+        flavor = self.selection.flavor
+        began = time.monotonic()
+        try:
+            while True:
+                decision = await self._ask()
+                if decision.granted:
+                    self.refusal, self.in_line = None, False
+                    return decision
+                self.refusal = decision
+                self.in_line = bool(self.wait and decision.queue_position)
+                message = refusal(flavor, decision)
+                if not self.in_line:
+                    raise self._refused(decision, message)
+                if time.monotonic() + self.poll_seconds >= deadline:
+                    waited = time.monotonic() - began
+                    raise SpawnException(
+                        timeout_message(flavor, self.selection.count, waited, message, None),
+                        reason="timeout",
+                        status_code=503,
+                    )
+                await asyncio.sleep(self.poll_seconds)
+        except BaseException:
+            if self.wait:
+                await self.leave()
+            raise
+
+    def _refused(self, decision: LeaseDecision, message: str) -> SpawnException:
+        can_wait = decision.reason in WAIT_CURES and self.selection.flavor.accelerated
+        if can_wait and not self.wait and self.may_wait:
+            message += " Choose 'Wait in line' to wait for one."
+        return SpawnException(
+            message,
+            reason=decision.reason or "capacity",
+            status_code=REFUSAL_STATUS.get(decision.reason or "", 403),
+        )
+
+    async def _ask(self) -> LeaseDecision:
+        flavor = self.selection.flavor
+        try:
+            return await self.policy.request_lease(
+                self.user, self.groups, self.server, flavor, self.selection.count, self.wait
+            )
+        except AdmissionUnavailable as err:
+            raise SpawnException(
+                f"Cannot start {flavor.display_name}: {err}",
+                reason="admission_unavailable",
+                status_code=503,
+            ) from None
+
+    async def leave(self) -> None:
+        """Leave every waiting line (idempotent; on failure the service drops the entry by
+        itself once nobody asks about it)."""
+        self.in_line = False
+        try:
+            await self.policy.leave_queue(self.user, self.server)
+        except AdmissionUnavailable as err:
+            self.log.warning("could not leave the line for %s/%s: %s", self.user, self.server, err)
