@@ -8,6 +8,7 @@ from typing import Any
 from ..admission import LeaseDecision
 from ..catalog import Flavor
 from ..inventory import FlavorCounts
+from ..service.ledger import WAITABLE
 
 UNIT = {"cpu": "CPU core", "gpu": "GPU", "mig": "slice", "fpga": "FPGA card"}
 
@@ -44,8 +45,8 @@ def availability(flavor: Flavor, counts: FlavorCounts | None, queue: int | None 
     return text
 
 
-# Refusals a wait in line can cure (the service queues only these).
-WAIT_CURES = ("capacity", "reservation")
+# Refusals a wait in line can cure: the service's own rule, the only ones it queues.
+WAIT_CURES = WAITABLE
 
 
 def in_line(flavor: Flavor, decision: LeaseDecision) -> str:
