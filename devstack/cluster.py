@@ -5,6 +5,8 @@ A cluster file is YAML::
     name: ai-infn
     namespaces: [accelhub]
     priorityClasses: [{name: interactive, value: 1000}]
+    storageClasses:                     # default: one default class `standard` (Delete)
+      - {name: standard, default: true, reclaimPolicy: Delete, volumeBindingMode: Immediate}
     nodes:
       - name: a100-1
         capacity: {cpu: "64", memory: 512Gi}
@@ -33,7 +35,14 @@ from typing import Any
 
 import yaml
 
+from devstack.apiserver.storage_kinds import DEFAULT_CLASS_ANNOTATION
+
 DEVICES_ANNOTATION = "devstack.accelhub/devices"
+# The storage controller provisions claims of classes naming this provisioner.
+PROVISIONER = "devstack.accelhub/local-path"
+DEFAULT_STORAGE_CLASSES: tuple[dict[str, Any], ...] = (
+    {"name": "standard", "default": True, "reclaimPolicy": "Delete"},
+)
 VIRTUAL_TAINT = {
     "key": "virtual-node.interlink/no-schedule",
     "value": "true",
@@ -357,6 +366,9 @@ class Cluster:
     nodes: list[NodeSpec]
     namespaces: list[str] = field(default_factory=list)
     priority_classes: list[dict[str, Any]] = field(default_factory=list)
+    storage_classes: list[dict[str, Any]] = field(
+        default_factory=lambda: [dict(c) for c in DEFAULT_STORAGE_CLASSES]
+    )
     source: Path | None = None
 
     def node(self, name: str) -> NodeSpec:
@@ -438,6 +450,7 @@ def parse_cluster(data: dict[str, Any], source: Path | None = None) -> Cluster:
         nodes=nodes,
         namespaces=[str(n) for n in data.get("namespaces") or []],
         priority_classes=list(data.get("priorityClasses") or []),
+        storage_classes=list(data.get("storageClasses") or DEFAULT_STORAGE_CLASSES),
         source=source,
     )
 
@@ -460,7 +473,7 @@ def load_cluster(path: str | Path | None = None) -> Cluster:
 
 
 def cluster_objects(cluster: Cluster) -> list[tuple[str, dict[str, Any]]]:
-    """(resource, object) pairs to create: namespaces, priority classes, then nodes."""
+    """(resource, object) pairs to create: namespaces, priority and storage classes, nodes."""
     out: list[tuple[str, dict[str, Any]]] = []
     for ns in cluster.namespaces:
         out.append(("namespaces", {"metadata": {"name": ns}}))
@@ -470,6 +483,25 @@ def cluster_objects(cluster: Cluster) -> list[tuple[str, dict[str, Any]]]:
             if key in pc:
                 obj[key] = pc[key]
         out.append(("priorityclasses", obj))
+    for sc in cluster.storage_classes:
+        out.append(("storageclasses", storage_class_object(sc)))
     for node in cluster.nodes:
         out.append(("nodes", node.to_node()))
     return out
+
+
+def storage_class_object(entry: dict[str, Any]) -> dict[str, Any]:
+    """A StorageClass from a cluster file entry (`default: true` marks the default class)."""
+    md: dict[str, Any] = {"name": str(entry["name"])}
+    if entry.get("default"):
+        md["annotations"] = {DEFAULT_CLASS_ANNOTATION: "true"}
+    obj: dict[str, Any] = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": md,
+        "provisioner": str(entry.get("provisioner") or PROVISIONER),
+    }
+    for key in ("reclaimPolicy", "volumeBindingMode", "allowVolumeExpansion", "parameters"):
+        if key in entry:
+            obj[key] = entry[key]
+    return obj

@@ -37,8 +37,9 @@ CONTROLLERS: dict[str, tuple[str, str, bool]] = {
     "scheduler": ("devstack.controllers.scheduler", "Scheduler", False),
     "kubelet": ("devstack.controllers.kubelet", "ProcessKubelet", True),
     "jobs": ("devstack.controllers.jobs", "JobController", False),
+    "storage": ("devstack.controllers.storage", "StorageController", True),
 }
-DEFAULT_CONTROLLERS = ("scheduler", "kubelet", "jobs")
+DEFAULT_CONTROLLERS = ("scheduler", "storage", "kubelet", "jobs")
 
 
 class Controller(Protocol):

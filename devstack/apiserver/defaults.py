@@ -7,6 +7,7 @@ import ipaddress
 import itertools
 from typing import TYPE_CHECKING, Any
 
+from devstack.apiserver import storage_kinds
 from devstack.apiserver.errors import forbidden
 from devstack.apiserver.quantity import QuantityError, parse_quantity
 from devstack.apiserver.registry import ResourceType
@@ -158,17 +159,8 @@ def apply_create_defaults(rt: ResourceType, obj: Obj, store: ObjectStore) -> Non
     elif plural == "secrets":
         obj.setdefault("type", "Opaque")
         _merge_string_data(obj)
-    elif plural == "persistentvolumeclaims":
-        spec = obj.setdefault("spec", {})
-        if isinstance(spec, dict):
-            spec.setdefault("volumeMode", "Filesystem")
-            spec.setdefault("storageClassName", "standard")
-            storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
-            obj["status"] = {
-                "phase": "Bound",
-                "accessModes": spec.get("accessModes") or [],
-                "capacity": {"storage": storage} if storage else {},
-            }
+    elif plural in ("persistentvolumeclaims", "persistentvolumes", "storageclasses"):
+        storage_kinds.create_defaults(plural, obj, store)
     elif plural == "priorityclasses":
         obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
     elif plural == "events":

@@ -168,6 +168,18 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "",
         "v1",
+        "PersistentVolume",
+        "persistentvolumes",
+        "persistentvolume",
+        False,
+        ("pv",),
+        subresources=("status",),
+        has_status=True,
+        has_generation=False,
+    ),
+    ResourceType(
+        "",
+        "v1",
         "ServiceAccount",
         "serviceaccounts",
         "serviceaccount",
@@ -183,6 +195,16 @@ RESOURCES: tuple[ResourceType, ...] = (
         "priorityclass",
         False,
         ("pc",),
+        has_generation=False,
+    ),
+    ResourceType(
+        "storage.k8s.io",
+        "v1",
+        "StorageClass",
+        "storageclasses",
+        "storageclass",
+        False,
+        ("sc",),
         has_generation=False,
     ),
     ResourceType(
@@ -250,6 +272,7 @@ REVIEWS = {"selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectre
 GROUP_PREFERRED = {
     "": "v1",
     "scheduling.k8s.io": "v1",
+    "storage.k8s.io": "v1",
     "batch": "v1",
     "events.k8s.io": "v1",
     "coordination.k8s.io": "v1",

@@ -393,8 +393,6 @@ class ObjectStore:
         md["uid"] = new_uid()
         if rt.plural == "jobs":
             defaults.finish_job(obj, md["uid"])
-        elif rt.plural == "persistentvolumeclaims" and isinstance(obj.get("spec"), dict):
-            obj["spec"].setdefault("volumeName", f"pvc-{md['uid']}")
         md["creationTimestamp"] = timestamp()
         if rt.has_generation:
             md["generation"] = 1

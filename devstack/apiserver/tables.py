@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from devstack.apiserver.meta import now, parse_timestamp
+from devstack.apiserver.storage_kinds import is_default_class
 
 Obj = dict[str, Any]
 Column = tuple[str, str, Callable[[Obj], Any]]
@@ -106,11 +107,46 @@ def _node_info(node: Obj, key: str) -> str:
 
 
 # Columns after the first block are shown by `kubectl get -o wide` only.
-WIDE_AFTER = {"Pod": 5, "Node": 5}
+WIDE_AFTER = {"Pod": 5, "Node": 5, "PersistentVolumeClaim": 8, "PersistentVolume": 10}
+_MODE_ABBREVIATIONS = (
+    ("ReadWriteOnce", "RWO"),
+    ("ReadOnlyMany", "ROX"),
+    ("ReadWriteMany", "RWX"),
+    ("ReadWriteOncePod", "RWOP"),
+)
 
 
 def _name(o: Obj) -> str:
     return str((o.get("metadata") or {}).get("name", ""))
+
+
+def _volume_phase(o: Obj) -> str:
+    if (o.get("metadata") or {}).get("deletionTimestamp"):
+        return "Terminating"
+    return str((o.get("status") or {}).get("phase", ""))
+
+
+def _capacity(capacity: Obj | None) -> str:
+    return str((capacity or {}).get("storage", ""))
+
+
+def _modes(modes: list[str] | None) -> str:
+    """`RWO,RWX` in kubectl's fixed order."""
+    given = set(modes or [])
+    return ",".join(short for mode, short in _MODE_ABBREVIATIONS if mode in given)
+
+
+def _class_name(o: Obj) -> str:
+    return str((o.get("spec") or {}).get("storageClassName", ""))
+
+
+def _claim(pv: Obj) -> str:
+    ref = (pv.get("spec") or {}).get("claimRef") or {}
+    return f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref.get("name") else ""
+
+
+def _class_title(sc: Obj) -> str:
+    return _name(sc) + (" (default)" if is_default_class(sc) else "")
 
 
 def _job_status(job: Obj) -> str:
@@ -218,7 +254,38 @@ COLUMNS: dict[str, list[Column]] = {
     ],
     "PersistentVolumeClaim": [
         ("Name", "string", _name),
-        ("Status", "string", lambda o: (o.get("status") or {}).get("phase", "")),
+        ("Status", "string", _volume_phase),
+        ("Volume", "string", lambda o: (o.get("spec") or {}).get("volumeName", "")),
+        ("Capacity", "string", lambda o: _capacity((o.get("status") or {}).get("capacity"))),
+        ("Access Modes", "string", lambda o: _modes((o.get("status") or {}).get("accessModes"))),
+        ("StorageClass", "string", _class_name),
+        ("VolumeAttributesClass", "string", lambda o: "<unset>"),
+        ("Age", "string", age),
+        ("VolumeMode", "string", lambda o: (o.get("spec") or {}).get("volumeMode", "")),
+    ],
+    "PersistentVolume": [
+        ("Name", "string", _name),
+        ("Capacity", "string", lambda o: _capacity((o.get("spec") or {}).get("capacity"))),
+        ("Access Modes", "string", lambda o: _modes((o.get("spec") or {}).get("accessModes"))),
+        (
+            "Reclaim Policy",
+            "string",
+            lambda o: (o.get("spec") or {}).get("persistentVolumeReclaimPolicy", ""),
+        ),
+        ("Status", "string", _volume_phase),
+        ("Claim", "string", _claim),
+        ("StorageClass", "string", _class_name),
+        ("VolumeAttributesClass", "string", lambda o: "<unset>"),
+        ("Reason", "string", lambda o: (o.get("status") or {}).get("reason", "")),
+        ("Age", "string", age),
+        ("VolumeMode", "string", lambda o: (o.get("spec") or {}).get("volumeMode", "")),
+    ],
+    "StorageClass": [
+        ("Name", "string", _class_title),
+        ("Provisioner", "string", lambda o: o.get("provisioner", "")),
+        ("ReclaimPolicy", "string", lambda o: o.get("reclaimPolicy", "")),
+        ("VolumeBindingMode", "string", lambda o: o.get("volumeBindingMode", "")),
+        ("AllowVolumeExpansion", "boolean", lambda o: bool(o.get("allowVolumeExpansion"))),
         ("Age", "string", age),
     ],
 }

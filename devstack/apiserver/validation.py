@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from devstack.apiserver import storage_kinds
 from devstack.apiserver.errors import Cause, invalid
 from devstack.apiserver.quantity import QUANTITY_ERROR, is_quantity
 from devstack.apiserver.registry import ResourceType
@@ -47,6 +48,7 @@ VALUE_MSG = (
 # Name rules per resource: label for namespaces, DNS-1035 for services, subdomain otherwise.
 _NAME_RULE = {"namespaces": "label", "services": "dns1035"}
 _FREE_NAMES = {"events"}
+STORAGE_KINDS = ("persistentvolumeclaims", "persistentvolumes", "storageclasses")
 
 
 def _q(value: Any) -> str:
@@ -325,15 +327,8 @@ def _kind_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
     elif rt.plural == "priorityclasses":
         if not isinstance(obj.get("value"), int) or isinstance(obj.get("value"), bool):
             causes.append(required("value"))
-    elif rt.plural == "persistentvolumeclaims":
-        spec = obj.get("spec") or {}
-        if not spec.get("accessModes"):
-            causes.append(required("spec.accessModes", "at least 1 access mode is required"))
-        storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
-        if storage is None:
-            causes.append(required("spec.resources[storage]"))
-        elif not is_quantity(storage):
-            causes.append(invalid_cause("spec.resources[storage]", storage, QUANTITY_ERROR))
+    elif rt.plural in STORAGE_KINDS:
+        causes += storage_kinds.create_causes(rt.plural, obj)
     elif rt.plural == "nodes":
         for section in ("capacity", "allocatable"):
             for res, q in ((obj.get("status") or {}).get(section) or {}).items():
@@ -402,19 +397,8 @@ def validate_update(rt: ResourceType, new: Obj, old: Obj, *, internal: bool = Tr
             causes.append(
                 invalid_cause("spec.template", nspec.get("template"), "field is immutable")
             )
-    elif rt.plural == "persistentvolumeclaims":
-        ospec, nspec = dict(old.get("spec") or {}), dict(new.get("spec") or {})
-        ospec.pop("resources", None)
-        nspec.pop("resources", None)
-        if ospec != nspec:
-            causes.append(
-                forbidden_cause(
-                    "spec",
-                    "spec is immutable after creation except "
-                    "resources.requests and volumeAttributesClassName for "
-                    "bound claims",
-                )
-            )
+    elif rt.plural in STORAGE_KINDS:
+        causes += storage_kinds.update_causes(rt.plural, new, old)
     elif rt.plural == "secrets" or rt.plural == "configmaps":
         if old.get("immutable") and (
             old.get("data") != new.get("data") or old.get("binaryData") != new.get("binaryData")

@@ -3,8 +3,9 @@
 devstack cannot mount, so a volume mounted at `/etc/accelhub` appears at
 `$DEVSTACK_ROOTFS/etc/accelhub` (a symlink to the volume's directory). ConfigMap,
 Secret, downwardAPI and projected volumes are written as files honouring `items` and
-`defaultMode`; emptyDir is a fresh directory; a PVC is a directory under the kubelet's
-state dir that outlives the pod; hostPath is the host path itself.
+`defaultMode`; emptyDir is a fresh directory; a PVC is its bound PersistentVolume's
+directory (a hostPath or local volume's path, else one directory per volume under the
+kubelet's state dir), which outlives the pod; hostPath is the host path itself.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ class Volumes:
                 continue
             if volume.get("persistentVolumeClaim") is not None:
                 claim = str(volume["persistentVolumeClaim"].get("claimName", ""))
-                target = self.pvc_root / namespace / claim
+                target = await self._claim_dir(store, namespace, name, claim)
                 await _to_thread_mkdir(target)
                 self.dirs[name] = target
                 continue
@@ -174,6 +175,43 @@ class Volumes:
             files = await volume_files(store, pod, volume)
             await _run(_write_files, target, files)
             self.dirs[name] = target
+
+    async def _claim_dir(self, store: Any, namespace: str, volume: str, claim: str) -> Path:
+        """The directory of the PersistentVolume bound to a claim."""
+
+        def fail(why: str) -> VolumeError:
+            return VolumeError(
+                f"Unable to attach or mount volumes: unmounted volumes=[{volume}], "
+                f"unattached volumes=[], failed to process volumes=[{volume}]: "
+                f"error processing PVC {namespace}/{claim}: {why}"
+            )
+
+        try:
+            pvc = await store.get("persistentvolumeclaims", claim, namespace=namespace)
+        except ApiError as exc:
+            if exc.status == 404:
+                raise fail(
+                    "failed to fetch PVC from API server: "
+                    f'persistentvolumeclaims "{claim}" not found'
+                ) from None
+            raise
+        if pvc["metadata"].get("deletionTimestamp"):
+            raise fail("PVC is being deleted")
+        pv_name = (pvc.get("spec") or {}).get("volumeName")
+        if not pv_name or (pvc.get("status") or {}).get("phase") != "Bound":
+            raise fail("PVC is not bound")
+        try:
+            pv = await store.get("persistentvolumes", pv_name)
+        except ApiError as exc:
+            if exc.status == 404:
+                raise fail(f'persistentvolumes "{pv_name}" not found') from None
+            raise
+        spec = pv.get("spec") or {}
+        for source in ("hostPath", "local"):
+            if (spec.get(source) or {}).get("path"):
+                return Path(str(spec[source]["path"]))
+        # Network volumes (nfs, csi...) become one shared directory per volume.
+        return self.pvc_root / pv_name
 
     def mount(self, container: Mapping[str, Any]) -> None:
         """Link each `volumeMounts[].mountPath` under the rootfs to its volume."""

@@ -14,12 +14,14 @@ from devstack.apiserver.errors import ApiError
 from devstack.apiserver.meta import timestamp
 from devstack.controllers.informer import Informer, Obj, obj_key
 from devstack.controllers.scheduling.cluster import ClusterState, Decision
+from devstack.controllers.scheduling.messages import prefilter_error
 from devstack.controllers.scheduling.model import PodView
 from devstack.controllers.scheduling.predicates import Code
 from devstack.controllers.scheduling.priority import (
     resolve_preemption_policy,
     resolve_priority,
 )
+from devstack.controllers.scheduling.volumes import claims_problem
 
 log = logging.getLogger(__name__)
 SCHEDULER_NAME = "default-scheduler"
@@ -38,7 +40,7 @@ class _Pending:
 
 
 class Scheduler:
-    """Watches pods, nodes and PriorityClasses and binds pods like kube-scheduler.
+    """Watches pods, nodes, PriorityClasses and claims and binds pods like kube-scheduler.
 
     Failed pods back off (`backoff_initial` doubling up to `backoff_max` seconds) and
     wait for a cluster change that may help them (a node added or changed, a pod
@@ -66,6 +68,8 @@ class Scheduler:
         self._seq = 0
         self._wake = asyncio.Event()
         self._informers: list[Informer] = []
+        self._storage_classes: Informer | None = None
+        self._claims: Informer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
@@ -73,10 +77,14 @@ class Scheduler:
     async def start(self, store: Any) -> None:
         """List and watch, then start the scheduling loop."""
         self.store = store
+        self._storage_classes = Informer(store, "storageclasses", self._on_claims)
+        self._claims = Informer(store, "persistentvolumeclaims", self._on_claims)
         self._informers = [
             Informer(store, "priorityclasses", self._on_class),
             Informer(store, "nodes", self._on_node),
             Informer(store, "pods", self._on_pod),
+            self._storage_classes,
+            self._claims,
         ]
         for inf in self._informers:
             inf.start()
@@ -105,6 +113,17 @@ class Scheduler:
             self.classes.pop(name, None)
         else:
             self.classes[name] = obj
+
+    def _on_claims(self, etype: str, obj: Obj) -> None:
+        """A claim was bound (or a class changed): pods waiting on claims may fit now."""
+        if self.pending:
+            self._requeue_parked(None)
+
+    def _claims_problem(self, obj: Obj) -> str | None:
+        if self._claims is None or not (obj.get("spec") or {}).get("volumes"):
+            return None
+        classes = self._storage_classes.objects if self._storage_classes else {}
+        return claims_problem(obj, self._claims.objects, classes)
 
     def _on_node(self, etype: str, obj: Obj) -> None:
         name = obj["metadata"]["name"]
@@ -228,6 +247,11 @@ class Scheduler:
 
     # -- one attempt -------------------------------------------------------------------
     async def _attempt(self, key: str, entry: _Pending) -> None:
+        problem = self._claims_problem(entry.obj)
+        if problem is not None:
+            await self._report_failure(entry, prefilter_error(len(self.state.nodes), problem))
+            self._fail_later(entry, frozenset())
+            return
         view = self._view(entry.obj)
         decision = self.state.schedule(view)
         if decision.node is not None:

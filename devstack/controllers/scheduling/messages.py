@@ -34,3 +34,11 @@ def fit_error(num_nodes: int, statuses: Mapping[str, Status], post_filter: str =
     if post_filter:
         text += " preemption: " + post_filter
     return text
+
+
+def prefilter_error(num_nodes: int, reason: str) -> str:
+    """A pre-filter rejection (same for every node): preemption cannot help it."""
+    return (
+        f"0/{num_nodes} nodes are available: {reason}. preemption: 0/{num_nodes} nodes are "
+        f"available: {num_nodes} {NOT_HELPFUL}."
+    )
