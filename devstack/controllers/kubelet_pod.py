@@ -404,4 +404,5 @@ class PodWorker:
                 task.cancel()
         self.svc.ips.release(self.alloc_key)
         self._release()
+        await asyncio.to_thread(self.volumes.unmount)
         await asyncio.to_thread(shutil.rmtree, self.sandbox, True)

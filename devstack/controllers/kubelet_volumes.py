@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import shutil
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from devstack.apiserver.errors import ApiError
 from devstack.controllers.kubelet_env import ConfigError, field_value
@@ -151,11 +153,14 @@ def _write_files(target: Path, files: Files) -> None:
 class Volumes:
     """The volumes of one pod, materialised under its sandbox."""
 
+    _link_holders: ClassVar[Counter[Path]] = Counter()  # nested mount link -> pods using it
+
     def __init__(self, sandbox: Path, pvc_root: Path) -> None:
         self.sandbox = sandbox
         self.rootfs = sandbox / "rootfs"
         self.pvc_root = pvc_root
         self.dirs: dict[str, Path] = {}
+        self.nested_links: list[Path] = []
 
     async def setup(self, store: Any, pod: Mapping[str, Any]) -> None:
         """Create every volume's directory and files; VolumeError when one can't be."""
@@ -225,13 +230,42 @@ class Volumes:
                     source.mkdir(parents=True, exist_ok=True)
             link = rootfs_path(self.rootfs, str(vm.get("mountPath", "/")))
             link.parent.mkdir(parents=True, exist_ok=True)
+            nested = not link.parent.resolve().is_relative_to(self.rootfs.resolve())
             if link.is_symlink():
                 if Path(os.readlink(link)) == source:
+                    if nested:
+                        self._hold(link)
                     continue
                 link.unlink()
+            elif link.is_dir() and nested:
+                # A mount inside another volume hides what is there; keep it aside instead.
+                if any(link.iterdir()):
+                    link.rename(link.with_name(link.name + ".hidden-by-mount"))
+                else:
+                    link.rmdir()
             elif link.is_dir():
                 shutil.rmtree(link)
             link.symlink_to(source, target_is_directory=source.is_dir())
+            if nested:
+                self._hold(link)
+
+    def _hold(self, link: Path) -> None:
+        if link not in self.nested_links:
+            self.nested_links.append(link)
+            Volumes._link_holders[link] += 1
+
+    def unmount(self) -> None:
+        """Remove mount links made inside other volumes, so a claim's data never keeps a
+        link to another volume after the pod is gone."""
+        for link in self.nested_links:
+            Volumes._link_holders[link] -= 1
+            if Volumes._link_holders[link] > 0:
+                continue  # another running pod mounts the same place
+            del Volumes._link_holders[link]
+            with contextlib.suppress(OSError):
+                if link.is_symlink():
+                    link.unlink()
+        self.nested_links.clear()
 
     def cleanup(self) -> None:
         """Remove the sandbox's volumes (never PVC or hostPath data)."""

@@ -23,6 +23,23 @@ EXTRA_GROUPS: dict[str, dict[str, Any]] = {
 
 HACKATHON_FLAVOR = "mig-1g-10gb-single"
 
+#: Where every server mounts its user's home (the claim `claim-<user>`, shared by all the
+#: user's servers, so files survive stopping, restarting and switching flavor).
+HOME = "/home/jovyan"
+
+#: Group shared areas (`hub_ext.spawner.group_volumes`): mounted into members' servers only,
+#: under the home so that JupyterLab's file browser shows them.
+GROUP_AREAS: dict[str, dict[str, Any]] = {
+    "physics": {"claim": "shared-physics", "mount_path": f"{HOME}/shared/physics", "size": "50Gi"},
+    "hackathon": {
+        "claim": "shared-hackathon",
+        "mount_path": f"{HOME}/shared/hackathon",
+        "size": "20Gi",
+        "read_only": True,
+        "writers": [DEMO_USERS["organiser"]],
+    },
+}
+
 
 def free_port() -> int:
     """A TCP port free on the loopback interface right now."""
@@ -43,6 +60,23 @@ class DemoPorts:
     @classmethod
     def pick(cls, public: int) -> DemoPorts:
         return cls(public=public, hub=free_port(), proxy_api=free_port(), service=free_port())
+
+
+def storage_settings() -> list[tuple[str, Any]]:
+    """Homes on per-user claims, as z2jh's `singleuser.storage.type: dynamic` sets them."""
+    return [
+        ("c.KubeSpawner.storage_pvc_ensure", True),
+        ("c.KubeSpawner.pvc_name_template", "claim-{username}"),
+        ("c.KubeSpawner.storage_capacity", "10Gi"),
+        ("c.KubeSpawner.storage_access_modes", ["ReadWriteMany"]),
+        (
+            "c.KubeSpawner.volumes",
+            [{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}],
+        ),
+        ("c.KubeSpawner.volume_mounts", [{"name": "home", "mountPath": HOME}]),
+        ("c.KubeSpawner.working_dir", HOME),  # the server's root: the home
+        ("c.GroupVolumes.volumes", GROUP_AREAS),
+    ]
 
 
 def hub_config(state: Path, kubeconfig: Path, ports: DemoPorts, admission_token: str) -> str:
@@ -84,6 +118,7 @@ def hub_config(state: Path, kubeconfig: Path, ports: DemoPorts, admission_token:
         ("c.KubeSpawner.start_timeout", 180),
         ("c.KubeSpawner.http_timeout", 90),
         ("c.Spawner.default_url", "/lab"),
+        *storage_settings(),
     ]
     lines = [f"{name} = {value!r}" for name, value in settings]
     lines += [
@@ -107,5 +142,7 @@ def describe_users() -> list[str]:
         f"  {DEMO_USERS['admin']:<6} admin: quotas, usage and reservations at /services/accelhub/",
         "  h1..h4 hackathon participants: one reserved MIG 1g.10gb slice each "
         "(single-strategy A100 node)",
+        f"  homes: {HOME} in every server, kept across stops and flavors; shared areas "
+        "shared/physics (group physics) and shared/hackathon (read-only but for otto) in it",
         f"  password for everyone: {PASSWORD}",
     ]

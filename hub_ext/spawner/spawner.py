@@ -19,6 +19,7 @@ from ..admission import AdmissionPolicy, AdmissionUnavailable, LeaseDecision, St
 from ..catalog import AcceleratorCatalog
 from ..inventory import ClusterInventory
 from .form import build_rows, render_form
+from .group_volumes import group_areas
 from .options import OptionsError, Selection, options_from_form, validate_options
 from .pending import availability, in_line, pod_phase_message, scheduler_message, timeout_message
 from .shaping import shape_pod
@@ -214,6 +215,7 @@ class AcceleratorSpawner(KubeSpawner):
         budget = max(self.start_timeout - self.timeout_margin, 1.0)
         deadline = started + budget
         self._lease = self._lease_id = self._request = self._status = None
+        self._pvc_exists = False  # ensure the home claim at every start (an admin may delete it)
         with contextlib.suppress(Exception):
             self.inventory()  # started once per hub: pending messages read it
         await self.load_user_options()
@@ -256,7 +258,7 @@ class AcceleratorSpawner(KubeSpawner):
         """KubeSpawner's pod, shaped for the selected flavor and the granted lease."""
         pod = await super().get_pod_manifest()
         selection = self._selection or self._validate(self.user_options)
-        return shape_pod(pod, selection, self._lease)
+        return await group_areas(self, shape_pod(pod, selection, self._lease))
 
     async def stop(self, now: bool = False) -> None:
         """Stop the pod, give the lease back, leave the line and forget this spawn's options."""

@@ -1,0 +1,211 @@
+"""Homes and group shared areas end to end: the real hub, the hub service, the demo's
+storage settings and devstack's provisioner."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hub_ext.demo.config import HOME, storage_settings
+from hub_ext.service.auth import ADMIT, SERVICE_HUB_SCOPES
+from tests.devstack.conftest import RunningDevstack
+from tests.helpers.net import free_port
+from tests.spawner.hubstack import SpawnerHub, start_spawner_hub
+
+pytestmark = pytest.mark.integration
+
+SWITCHES = ("t4", "mig-1g-10gb-single", "cpu")
+
+
+@pytest.fixture(scope="module")
+def homes_hub(
+    spawner_devstack: RunningDevstack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SpawnerHub]:
+    """JupyterHub + accelhub service + AcceleratorSpawner with the demo's storage settings."""
+    state: Path = tmp_path_factory.mktemp("homes-hub")
+    hub_port, service_port = free_port(), free_port()
+    admit_token = secrets.token_hex(16)
+    service_cfg = state / "accelhub_service_config.py"
+    service_cfg.write_text(
+        "c.QuotaPolicy.default_quota = {'*': {'devices': 8, 'per_user': 2}}\n"
+        f"c.AccelhubService.db_url = 'sqlite:///{state / 'accelhub.sqlite'}'\n"
+        "c.AccelhubService.static_capacity = "
+        "{'t4': 2, 'mig-1g-10gb-single': 7, 'cpu': 100}\n"
+    )
+    services: list[dict[str, Any]] = [
+        {
+            "name": "accelhub",
+            "url": f"http://127.0.0.1:{service_port}",
+            "command": [sys.executable, "-m", "hub_ext.service", f"--config={service_cfg}"],
+            "cwd": str(state),
+        },
+        {"name": "accelhub-spawner", "api_token": admit_token},
+    ]
+    roles: list[dict[str, Any]] = [
+        {"name": "accelhub-service", "services": ["accelhub"], "scopes": list(SERVICE_HUB_SCOPES)},
+        {"name": "accelhub-spawner", "services": ["accelhub-spawner"], "scopes": [ADMIT]},
+    ]
+    url = f"http://127.0.0.1:{hub_port}/services/accelhub/"
+    extra = "\n".join(
+        [
+            "from hub_ext.service.auth import CUSTOM_SCOPES",
+            "from hub_ext.catalog import DEFAULT_FLAVORS",
+            "c.JupyterHub.custom_scopes = CUSTOM_SCOPES",
+            "c.AcceleratorSpawner.admission_policy_class = 'hub_ext.admission.ServicePolicy'",
+            f"c.ServicePolicy.url = {url!r}",
+            f"c.ServicePolicy.token = {admit_token!r}",
+            "c.AcceleratorCatalog.flavors = DEFAULT_FLAVORS",
+            "c.KubeSpawner.start_timeout = 90",
+            *(f"{name} = {value!r}" for name, value in storage_settings()),
+        ]
+    )
+    hub = start_spawner_hub(
+        state, spawner_devstack.kubeconfig, extra + "\n", services, roles, hub_port=hub_port
+    )
+    yield hub
+    hub.shutdown()
+
+
+class Server:
+    """One user's default server, reached through the proxy with the user's own token."""
+
+    def __init__(self, hub: SpawnerHub, user: str) -> None:
+        self.hub, self.user = hub, user
+        token = hub.api("POST", f"/users/{user}/tokens", json={}).json()["token"]
+        self.headers = {"Authorization": f"token {token}"}
+
+    def start(self, flavor: str) -> dict[str, Any]:
+        response = self.hub.api("POST", f"/users/{self.user}/server", json={"flavor": flavor})
+        assert response.status_code in (201, 202), response.text
+        model = self.hub.wait_ready(self.user, timeout=120)
+        assert model.get("ready"), model
+        return model
+
+    def stop(self) -> None:
+        self.hub.stop(self.user, timeout=90)
+
+    def contents(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(
+            method,
+            f"{self.hub.url}/user/{self.user}/api/contents/{path}",
+            headers=self.headers,
+            timeout=30,
+            **kwargs,
+        )
+
+    def write(self, path: str, text: str) -> httpx.Response:
+        body = {"type": "file", "format": "text", "content": text}
+        return self.contents("PUT", path, json=body)
+
+    def read(self, path: str) -> str | None:
+        response = self.contents("GET", path)
+        return str(response.json()["content"]) if response.status_code == 200 else None
+
+
+def kubectl_json(ds: RunningDevstack, *args: str) -> dict[str, Any]:
+    return dict(json.loads(ds.kubectl(*args, "-o", "json").stdout))
+
+
+def pod_of(ds: RunningDevstack, model: dict[str, Any]) -> dict[str, Any]:
+    return kubectl_json(ds, "get", "pod", "-n", "accelhub", model["state"]["pod_name"])
+
+
+def test_home_survives_switching_t4_mig_cpu(
+    homes_hub: SpawnerHub, spawner_devstack: RunningDevstack
+) -> None:
+    ada = Server(homes_hub, "ada")
+    nodes = []
+    for i, flavor in enumerate(SWITCHES):
+        model = ada.start(flavor)
+        try:
+            pod = pod_of(spawner_devstack, model)
+            nodes.append(pod["spec"]["nodeName"])
+            claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"]]
+            assert "claim-ada" in claims
+            if i == 0:
+                assert ada.read("keep-me.txt") is None
+                assert ada.write("keep-me.txt", "results of the T4 run").status_code == 201
+            assert ada.read("keep-me.txt") == "results of the T4 run", flavor
+            ada.write(f"from-{flavor}.txt", flavor)
+        finally:
+            ada.stop()
+    assert len(set(nodes)) == 3, nodes  # three different nodes, one home
+    pvc = kubectl_json(spawner_devstack, "get", "pvc", "-n", "accelhub", "claim-ada")
+    assert pvc["status"]["phase"] == "Bound"
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    pv = kubectl_json(spawner_devstack, "get", "pv", pvc["spec"]["volumeName"])
+    home = Path(pv["spec"]["hostPath"]["path"])
+    assert sorted(p.name for p in home.glob("*.txt")) == sorted(
+        ["keep-me.txt", *(f"from-{f}.txt" for f in SWITCHES)]
+    )
+
+
+def test_group_area_for_members_only(
+    homes_hub: SpawnerHub, spawner_devstack: RunningDevstack
+) -> None:
+    ada, bob, hal = (Server(homes_hub, u) for u in ("ada", "bob", "hal"))
+    model = ada.start("cpu")
+    try:
+        mounts = pod_of(spawner_devstack, model)["spec"]["containers"][0]["volumeMounts"]
+        assert {"name": "group-shared-physics", "mountPath": f"{HOME}/shared/physics"} in [
+            {k: m[k] for k in ("name", "mountPath")} for m in mounts
+        ]
+        assert ada.write("shared/physics/calibration.txt", "by ada").status_code == 201
+    finally:
+        ada.stop()
+    pvc = kubectl_json(spawner_devstack, "get", "pvc", "-n", "accelhub", "shared-physics")
+    assert pvc["status"]["phase"] == "Bound"
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert pvc["metadata"]["labels"]["accelhub.io/group"] == "physics"
+
+    bob.start("cpu")
+    try:
+        assert bob.read("shared/physics/calibration.txt") == "by ada"
+        assert bob.write("shared/physics/reply.txt", "by bob").status_code == 201
+    finally:
+        bob.stop()
+
+    model = hal.start("cpu")
+    try:
+        pod = pod_of(spawner_devstack, model)
+        claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"]]
+        assert claims == ["claim-hal"]
+        assert hal.read("shared/physics/calibration.txt") is None
+        assert hal.contents("GET", "shared").status_code == 404
+    finally:
+        hal.stop()
+
+
+def test_admin_deleting_a_home_claim_takes_its_data(
+    homes_hub: SpawnerHub, spawner_devstack: RunningDevstack
+) -> None:
+    fred = Server(homes_hub, "fred")
+    fred.start("cpu")
+    try:
+        assert fred.write("notes.txt", "draft").status_code == 201
+    finally:
+        fred.stop()
+    pvc = kubectl_json(spawner_devstack, "get", "pvc", "-n", "accelhub", "claim-fred")
+    pv_name = pvc["spec"]["volumeName"]
+    home = Path(kubectl_json(spawner_devstack, "get", "pv", pv_name)["spec"]["hostPath"]["path"])
+    assert (home / "notes.txt").read_text() == "draft"
+    spawner_devstack.kubectl("delete", "pvc", "-n", "accelhub", "claim-fred", "--wait=true")
+    deadline = time.monotonic() + 20
+    while home.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not home.exists()  # the default class reclaims with Delete
+    assert "NotFound" in spawner_devstack.kubectl("get", "pv", pv_name, check=False).stderr
+    # The next start gets a fresh, empty home.
+    fred.start("cpu")
+    try:
+        assert fred.read("notes.txt") is None
+    finally:
+        fred.stop()
