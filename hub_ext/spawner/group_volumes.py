@@ -177,7 +177,11 @@ async def group_areas(spawner: Any, pod: Any) -> Any:
         config = GroupVolumes(config=spawner.config, log=spawner.log)
         areas = config.for_groups(spawner.user_groups())
     except TraitError as err:
-        raise SpawnException(f"The group shared areas are misconfigured: {err}") from None
+        raise SpawnException(
+            f"The group shared areas are misconfigured: {err}",
+            reason="group_volumes_config",
+            status_code=500,
+        ) from None
     await config.ensure_claims(
         spawner.api, spawner.namespace, areas, spawner.k8s_api_request_timeout
     )

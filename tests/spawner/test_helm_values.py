@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 import yaml
+from traitlets.config import Config
 
 from hub_ext.catalog import DEFAULT_FLAVORS, parse_flavors
+from hub_ext.spawner.group_volumes import GroupVolumes
 
 VALUES = Path(__file__).resolve().parents[2] / "helm-values"
 
@@ -48,3 +50,22 @@ def test_rbac_manifest_grants_cluster_wide_watch() -> None:
     role = next(d for d in docs if d["kind"] == "ClusterRole")
     assert set(role["rules"][0]["resources"]) == {"nodes", "pods"}
     assert {"list", "watch"} <= set(role["rules"][0]["verbs"])
+
+
+def test_homes_are_per_user_claims_shared_by_all_servers() -> None:
+    storage = load("values.yaml")["singleuser"]["storage"]
+    assert storage["type"] == "dynamic"
+    assert storage["dynamic"]["pvcNameTemplate"] == "claim-{username}"  # not per server
+    assert storage["dynamic"]["storageAccessModes"] == ["ReadWriteMany"]
+    assert storage["homeMountPath"] == "/home/jovyan"
+
+
+@pytest.mark.parametrize(
+    ("name", "group"), [("values.yaml", "physics"), ("values-hackathon.yaml", "hackathon")]
+)
+def test_group_areas_in_values_validate(name: str, group: str) -> None:
+    config = Config()
+    config.GroupVolumes.volumes = load(name)["hub"]["config"]["GroupVolumes"]["volumes"]
+    areas = GroupVolumes(config=config).for_groups([group])
+    assert [a.group for a in areas] == [group]
+    assert areas[0].mount_path.startswith("/home/jovyan/shared/")
