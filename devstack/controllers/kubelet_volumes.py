@@ -250,6 +250,7 @@ class Volumes:
                 self._hold(link)
 
     def _hold(self, link: Path) -> None:
+        link = link.parent.resolve() / link.name  # one key for every pod's path to it
         if link not in self.nested_links:
             self.nested_links.append(link)
             Volumes._link_holders[link] += 1

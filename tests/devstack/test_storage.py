@@ -243,3 +243,27 @@ def test_invalid_volumes_and_classes_are_rejected(ds: RunningDevstack) -> None:
     }
     out = ds.kubectl("apply", "-f", "-", input=yaml.safe_dump(sc), check=False)
     assert 'volumeBindingMode: Unsupported value: "Later"' in out.stderr
+
+
+def test_wait_for_first_consumer(ds: RunningDevstack, ns: str) -> None:
+    lazy = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": f"lazy-{ns}"},
+        "provisioner": "devstack.accelhub/local-path",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
+    ds.kubectl("apply", "-f", "-", input=yaml.safe_dump(lazy))
+    apply(ds, ns, claim("later", storageClassName=f"lazy-{ns}"))
+    until(
+        lambda: (
+            "waiting for first consumer to be created before binding"
+            in ds.kubectl("describe", "pvc", "-n", ns, "later").stdout
+        )
+    )
+    assert phase(ds, ns, "pvc", "later") == "Pending"
+    apply(ds, ns, writer("consumer", "later", "now"))
+    until(lambda: phase(ds, ns, "pvc", "later") == "Bound")
+    until(lambda: phase(ds, ns, "pod", "consumer") == "Running")
+    ds.kubectl("delete", "pod", "-n", ns, "consumer", "--wait=false")
+    ds.kubectl("delete", "storageclass", f"lazy-{ns}")
