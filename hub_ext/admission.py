@@ -1,8 +1,7 @@
-"""Admission: the policy the spawner asks for a lease, in memory or over the hub service's API."""
+"""Admission: what the spawner asks for a lease, and the client of the hub service's API."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 from collections.abc import Mapping
@@ -11,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote, urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
-from traitlets import Dict, Float, List, Unicode, default
+from traitlets import Float, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .catalog import Flavor
@@ -205,200 +204,6 @@ class AdmissionPolicy(Protocol):
     async def entitlements(self, user: str, groups: list[str]) -> dict[str, Entitlement]:
         """Per flavor slug, what ``user`` may use now."""
         ...
-
-
-@dataclass
-class _StaticLease:
-    id: str
-    user: str
-    server: str
-    flavor: str
-    count: int
-    group: str | None
-    namespace: str | None = None
-    pod: str | None = None
-
-
-class StaticPolicy(LoggingConfigurable):
-    """In-memory caps per user and quotas per group: the stand-in until the hub service runs."""
-
-    user_caps = Dict(
-        {},
-        config=True,
-        help="Devices of each flavor one user may hold at once: {flavor slug: count}. "
-        "A flavor not named here has no per-user cap.",
-    )
-    user_overrides = Dict(
-        {},
-        config=True,
-        help="Per-user caps that replace user_caps: {user: {flavor slug: count}}.",
-    )
-    group_quotas = Dict(
-        {},
-        config=True,
-        help="Devices of each flavor a group's members may hold together: "
-        "{group: {flavor slug: count}}. When a flavor appears under some group, "
-        "only members of such a group may use it.",
-    )
-    capacity = Dict(
-        {},
-        config=True,
-        help="Devices of each flavor in the cluster {flavor slug: count}; "
-        "a flavor not named here is not limited by capacity.",
-    )
-    reservations = List(
-        Dict(),
-        [],
-        config=True,
-        help="Reservations to show and apply: a list of {id, name, group, flavor, "
-        "tolerations, ends_at}; a member of the group is granted the reservation's tolerations.",
-    )
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.leases: dict[str, _StaticLease] = {}
-        self._ids = itertools.count(1)
-
-    def _cap(self, user: str, slug: str) -> int | None:
-        caps = self.user_overrides.get(user, self.user_caps)
-        value = caps.get(slug)
-        return None if value is None else int(value)
-
-    def _used(self, slug: str, user: str | None = None, group: str | None = None) -> int:
-        return sum(
-            lease.count
-            for lease in self.leases.values()
-            if lease.flavor == slug
-            and (user is None or lease.user == user)
-            and (group is None or lease.group == group)
-        )
-
-    def _quota_groups(self, groups: list[str], slug: str) -> list[str]:
-        return [g for g in groups if slug in self.group_quotas.get(g, {})]
-
-    def _restricted(self, slug: str) -> bool:
-        return any(slug in quotas for quotas in self.group_quotas.values())
-
-    def _reservation_for(self, groups: list[str], slug: str) -> dict[str, Any] | None:
-        for res in self.reservations:
-            if res.get("flavor") == slug and res.get("group") in groups:
-                return dict(res)
-        return None
-
-    async def request_lease(
-        self,
-        user: str,
-        groups: list[str],
-        server: str,
-        flavor: Flavor,
-        count: int,
-        wait: bool,
-    ) -> LeaseDecision:
-        """Grant when the user's cap, a group quota and the capacity all leave room."""
-        slug = flavor.slug
-        for lease_id, lease in list(self.leases.items()):
-            if (lease.user, lease.server) == (user, server):
-                del self.leases[lease_id]
-        if not flavor.allows_group(groups):
-            return _refuse(
-                "not_allowed", f"{flavor.display_name} is only for: {', '.join(flavor.groups)}."
-            )
-        in_use = InUse(user=self._used(slug, user=user), user_cap=self._cap(user, slug))
-        if in_use.user_cap is not None and in_use.user + count > in_use.user_cap:
-            return _refuse(
-                "user_cap",
-                f"You already use {in_use.user} of your {in_use.user_cap} "
-                f"{flavor.display_name} device(s).",
-                in_use,
-            )
-        group: str | None = None
-        if self._restricted(slug):
-            candidates = self._quota_groups(groups, slug)
-            if not candidates:
-                return _refuse(
-                    "not_allowed",
-                    f"None of your groups has a quota for {flavor.display_name}.",
-                    in_use,
-                )
-            for name in candidates:
-                quota = int(self.group_quotas[name][slug])
-                used = self._used(slug, group=name)
-                if used + count <= quota:
-                    group = name
-                    break
-            else:
-                name = candidates[0]
-                quota = int(self.group_quotas[name][slug])
-                used = self._used(slug, group=name)
-                return _refuse(
-                    "quota",
-                    f"Your group {name} already uses {used} of its {quota} "
-                    f"{flavor.display_name} device(s).",
-                    InUse(in_use.user, used, quota, in_use.user_cap),
-                )
-        total = self.capacity.get(slug)
-        if total is not None and self._used(slug) + count > int(total):
-            free = max(int(total) - self._used(slug), 0)
-            return _refuse(
-                "capacity",
-                f"No {flavor.display_name} is free: {int(total) - free}/{int(total)} in use.",
-                InUse(in_use.user, 0, None, in_use.user_cap, free),
-            )
-        lease = _StaticLease(f"static-{next(self._ids)}", user, server, slug, count, group)
-        self.leases[lease.id] = lease
-        res = self._reservation_for(groups, slug)
-        return LeaseDecision(
-            granted=True,
-            lease_id=lease.id,
-            tolerations=[dict(t) for t in (res or {}).get("tolerations", [])],
-            reservation=Reservation.from_json(res),
-        )
-
-    async def bind_lease(self, lease_id: str, namespace: str, pod: str) -> None:
-        """Remember the pod holding the lease."""
-        lease = self.leases.get(lease_id)
-        if lease is not None:
-            lease.namespace, lease.pod = namespace, pod
-
-    async def release_lease(self, lease_id: str) -> None:
-        """Forget the lease."""
-        self.leases.pop(lease_id, None)
-
-    async def leave_queue(self, user: str, server: str) -> None:
-        """Nothing to leave: this policy keeps no waiting line."""
-
-    async def entitlements(self, user: str, groups: list[str]) -> dict[str, Entitlement]:
-        """Entitlements for every flavor named in the caps or quotas (others are unrestricted)."""
-        slugs = set(self.user_caps) | set(self.capacity)
-        slugs |= set(self.user_overrides.get(user, {}))
-        for quotas in self.group_quotas.values():
-            slugs |= set(quotas)
-        out: dict[str, Entitlement] = {}
-        for slug in sorted(slugs):
-            used, cap = self._used(slug, user=user), self._cap(user, slug)
-            remaining: int | None = None
-            allowed, reason = True, None
-            if self._restricted(slug):
-                names = self._quota_groups(groups, slug)
-                if not names:
-                    allowed, reason = False, "not_allowed"
-                else:
-                    remaining = max(
-                        int(self.group_quotas[n][slug]) - self._used(slug, group=n) for n in names
-                    )
-                    if remaining <= 0:
-                        allowed, reason = False, "quota"
-            if allowed and cap is not None and used >= cap:
-                allowed, reason = False, "user_cap"
-            out[slug] = Entitlement(
-                allowed=allowed,
-                reason=reason,
-                user_in_use=used,
-                user_cap=cap,
-                group_quota_remaining=remaining,
-                reservation=Reservation.from_json(self._reservation_for(groups, slug)),
-            )
-        return out
 
 
 def _refuse(reason: str, message: str, in_use: InUse | None = None) -> LeaseDecision:

@@ -1,559 +1,89 @@
-"""The accelerator catalog: the flavors an admin offers, validated from traitlets config."""
+"""The accelerator catalog: the flavors on offer, read from one file both the hub and the service
+load (``c.AcceleratorCatalog.catalog_file``), or given inline in traitlets config."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
-from traitlets import Dict, List, TraitError, validate
+import yaml
+from traitlets import Dict, List, TraitError, Unicode, validate
 from traitlets.config import Config, Configurable
 
-KINDS = ("cpu", "gpu", "mig", "fpga")
-MIG_STRATEGIES = ("mixed", "single")
-GPU_RESOURCE = "nvidia.com/gpu"
-PRODUCT_LABEL = "nvidia.com/gpu.product"
-DEFAULT_MIG_PARENT = "NVIDIA-A100-80GB-PCIe"
-_MIG_PROFILE = re.compile(r"^[1-7]g\.[0-9]+gb$")
-_RESOURCE_NAME = re.compile(
-    r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-)
-_SLUG = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)$")
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
-
-
-class CatalogError(ValueError):
-    """An invalid catalog entry; the message names the bad key."""
-
-
-class UnknownFlavor(LookupError):
-    """A flavor slug that is not in the catalog."""
-
-    def __init__(self, slug: str, known: Sequence[str] = ()) -> None:
-        self.slug = slug
-        choices = ", ".join(known)
-        hint = f" Choose one of: {choices}." if choices else ""
-        super().__init__(f"There is no accelerator flavor called {slug!r}.{hint}")
-
-
-def parse_memory(value: str | int | float) -> int:
-    """Bytes in a Kubernetes memory quantity such as ``"10Gi"``, ``"512M"`` or ``1024``."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a memory size")
-    if isinstance(value, int | float):
-        return int(value)
-    match = _QUANTITY.match(str(value).strip())
-    if not match:
-        raise ValueError(f"{value!r} is not a memory size such as 4Gi or 512Mi")
-    number, unit = match.groups()
-    scale = _BINARY.get(unit) or _DECIMAL.get(unit)
-    if scale is None:
-        raise ValueError(f"{value!r} has an unknown unit {unit!r}")
-    return int(float(number) * scale)
-
-
-def parse_cpu(value: str | int | float) -> float:
-    """Cores in a Kubernetes CPU quantity such as ``"500m"``, ``"2"`` or ``1.5``."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a CPU amount")
-    if isinstance(value, int | float):
-        return float(value)
-    text = str(value).strip()
-    try:
-        return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a CPU amount such as 2 or 500m") from None
-
-
-def format_memory(size: int) -> str:
-    """The shortest exact binary quantity for ``size`` bytes (``10737418240`` -> ``"10Gi"``)."""
-    for unit in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
-        if size and size % _BINARY[unit] == 0:
-            return f"{size // _BINARY[unit]}{unit}"
-    return str(size)
-
-
-@dataclass(frozen=True)
-class Flavor:
-    """One thing a user can pick at spawn time: CPU only, a GPU model, a MIG slice or an FPGA."""
-
-    slug: str
-    display_name: str
-    description: str = ""
-    kind: str = "cpu"
-    resource: str | None = None
-    node_selector: dict[str, str] = field(default_factory=dict, hash=False)
-    tolerations: list[dict[str, Any]] = field(default_factory=list, hash=False)
-    device_memory: str | None = None
-    counts: tuple[int, ...] = (0,)
-    default_cpu: float = 1.0
-    cpu_choices: tuple[float, ...] = ()
-    cpu_limit: float | None = None
-    default_memory: str = "2Gi"
-    memory_choices: tuple[str, ...] = ()
-    memory_limit: str | None = None
-    images: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-    mig_profile: str | None = None
-    mig_strategy: str | None = None
-    priority_class_name: str | None = None
-    env: dict[str, str] = field(default_factory=dict, hash=False)
-
-    @property
-    def default_count(self) -> int:
-        """The device count pre-selected in the form."""
-        return self.counts[0]
-
-    @property
-    def default_image(self) -> str | None:
-        """The image used when the user does not choose one (None: the spawner's own)."""
-        return self.images[0] if self.images else None
-
-    @property
-    def accelerated(self) -> bool:
-        """True when the flavor requests an extended resource."""
-        return self.resource is not None
-
-    def allowed_cpus(self) -> tuple[float, ...]:
-        """CPU amounts a user may choose, default first."""
-        return _unique((self.default_cpu, *self.cpu_choices))
-
-    def allowed_memories(self) -> tuple[str, ...]:
-        """Memory sizes a user may choose, default first."""
-        return _unique((self.default_memory, *self.memory_choices))
-
-    def allows_group(self, groups: Sequence[str]) -> bool:
-        """Whether a member of ``groups`` may use this flavor."""
-        return not self.groups or any(g in self.groups for g in groups)
-
-
-_T = TypeVar("_T")
-
-
-def _unique(items: Sequence[_T]) -> tuple[_T, ...]:
-    out: list[_T] = []
-    for item in items:
-        if item not in out:
-            out.append(item)
-    return tuple(out)
-
-
-_FIELDS = {
-    "slug",
-    "display_name",
-    "description",
-    "kind",
-    "resource",
-    "node_selector",
-    "tolerations",
-    "device_memory",
-    "counts",
-    "default_cpu",
-    "cpu_choices",
-    "cpu_limit",
-    "default_memory",
-    "memory_choices",
-    "memory_limit",
-    "images",
-    "groups",
-    "mig_profile",
-    "mig_strategy",
-    "mig_parent_product",
-    "priority_class_name",
-    "env",
-}
-
-
-class _Reader:
-    """Reads one raw flavor mapping, raising CatalogError that names the key at fault."""
-
-    def __init__(self, raw: Mapping[str, Any], where: str) -> None:
-        self.raw = raw
-        self.where = where
-
-    def fail(self, key: str, problem: str) -> CatalogError:
-        return CatalogError(f"{self.where}.{key}: {problem}")
-
-    def text(self, key: str, default: str | None = None, required: bool = False) -> str | None:
-        value = self.raw.get(key, default)
-        if value is None:
-            if required:
-                raise self.fail(key, "is required")
-            return None
-        if not isinstance(value, str) or (required and not value.strip()):
-            raise self.fail(key, f"{value!r} is not a non-empty string")
-        return value
-
-    def choice(self, key: str, options: Sequence[str], default: str | None) -> str | None:
-        value = self.raw.get(key, default)
-        if value is None:
-            return None
-        if value not in options:
-            raise self.fail(key, f"{value!r} is not one of {', '.join(options)}")
-        return str(value)
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self.raw.get(key, ())
-        if isinstance(value, str) or not isinstance(value, Sequence):
-            raise self.fail(key, f"{value!r} is not a list of strings")
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item:
-                raise self.fail(f"{key}[{i}]", f"{item!r} is not a non-empty string")
-        return tuple(value)
-
-    def mapping(self, key: str) -> dict[str, str]:
-        value = self.raw.get(key, {}) or {}
-        if not isinstance(value, Mapping):
-            raise self.fail(key, f"{value!r} is not a mapping of strings")
-        for k, v in value.items():
-            if not isinstance(k, str) or not isinstance(v, str):
-                raise self.fail(f"{key}.{k}", f"{v!r} is not a string")
-        return dict(value)
-
-    def tolerations(self) -> list[dict[str, Any]]:
-        value = self.raw.get("tolerations", []) or []
-        if isinstance(value, str | Mapping) or not isinstance(value, Sequence):
-            raise self.fail("tolerations", f"{value!r} is not a list of tolerations")
-        allowed = {"key", "operator", "value", "effect", "tolerationSeconds"}
-        out = []
-        for i, item in enumerate(value):
-            if not isinstance(item, Mapping):
-                raise self.fail(f"tolerations[{i}]", f"{item!r} is not a mapping")
-            extra = sorted(set(item) - allowed)
-            if extra:
-                raise self.fail(
-                    f"tolerations[{i}].{extra[0]}",
-                    f"is not a toleration field ({', '.join(sorted(allowed))})",
-                )
-            if item.get("operator", "Equal") not in ("Equal", "Exists"):
-                raise self.fail(
-                    f"tolerations[{i}].operator", f"{item['operator']!r} is not Equal or Exists"
-                )
-            out.append(dict(item))
-        return out
-
-    def counts(self, default: tuple[int, ...]) -> tuple[int, ...]:
-        value = self.raw.get("counts", default)
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = (value,)
-        if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-            raise self.fail("counts", f"{value!r} is not a non-empty list of device counts")
-        for i, item in enumerate(value):
-            if not isinstance(item, int) or isinstance(item, bool) or item < 0:
-                raise self.fail(f"counts[{i}]", f"{item!r} is not a whole number of devices")
-        return _unique(tuple(value))
-
-    def one(self, key: str, default: Any, check: Callable[[str, Any], _T]) -> _T | None:
-        """A setting passed through ``check`` (``cores``, ``size``), or None when unset."""
-        value = self.raw.get(key, default)
-        return None if value is None else check(key, value)
-
-    def many(self, key: str, what: str, check: Callable[[str, Any], _T]) -> tuple[_T, ...]:
-        """A list setting, each item passed through ``check``; ``what`` names the items."""
-        value = self.raw.get(key, ()) or ()
-        if isinstance(value, str) or not isinstance(value, Sequence):
-            raise self.fail(key, f"{value!r} is not a list of {what}")
-        return tuple(check(f"{key}[{i}]", v) for i, v in enumerate(value))
-
-    def cores(self, key: str, value: Any) -> float:
-        """A positive CPU amount; ``key`` names it in the error (``cpu_choices[1]``)."""
-        try:
-            cores = parse_cpu(value)
-        except ValueError as err:
-            raise self.fail(key, str(err)) from None
-        if cores <= 0:
-            raise self.fail(key, f"{value!r} must be more than zero")
-        return cores
-
-    def size(self, key: str, value: Any) -> str:
-        """A positive memory size as given (numbers in bytes become ``16Gi``-style text);
-        ``key`` names it in the error (``memory_choices[1]``)."""
-        try:
-            size = parse_memory(value)
-        except ValueError as err:
-            raise self.fail(key, str(err)) from None
-        if size <= 0:
-            raise self.fail(key, f"{value!r} must be more than zero")
-        return value if isinstance(value, str) else format_memory(size)
-
-
-def parse_flavor(raw: Any, where: str = "flavor") -> Flavor:
-    """Build and validate one Flavor from a config mapping; CatalogError names the bad key."""
-    if not isinstance(raw, Mapping):
-        raise CatalogError(f"{where}: {raw!r} is not a mapping")
-    unknown = sorted(str(k) for k in raw if k not in _FIELDS)
-    if unknown:
-        raise CatalogError(
-            f"{where}.{unknown[0]}: is not a flavor setting (known: {', '.join(sorted(_FIELDS))})"
-        )
-    r = _Reader(raw, where)
-    slug = r.text("slug", required=True) or ""
-    if not _SLUG.match(slug):
-        raise r.fail("slug", f"{slug!r} must be lower-case letters, digits and dashes")
-    kind = r.choice("kind", KINDS, "cpu") or "cpu"
-    resource = r.text("resource")
-    node_selector = r.mapping("node_selector")
-    mig_profile = r.text("mig_profile")
-    mig_strategy = r.choice("mig_strategy", MIG_STRATEGIES, None)
-    if kind == "cpu":
-        if resource is not None:
-            raise r.fail("resource", "a cpu flavor requests no extended resource")
-        counts = r.counts((0,))
-        if counts != (0,):
-            raise r.fail("counts", "a cpu flavor has no devices; leave counts out")
-    else:
-        counts = r.counts((1,))
-        if 0 in counts:
-            raise r.fail("counts", f"a {kind} flavor needs at least one device")
-    if kind == "mig":
-        resource, node_selector = _mig_shape(r, resource, node_selector, mig_profile, mig_strategy)
-    elif mig_profile is not None or mig_strategy is not None:
-        key = "mig_profile" if mig_profile is not None else "mig_strategy"
-        raise r.fail(key, f"only mig flavors take a MIG setting (kind is {kind!r})")
-    elif kind == "gpu":
-        resource = resource or GPU_RESOURCE
-    elif kind == "fpga" and resource is None:
-        raise r.fail("resource", "an fpga flavor must name its extended resource")
-    if resource is not None and not _RESOURCE_NAME.match(resource):
-        raise r.fail(
-            "resource", f"{resource!r} is not an extended resource name such as vendor/device"
-        )
-    if "mig_parent_product" in raw and kind != "mig":
-        raise r.fail("mig_parent_product", "only mig flavors take a MIG setting")
-    default_cpu = r.one("default_cpu", 1.0, r.cores) or 1.0
-    cpu_limit = r.one("cpu_limit", None, r.cores)
-    cpu_choices = r.many("cpu_choices", "CPU amounts", r.cores)
-    if cpu_limit is not None:
-        for i, cores in enumerate((default_cpu, *cpu_choices)):
-            if cores > cpu_limit:
-                key = "default_cpu" if i == 0 else f"cpu_choices[{i - 1}]"
-                raise r.fail(key, f"{cores:g} is above cpu_limit {cpu_limit:g}")
-    default_memory = r.one("default_memory", "2Gi", r.size) or "2Gi"
-    memory_limit = r.one("memory_limit", None, r.size)
-    memory_choices = r.many("memory_choices", "memory sizes", r.size)
-    if memory_limit is not None:
-        cap = parse_memory(memory_limit)
-        for i, size in enumerate((default_memory, *memory_choices)):
-            if parse_memory(size) > cap:
-                key = "default_memory" if i == 0 else f"memory_choices[{i - 1}]"
-                raise r.fail(key, f"{size} is above memory_limit {memory_limit}")
-    device_memory = r.one("device_memory", None, r.size)
-    return Flavor(
-        slug=slug,
-        display_name=r.text("display_name", slug) or slug,
-        description=r.text("description", "") or "",
-        kind=kind,
-        resource=resource,
-        node_selector=node_selector,
-        tolerations=r.tolerations(),
-        device_memory=device_memory,
-        counts=counts,
-        default_cpu=default_cpu,
-        cpu_choices=cpu_choices,
-        cpu_limit=cpu_limit,
-        default_memory=default_memory,
-        memory_choices=memory_choices,
-        memory_limit=memory_limit,
-        images=_unique(r.strings("images")),
-        groups=_unique(r.strings("groups")),
-        mig_profile=mig_profile,
-        mig_strategy=mig_strategy,
-        priority_class_name=r.text("priority_class_name"),
-        env=r.mapping("env"),
-    )
-
-
-def _mig_shape(
-    r: _Reader,
-    resource: str | None,
-    node_selector: dict[str, str],
-    profile: str | None,
-    strategy: str | None,
-) -> tuple[str, dict[str, str]]:
-    """The resource and node selector for a MIG slice under the device plugin's strategy."""
-    if profile is None:
-        raise r.fail("mig_profile", "is required for a mig flavor (for example '1g.10gb')")
-    if not _MIG_PROFILE.match(profile):
-        raise r.fail("mig_profile", f"{profile!r} is not a MIG profile such as 1g.10gb")
-    if strategy is None:
-        raise r.fail("mig_strategy", "is required for a mig flavor: one of mixed, single")
-    parent = r.text("mig_parent_product", DEFAULT_MIG_PARENT) or DEFAULT_MIG_PARENT
-    selector = dict(node_selector)
-    if strategy == "mixed":
-        expected = f"nvidia.com/mig-{profile}"
-    else:
-        expected = GPU_RESOURCE
-        product = f"{parent}-MIG-{profile}"
-        if selector.setdefault(PRODUCT_LABEL, product) != product:
-            raise r.fail(
-                f"node_selector.{PRODUCT_LABEL}",
-                f"{selector[PRODUCT_LABEL]!r} does not match MIG profile {profile} ({product!r})",
-            )
-    if resource is not None and resource != expected:
-        raise r.fail(
-            "resource", f"{resource!r} does not match the {strategy} strategy ({expected!r})"
-        )
-    return expected, selector
-
-
-def parse_flavors(raw: Any, where: str = "AcceleratorCatalog.flavors") -> list[Flavor]:
-    """Validate a whole list of flavor mappings; slugs must be unique."""
-    if isinstance(raw, str | Mapping) or not isinstance(raw, Sequence):
-        raise CatalogError(f"{where}: {raw!r} is not a list of flavors")
-    flavors: list[Flavor] = []
-    seen: dict[str, int] = {}
-    for i, item in enumerate(raw):
-        flavor = parse_flavor(item, f"{where}[{i}]")
-        if flavor.slug in seen:
-            raise CatalogError(
-                f"{where}[{i}].slug: {flavor.slug!r} is already used by "
-                f"{where}[{seen[flavor.slug]}]"
-            )
-        seen[flavor.slug] = i
-        flavors.append(flavor)
-    if not flavors:
-        raise CatalogError(f"{where}: the catalog offers no flavor; configure at least one")
-    return flavors
-
-
-_T4 = {PRODUCT_LABEL: "Tesla-T4"}
-_RTX = {PRODUCT_LABEL: "Quadro-RTX-5000"}
-_A100 = {PRODUCT_LABEL: "NVIDIA-A100-80GB-PCIe"}
-_IMAGES = (
-    "quay.io/jupyter/scipy-notebook:2025-03-17",
-    "quay.io/jupyter/pytorch-notebook:cuda12-2025-03-17",
+from .flavors import (
+    GPU_RESOURCE,
+    KINDS,
+    MIG_STRATEGIES,
+    PRODUCT_LABEL,
+    CatalogError,
+    Flavor,
+    UnknownFlavor,
+    parse_flavor,
+    parse_flavors,
 )
 
-#: The default catalog, mirroring AI_INFN's accelerators (and devstack's ``ai-infn`` cluster).
-DEFAULT_FLAVORS: list[dict[str, Any]] = [
-    {
-        "slug": "cpu",
-        "display_name": "CPU only",
-        "description": "No accelerator: data exploration, plotting, light training.",
-        "kind": "cpu",
-        "default_cpu": 1,
-        "cpu_choices": [2, 4, 8],
-        "cpu_limit": 8,
-        "default_memory": "4Gi",
-        "memory_choices": ["8Gi", "16Gi", "32Gi"],
-        "memory_limit": "32Gi",
-        "images": list(_IMAGES),
-        "priority_class_name": "interactive",
-    },
-    {
-        "slug": "t4",
-        "display_name": "NVIDIA Tesla T4",
-        "description": "16 GB Turing GPU, good for inference and small models.",
-        "kind": "gpu",
-        "resource": GPU_RESOURCE,
-        "node_selector": _T4,
-        "device_memory": "15Gi",
-        "counts": [1, 2],
-        "default_cpu": 4,
-        "cpu_choices": [8],
-        "default_memory": "16Gi",
-        "memory_choices": ["32Gi"],
-        "images": list(reversed(_IMAGES)),
-        "priority_class_name": "interactive",
-    },
-    {
-        "slug": "rtx5000",
-        "display_name": "NVIDIA Quadro RTX 5000",
-        "description": "16 GB Turing GPU with RT cores.",
-        "kind": "gpu",
-        "resource": GPU_RESOURCE,
-        "node_selector": _RTX,
-        "device_memory": "16Gi",
-        "counts": [1, 2, 3],
-        "default_cpu": 4,
-        "cpu_choices": [8, 12],
-        "default_memory": "16Gi",
-        "memory_choices": ["32Gi", "48Gi"],
-        "images": list(reversed(_IMAGES)),
-        "priority_class_name": "interactive",
-    },
-    {
-        "slug": "a100",
-        "display_name": "NVIDIA A100 80GB (full GPU)",
-        "description": "A whole A100; only when one is not partitioned in MIG slices.",
-        "kind": "gpu",
-        "resource": GPU_RESOURCE,
-        "node_selector": _A100,
-        "device_memory": "80Gi",
-        "counts": [1],
-        "default_cpu": 8,
-        "default_memory": "64Gi",
-        "images": list(reversed(_IMAGES)),
-        "groups": ["ml-experts"],
-        "priority_class_name": "interactive",
-    },
-    *(
-        {
-            "slug": f"mig-{profile.replace('.', '-')}",
-            "display_name": f"A100 MIG {profile}",
-            "description": f"A {profile} slice of an A100 80GB: {desc}.",
-            "kind": "mig",
-            "mig_profile": profile,
-            "mig_strategy": "mixed",
-            "device_memory": memory,
-            "counts": [1],
-            "default_cpu": cpu,
-            "default_memory": ram,
-            "images": list(reversed(_IMAGES)),
-            "priority_class_name": "interactive",
-        }
-        for profile, memory, cpu, ram, desc in (
-            ("1g.10gb", "10Gi", 2, "8Gi", "one seventh of the GPU, for tutorials and hackathons"),
-            ("2g.20gb", "20Gi", 4, "16Gi", "two sevenths of the GPU"),
-            ("3g.40gb", "40Gi", 6, "32Gi", "three sevenths of the GPU, for real training runs"),
-        )
-    ),
-    {
-        "slug": "mig-1g-10gb-single",
-        "display_name": "A100 MIG 1g.10gb (single-strategy node)",
-        "description": "A 1g.10gb slice on a node whose device plugin uses the single strategy.",
-        "kind": "mig",
-        "mig_profile": "1g.10gb",
-        "mig_strategy": "single",
-        "device_memory": "10Gi",
-        "counts": [1],
-        "default_cpu": 2,
-        "default_memory": "8Gi",
-        "images": list(reversed(_IMAGES)),
-        "priority_class_name": "interactive",
-    },
-    {
-        "slug": "fpga-u55c",
-        "display_name": "AMD-Xilinx Alveo U55C FPGA",
-        "description": "An Alveo U55C card (HBM2, 16 GB) for hls4ml and FPGA inference.",
-        "kind": "fpga",
-        "resource": "amd.com/xilinx_u55c_gen3x16_xdma_base_3-0",
-        "device_memory": "16Gi",
-        "counts": [1],
-        "default_cpu": 4,
-        "default_memory": "16Gi",
-        "images": [_IMAGES[0]],
-        "groups": ["fpga-users"],
-        "priority_class_name": "interactive",
-    },
+__all__ = [
+    "AI_INFN_CATALOG",
+    "GPU_RESOURCE",
+    "KINDS",
+    "MIG_STRATEGIES",
+    "PRODUCT_LABEL",
+    "AcceleratorCatalog",
+    "CatalogError",
+    "Flavor",
+    "UnknownFlavor",
+    "check_catalog",
+    "check_config",
+    "load_catalog_file",
+    "parse_flavor",
+    "parse_flavors",
 ]
+
+#: The catalog shipped in the wheel: AI_INFN's accelerators (and devstack's ``ai-infn`` cluster).
+AI_INFN_CATALOG = str(Path(__file__).parent / "catalogs" / "ai-infn.yaml")
+
+_FILE_KEY = "AcceleratorCatalog.catalog_file"
+_INLINE_KEY = "AcceleratorCatalog.flavors"
+
+
+def load_catalog_file(path: str) -> list[Flavor]:
+    """Read and validate a catalog file: a YAML (or JSON) list of flavor mappings, or a mapping
+    whose only key is ``flavors``. CatalogError names the file and the bad key."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise CatalogError(f"{_FILE_KEY}: cannot read {path!r} ({err.strerror})") from None
+    try:
+        data = yaml.safe_load(text)  # JSON is YAML too
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise CatalogError(f"{_FILE_KEY}: {path!r} is not valid YAML or JSON{where}") from None
+    if isinstance(data, Mapping) and list(data) == ["flavors"]:
+        data = data["flavors"]
+    return parse_flavors(data, path)
 
 
 class AcceleratorCatalog(Configurable):
-    """The flavors on offer, from ``c.AcceleratorCatalog.flavors`` (z2jh: ``hub.config``)."""
+    """The flavors on offer: from ``catalog_file`` (shared by hub and service) or ``flavors``."""
 
+    catalog_file = Unicode(
+        "",
+        config=True,
+        help=f"""A YAML or JSON file listing the flavors (a list of mappings, or a mapping with
+        the one key `flavors`). Point the hub and the hub service at the same file so they offer
+        the same flavors. accelhub ships AI_INFN's catalog: {AI_INFN_CATALOG}.""",
+    )
     flavors = List(
         Dict(),
-        default_value=DEFAULT_FLAVORS,
         config=True,
-        help="""Accelerator flavors offered at spawn time, a list of mappings with keys:
-        slug, display_name, description, kind (cpu|gpu|mig|fpga), resource, node_selector,
-        tolerations, device_memory, counts, default_cpu, cpu_choices, cpu_limit, default_memory,
-        memory_choices, memory_limit, images, groups, mig_profile, mig_strategy (mixed|single),
-        mig_parent_product, priority_class_name, env. The first flavor is the default.""",
+        help="""Flavors given inline instead of catalog_file (not both), a list of mappings
+        with keys: slug, display_name, description, kind (cpu|gpu|mig|fpga), resource,
+        node_selector, tolerations, device_memory, counts, default_cpu, cpu_choices, cpu_limit,
+        default_memory, memory_choices, memory_limit, images, groups, mig_profile,
+        mig_strategy (mixed|single), mig_parent_product, priority_class_name, env. The first
+        flavor is the default.""",
     )
 
     _parsed: list[Flavor]
@@ -561,20 +91,32 @@ class AcceleratorCatalog(Configurable):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._index(self.flavors)
-        self.observe(lambda change: self._index(change["new"]), "flavors")
+        self._index()
+        self.observe(lambda _change: self._index(), ["flavors", "catalog_file"])
 
     @validate("flavors")
     def _validate_flavors(self, proposal: Any) -> list[dict[str, Any]]:
         try:
-            parse_flavors(proposal["value"])
+            parse_flavors(proposal["value"], _INLINE_KEY)
         except CatalogError as err:
             raise TraitError(str(err)) from None
         return list(proposal["value"])
 
-    def _index(self, raw: list[dict[str, Any]]) -> None:
-        self._parsed = parse_flavors(raw)
+    def _index(self) -> None:
+        self._parsed = self._load()
         self._by_slug = {f.slug: f for f in self._parsed}
+
+    def _load(self) -> list[Flavor]:
+        if self.catalog_file and self.flavors:
+            raise CatalogError(f"{_INLINE_KEY}: set either {_FILE_KEY} or {_INLINE_KEY}, not both")
+        if self.catalog_file:
+            return load_catalog_file(self.catalog_file)
+        if self.flavors:
+            return parse_flavors(self.flavors, _INLINE_KEY)
+        raise CatalogError(
+            f"{_FILE_KEY}: no catalog is configured; set it to a YAML or JSON file of flavors "
+            f"(accelhub ships AI_INFN's: {AI_INFN_CATALOG})"
+        )
 
     def all(self) -> list[Flavor]:
         """Every flavor, in configured order (the first is the default)."""
@@ -601,13 +143,22 @@ class AcceleratorCatalog(Configurable):
         return [f for f in self._parsed if f.allows_group(groups)]
 
 
-def check_config(config: Config) -> AcceleratorCatalog:
-    """Validate the catalog in a hub's config; raise SystemExit naming the bad key.
-
-    Call it at the end of ``jupyterhub_config.py`` (z2jh: ``hub.extraConfig``) so an invalid
-    catalog stops hub start-up with one readable line instead of failing the first spawn.
-    """
+def check_catalog(config: Config) -> AcceleratorCatalog:
+    """The catalog of a hub's or service's config; SystemExit with one line naming the bad key."""
     try:
         return AcceleratorCatalog(config=config)
     except (TraitError, CatalogError) as err:
         raise SystemExit(f"accelhub: invalid accelerator catalog: {err}") from None
+
+
+def check_config(config: Config) -> AcceleratorCatalog:
+    """The hub's start-up check: validate the catalog, and say so when quotas are off.
+
+    Call it at the end of ``jupyterhub_config.py`` (z2jh: ``hub.extraConfig``) so a missing or
+    invalid catalog stops start-up with one readable line instead of failing the first spawn.
+    """
+    from .capacity import log_admission_notice  # the capacity policy needs the catalog
+
+    catalog = check_catalog(config)
+    log_admission_notice(config)
+    return catalog

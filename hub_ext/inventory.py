@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 from traitlets import Float, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
-from .catalog import Flavor, parse_cpu, parse_memory
+from .flavors import Flavor
+from .quantity import amount
 
 CPU_KEY = "cpu"
 TERMINAL_PHASES = ("Succeeded", "Failed")
@@ -37,18 +38,6 @@ class FlavorCounts:
     def in_use(self) -> int:
         """Devices held by pods (never more than the capacity)."""
         return min(self.allocated, self.capacity)
-
-
-def quantity(resource: str, value: Any) -> int:
-    """An integer amount of ``resource``: millicores for cpu, bytes for memory, else a count."""
-    if resource == CPU_KEY:
-        return round(parse_cpu(value) * 1000)
-    if resource in ("memory", "ephemeral-storage") or resource.startswith("hugepages-"):
-        return parse_memory(value)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return parse_memory(value)
 
 
 def tolerates(tolerations: Sequence[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
@@ -87,7 +76,7 @@ def _node_from(obj: Mapping[str, Any]) -> _Node:
     allocatable: dict[str, int] = {}
     for name, value in (status.get("allocatable") or {}).items():
         with contextlib.suppress(ValueError):
-            allocatable[name] = quantity(name, value)
+            allocatable[name] = amount(name, value)
     return _Node(
         name=meta.get("name", ""),
         labels=dict(meta.get("labels") or {}),
@@ -116,7 +105,7 @@ def _container_requests(container: Mapping[str, Any]) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, value in merged.items():
         with contextlib.suppress(ValueError):
-            out[name] = quantity(name, value)
+            out[name] = amount(name, value)
     return out
 
 

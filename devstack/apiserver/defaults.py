@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from devstack.apiserver import storage_kinds
 from devstack.apiserver.errors import forbidden
-from devstack.apiserver.quantity import QuantityError, parse_quantity
 from devstack.apiserver.registry import ResourceType
+from hub_ext.quantity import QuantityError, parse_quantity
 
 if TYPE_CHECKING:
     from devstack.apiserver.store import ObjectStore

@@ -8,8 +8,8 @@ from typing import Any
 
 from devstack.apiserver import storage_kinds
 from devstack.apiserver.errors import Cause, invalid
-from devstack.apiserver.quantity import QUANTITY_ERROR, is_quantity
 from devstack.apiserver.registry import ResourceType
+from hub_ext.quantity import is_quantity
 
 Obj = dict[str, Any]
 
@@ -19,6 +19,10 @@ DNS1035_LABEL = "[a-z]([-a-z0-9]*[a-z0-9])?"
 QUALIFIED_NAME = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 LABEL_VALUE = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
 
+#: The API server's own wording for a malformed quantity (kubectl users know it).
+QUANTITY_ERROR = (
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+)
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
     "characters, '-' or '.', and must start and end with an alphanumeric character "
@@ -199,7 +203,7 @@ def _resource_causes(path: str, resources: Any) -> list[Cause]:
                 )
     requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
     if isinstance(requests, dict) and isinstance(limits, dict):
-        from devstack.apiserver.quantity import parse_quantity
+        from hub_ext.quantity import parse_quantity
 
         for res, q in requests.items():
             if (

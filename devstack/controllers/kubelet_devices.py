@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from devstack.apiserver.quantity import parse_quantity
+from hub_ext.quantity import parse_quantity
 
 DEVICES_ANNOTATION = "devstack.accelhub/devices"
 NVIDIA_PREFIX = "nvidia.com/"

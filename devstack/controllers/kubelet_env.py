@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from devstack.apiserver.errors import ApiError
-from devstack.apiserver.quantity import parse_quantity
+from hub_ext.quantity import parse_quantity
 
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _FIELD_KEY = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub_ext.catalog import DEFAULT_FLAVORS
+from hub_ext.catalog import AI_INFN_CATALOG
 from hub_ext.service.demo import DEMO_USERS, write_service_config
 
 #: Password of every demo user (the dummy authenticator).
@@ -83,7 +83,7 @@ def hub_config(state: Path, kubeconfig: Path, ports: DemoPorts, admission_token:
     """The text of the demo's jupyterhub_config.py."""
     service_config = write_service_config(
         state / "accelhub_service_config.py",
-        flavors=DEFAULT_FLAVORS,
+        catalog_file=AI_INFN_CATALOG,
         db_url=f"sqlite+aiosqlite:///{state / 'accelhub.sqlite'}",
         kubeconfig=str(kubeconfig),
         hackathon_flavor=HACKATHON_FLAVOR,
@@ -108,7 +108,7 @@ def hub_config(state: Path, kubeconfig: Path, ports: DemoPorts, admission_token:
         ("c.JupyterHub.allow_named_servers", True),
         ("c.JupyterHub.cleanup_servers", True),
         ("c.JupyterHub.spawner_class", "accelerator"),
-        ("c.AcceleratorCatalog.flavors", DEFAULT_FLAVORS),
+        ("c.AcceleratorCatalog.catalog_file", AI_INFN_CATALOG),
         ("c.AcceleratorSpawner.admission_policy_class", "hub_ext.admission.ServicePolicy"),
         ("c.ServicePolicy.url", service_url),
         ("c.ServicePolicy.token", admission_token),

@@ -19,7 +19,7 @@ from tornado.httpserver import HTTPServer
 from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 from traitlets.config import Application
 
-from ..catalog import AcceleratorCatalog
+from ..catalog import AcceleratorCatalog, check_catalog
 from .activity import ActivityTracker
 from .api_leases import (
     AdmissionsHandler,
@@ -164,7 +164,8 @@ class AccelhubService(Application):
         if self.config_file and os.path.exists(self.config_file):
             self.load_config_file(self.config_file)
             self.update_config(self.cli_config)  # the command line wins
-        self.catalog = AcceleratorCatalog(parent=self)
+        # No built-in default: a missing or bad catalog stops start-up with one line naming it.
+        self.catalog = check_catalog(self.config)
 
         self.policy = QuotaPolicy(parent=self)
         self.hub = HubClient(self.hub_api_url, self.api_token, self.group_cache_seconds)

@@ -84,14 +84,14 @@ def configure_hub(
 
 def write_service_config(
     path: Path,
-    flavors: list[dict[str, Any]],
+    catalog_file: str,
     db_url: str,
     kubeconfig: str | None,
     hackathon_flavor: str,
 ) -> Path:
-    """The service's own traitlets file (same flavors as the hub) with an active hackathon."""
+    """The service's own traitlets file (the hub's catalog file) with an active hackathon."""
     lines = [
-        f"c.AcceleratorCatalog.flavors = {flavors!r}",
+        f"c.AcceleratorCatalog.catalog_file = {catalog_file!r}",
         "c.QuotaPolicy.default_quota = {'*': {'devices': 2, 'per_user': 1}}",
         f"c.AccelhubService.db_url = {db_url!r}",
         "c.AccelhubService.idle_timeout_minutes = 120",

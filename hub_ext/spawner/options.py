@@ -6,7 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..catalog import AcceleratorCatalog, Flavor, UnknownFlavor, parse_cpu, parse_memory
+from ..catalog import AcceleratorCatalog, Flavor, UnknownFlavor
+from ..quantity import cores as parse_cores
+from ..quantity import parse_quantity
 
 OPTION_KEYS = ("flavor", "count", "cpu", "memory", "image", "wait")
 # Form fields JupyterHub itself adds to the spawn form's POST body.
@@ -161,7 +163,7 @@ def _cpu(flavor: Flavor, raw: Any) -> float:
     try:
         if isinstance(raw, bool):
             raise ValueError
-        cores = parse_cpu(raw)
+        cores = parse_cores(raw)
     except (TypeError, ValueError):
         raise OptionsError(
             f"The CPU amount must be a number of cores, not {_describe(raw)}."
@@ -180,13 +182,13 @@ def _memory(flavor: Flavor, raw: Any) -> str:
     try:
         if isinstance(raw, bool):
             raise ValueError
-        size = parse_memory(raw)
+        size = parse_quantity(raw)
     except (TypeError, ValueError):
         raise OptionsError(
             f"The memory must be a size such as 8Gi, not {_describe(raw)}."
         ) from None
     for choice in allowed:
-        if parse_memory(choice) == size:
+        if parse_quantity(choice) == size:
             return choice
     raise OptionsError(
         f"{flavor.display_name} offers {', '.join(allowed)} of memory, not {_describe(raw)}."

@@ -7,7 +7,7 @@ from typing import Any
 from kubernetes_asyncio.client import V1EnvVar, V1ResourceRequirements, V1Toleration
 
 from ..admission import LeaseDecision
-from ..catalog import parse_memory
+from ..quantity import ceil
 from .options import Selection
 
 FLAVOR_LABEL = "accelhub.io/flavor"
@@ -30,8 +30,8 @@ def selection_env(selection: Selection, decision: LeaseDecision | None) -> dict[
         "ACCELHUB_DEVICE_COUNT": str(selection.count),
         "CPU_GUARANTEE": f"{selection.cpu:g}",
         "CPU_LIMIT": f"{selection.cpu:g}",
-        "MEM_GUARANTEE": str(parse_memory(selection.memory)),
-        "MEM_LIMIT": str(parse_memory(selection.memory)),
+        "MEM_GUARANTEE": str(ceil(selection.memory)),
+        "MEM_LIMIT": str(ceil(selection.memory)),
     }
     if flavor.resource:
         env["ACCELHUB_RESOURCE"] = flavor.resource

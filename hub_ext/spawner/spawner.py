@@ -15,7 +15,8 @@ from kubespawner.clients import shared_client
 from traitlets import Any as AnyTrait
 from traitlets import Bool, Float, List, Type, Unicode, default
 
-from ..admission import AdmissionPolicy, AdmissionUnavailable, LeaseDecision, StaticPolicy
+from ..admission import AdmissionPolicy, AdmissionUnavailable, LeaseDecision
+from ..capacity import CapacityPolicy
 from ..catalog import AcceleratorCatalog
 from ..inventory import ClusterInventory
 from .form import build_rows, render_form
@@ -33,12 +34,13 @@ class AcceleratorSpawner(KubeSpawner):
     explains in plain words what a pending spawn is waiting for."""
 
     admission_policy_class = Type(
-        StaticPolicy,
+        CapacityPolicy,
         klass=object,
         config=True,
-        help="Class deciding who gets which accelerator: hub_ext.admission.StaticPolicy "
-        "(in-memory caps, the default stand-in) or hub_ext.admission.ServicePolicy (the hub "
-        "service's REST API). One instance is shared by all spawners of the hub.",
+        help="Class deciding who gets which accelerator: hub_ext.admission.ServicePolicy (the "
+        "hub service: quotas, caps, reservations, the waiting line) or "
+        "hub_ext.capacity.CapacityPolicy (the default: free capacity alone, no quotas). "
+        "One instance is shared by all spawners of the hub.",
     )
     admission_wait = Bool(
         True,
@@ -107,7 +109,8 @@ class AcceleratorSpawner(KubeSpawner):
         policy: AdmissionPolicy | None = self._policies.get(key)
         if policy is None:
             factory: Any = self.admission_policy_class
-            policy = factory(config=self.config, log=self.log)
+            extra = {"inventory": self.inventory} if issubclass(factory, CapacityPolicy) else {}
+            policy = factory(config=self.config, log=self.log, **extra)
             self._policies[key] = policy
         return policy
 

@@ -1,54 +1,16 @@
-"""Pure functions of the emulator: quantities, selectors, patches, cluster files."""
+"""Pure functions of the emulator: selectors, patches, cluster files (quantities: tests/unit)."""
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from devstack.apiserver.errors import ApiError
 from devstack.apiserver.patch import json_patch, merge_patch, strategic_merge
-from devstack.apiserver.quantity import QuantityError, format_quantity, milli, parse_quantity
 from devstack.apiserver.schemas import kind_schema
 from devstack.apiserver.selectors import parse_field_selector, parse_label_selector
 from devstack.cluster import ClusterError, load_cluster, parse_cluster
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [
-        ("500m", Fraction(1, 2)),
-        ("2Gi", 2 * 2**30),
-        ("1e3", 1000),
-        ("1.5", Fraction(3, 2)),
-        ("100Mi", 100 * 2**20),
-        ("1k", 1000),
-        ("0", 0),
-        (3, 3),
-        (0.25, Fraction(1, 4)),
-        ("250u", Fraction(1, 4000)),
-        ("1E-3", Fraction(1, 1000)),
-        ("+4", 4),
-        (".5", Fraction(1, 2)),
-    ],
-)
-def test_parse_quantity(text: str | int | float, value: Fraction | int) -> None:
-    assert parse_quantity(text) == value
-
-
-@pytest.mark.parametrize("bad", ["", "abc", "1Gb", "1.2.3", "--1", "1 Gi", "Gi", True])
-def test_bad_quantities(bad: object) -> None:
-    with pytest.raises(QuantityError):
-        parse_quantity(bad)  # type: ignore[arg-type]
-
-
-def test_format_quantity() -> None:
-    assert format_quantity(Fraction(1, 2)) == "500m"
-    assert format_quantity(2 * 2**30, binary=True) == "2Gi"
-    assert format_quantity(3000) == "3k"
-    assert format_quantity(7) == "7"
-    assert milli("1.5") == 1500 and milli("1m") == 1
 
 
 def test_label_selectors() -> None:

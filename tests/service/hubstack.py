@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 import time
@@ -127,9 +128,11 @@ def write_configs(
     service_db: str,
     extra_service: str = "",
 ) -> Path:
+    catalog = state / "catalog.json"
+    catalog.write_text(json.dumps(FLAVORS))
     service_cfg = state / "accelhub_service_config.py"
     service_cfg.write_text(
-        f"c.AcceleratorCatalog.flavors = {FLAVORS!r}\n"
+        f"c.AcceleratorCatalog.catalog_file = {str(catalog)!r}\n"
         + f"c.QuotaPolicy.group_quotas = {QUOTAS!r}\n"
         + "c.QuotaPolicy.default_quota = {'*': {'devices': 2, 'per_user': 1}}\n"
         + f"c.AccelhubService.db_url = {service_db!r}\n"

@@ -44,11 +44,7 @@ def spawner_devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
     stop_devstack(ds)
 
 
-HUB_EXTRA = """
-c.AcceleratorSpawner.admission_policy_class = 'hub_ext.admission.StaticPolicy'
-c.StaticPolicy.group_quotas = {'physics': {'t4': 1}, 'hackers': {'t4': 1}}
-c.StaticPolicy.user_overrides = {'hal': {'rtx5000': 0}}
-"""
+HUB_EXTRA = ""  # no hub service: the default CapacityPolicy admits by capacity alone
 
 
 @pytest.fixture(scope="session")

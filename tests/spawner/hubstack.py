@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from hub_ext.catalog import AI_INFN_CATALOG
 from tests.conftest import subprocess_env
 from tests.helpers.net import free_port
 from tests.helpers.processes import ServerProcess
@@ -139,8 +140,10 @@ def write_config(
         "c.Spawner.environment = "
         "{'JUPYTERHUB_SINGLEUSER_APP': 'jupyter_server.serverapp.ServerApp'}\n"
         f"c.Spawner.default_url = '/lab'\n"
-        "from hub_ext.catalog import check_config\n"
-        "check_config(c)\n" + extra
+        f"c.AcceleratorCatalog.catalog_file = {AI_INFN_CATALOG!r}\n"
+        + extra
+        + "from hub_ext.catalog import check_config\n"
+        + "check_config(c)\n"
     )
     return cfg
 

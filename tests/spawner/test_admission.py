@@ -1,4 +1,4 @@
-"""Admission policies: the in-memory StaticPolicy and the HTTP ServicePolicy."""
+"""Admission policies: CapacityPolicy (no service, no quotas) and the HTTP ServicePolicy."""
 
 from __future__ import annotations
 
@@ -9,52 +9,70 @@ from typing import Any
 import pytest
 import tornado.web
 from tornado.httpserver import HTTPServer
+from traitlets.config import Config
 
-from hub_ext.admission import (
-    AdmissionPolicy,
-    AdmissionUnavailable,
-    ServicePolicy,
-    StaticPolicy,
-)
-from hub_ext.catalog import AcceleratorCatalog
+from hub_ext.admission import AdmissionPolicy, AdmissionUnavailable, ServicePolicy
+from hub_ext.capacity import NO_QUOTAS, CapacityPolicy, admission_notice
+from hub_ext.catalog import AI_INFN_CATALOG, AcceleratorCatalog
+from hub_ext.inventory import ClusterInventory
 from tests.helpers.net import free_port
+from tests.spawner.test_inventory_state import node, pod
 
-CAT = AcceleratorCatalog()
+CAT = AcceleratorCatalog(catalog_file=AI_INFN_CATALOG)
 T4, CPU, MIG = CAT.get("t4"), CAT.get("cpu"), CAT.get("mig-1g-10gb")
 
 
-async def test_static_policy_caps_quotas_and_release() -> None:
-    policy = StaticPolicy(
-        user_caps={"t4": 1}, group_quotas={"physics": {"mig-1g-10gb": 2}}, capacity={"t4": 2}
+def synced_inventory() -> ClusterInventory:
+    """A real inventory fed by hand (no cluster): two T4s, one of them taken."""
+    inventory = ClusterInventory(CAT.all(), api_factory=lambda: None)
+    inventory.state.replace_nodes(
+        [node("t4-1", {"nvidia.com/gpu.product": "Tesla-T4"}, {"nvidia.com/gpu": "2"})]
     )
+    inventory.state.replace_pods([pod("batch", "job", {"nvidia.com/gpu": "1"}, "t4-1")])
+    for event in inventory._synced.values():
+        event.set()
+    return inventory
+
+
+async def test_capacity_policy_admits_by_free_devices_alone() -> None:
+    inventory = synced_inventory()
+    policy = CapacityPolicy(inventory=lambda: inventory)
     assert isinstance(policy, AdmissionPolicy)
-    first = await policy.request_lease("ada", [], "", T4, 1, False)
-    assert first.granted and first.lease_id
-    again = await policy.request_lease("ada", [], "gpu2", T4, 1, False)
-    assert not again.granted and again.reason == "user_cap"
-    other = await policy.request_lease("bob", [], "", T4, 1, False)
-    assert other.granted
-    third = await policy.request_lease("cy", [], "", T4, 1, False)
-    assert not third.granted and third.reason == "capacity"
-    assert "2/2 in use" in third.message
-    await policy.release_lease(first.lease_id or "")
-    assert (await policy.request_lease("cy", [], "", T4, 1, False)).granted
-    outsider = await policy.request_lease("eve", ["bio"], "", MIG, 1, False)
-    assert not outsider.granted and outsider.reason == "not_allowed"
-    for user in ("ada", "bob"):
-        assert (await policy.request_lease(user, ["physics"], "m", MIG, 1, False)).granted
-    over = await policy.request_lease("cy", ["physics"], "m", MIG, 1, False)
-    assert not over.granted and over.reason == "quota"
-    assert over.in_use is not None and over.in_use.group_quota == 2
-    ents = await policy.entitlements("cy", ["physics"])
-    assert not ents["mig-1g-10gb"].allowed and ents["mig-1g-10gb"].reason == "quota"
+    one = await policy.request_lease("ada", ["physics"], "", T4, 1, True)
+    assert one.granted and one.lease_id is None and one.local
+    two = await policy.request_lease("ada", [], "", T4, 2, False)
+    assert not two.granted and two.reason == "capacity" and not two.queue_position
+    assert two.message == "Only 1 of 2 NVIDIA Tesla T4 device(s) are free; you asked for 2."
+    waits = await policy.request_lease("ada", [], "", T4, 2, True)  # Pending in the scheduler
+    assert waits.granted
+    never = await policy.request_lease("bob", [], "", MIG, 1, True)  # no MIG node at all
+    assert not never.granted and never.in_use is not None and never.in_use.free == 0
+    assert never.message == "The cluster has 0 A100 MIG 1g.10gb device(s); you asked for 1."
+    assert (await policy.request_lease("bob", [], "", CPU, 0, False)).granted
+    assert await policy.entitlements("ada", ["physics"]) == {}  # no quotas to show
 
 
-async def test_static_policy_same_server_replaces_its_lease() -> None:
-    policy = StaticPolicy(user_caps={"t4": 1})
-    await policy.request_lease("ada", [], "", T4, 1, False)
-    assert (await policy.request_lease("ada", [], "", T4, 1, False)).granted
-    assert len(policy.leases) == 1
+async def test_capacity_policy_without_a_synced_view_leaves_it_to_the_scheduler() -> None:
+    unsynced = ClusterInventory(CAT.all(), api_factory=lambda: None)
+    policy = CapacityPolicy(inventory=lambda: unsynced)
+    assert (await policy.request_lease("ada", [], "", T4, 2, False)).granted
+
+    def broken() -> ClusterInventory:
+        raise RuntimeError("no kubeconfig")
+
+    assert (await CapacityPolicy(inventory=broken).request_lease("a", [], "", T4, 1, False)).granted
+
+
+def test_start_up_notice_names_the_setting_only_when_quotas_are_off() -> None:
+    config = Config()
+    assert admission_notice(config) == NO_QUOTAS
+    assert "c.AcceleratorSpawner.admission_policy_class = 'hub_ext.admission.ServicePolicy'" in (
+        NO_QUOTAS
+    )
+    config.AcceleratorSpawner.admission_policy_class = "hub_ext.admission.ServicePolicy"
+    assert admission_notice(config) is None
+    config.AcceleratorSpawner.admission_policy_class = CapacityPolicy
+    assert admission_notice(config) == NO_QUOTAS
 
 
 class FakeService:

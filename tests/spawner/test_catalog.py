@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from traitlets.config import Config
 
 from hub_ext.catalog import (
+    AI_INFN_CATALOG,
     AcceleratorCatalog,
     CatalogError,
     UnknownFlavor,
     check_config,
     parse_flavor,
-    parse_memory,
 )
 
 
@@ -24,7 +27,7 @@ def catalog(flavors: list[dict[str, Any]]) -> AcceleratorCatalog:
 
 
 def test_default_catalog_mirrors_ai_infn() -> None:
-    cat = AcceleratorCatalog()
+    cat = AcceleratorCatalog(catalog_file=AI_INFN_CATALOG)
     kinds = {f.kind for f in cat.all()}
     assert kinds == {"cpu", "gpu", "mig", "fpga"}
     assert cat.default.slug == "cpu"
@@ -40,7 +43,7 @@ def test_default_catalog_mirrors_ai_infn() -> None:
 
 
 def test_get_unknown_flavor_is_not_a_key_error() -> None:
-    cat = AcceleratorCatalog()
+    cat = AcceleratorCatalog(catalog_file=AI_INFN_CATALOG)
     with pytest.raises(UnknownFlavor) as info:
         cat.get("h100")
     assert not isinstance(info.value, KeyError)
@@ -138,9 +141,65 @@ def test_changing_flavors_reindexes() -> None:
     assert cat.get("t4").kind == "gpu"
 
 
-def test_memory_quantities() -> None:
-    assert parse_memory("10Gi") == 10 * 2**30
-    assert parse_memory("512M") == 512 * 10**6
-    assert parse_memory(1024) == 1024
-    with pytest.raises(ValueError):
-        parse_memory("ten")
+def test_memory_sizes_take_the_kubernetes_grammar() -> None:
+    cat = catalog([{"slug": "c", "default_memory": "1.5Gi", "memory_choices": [2**31, "2e9"]}])
+    assert cat.default.allowed_memories() == ("1.5Gi", "2Gi", "2e9")
+    with pytest.raises(SystemExit, match=r"flavors\[0\].default_cpu: '1\.5 cores' is not a"):
+        check_config(
+            Config({"AcceleratorCatalog": {"flavors": [{"slug": "c", "default_cpu": "1.5 cores"}]}})
+        )
+
+
+def file_config(path: Path) -> Config:
+    config = Config()
+    config.AcceleratorCatalog.catalog_file = str(path)
+    return config
+
+
+def test_catalog_file_in_yaml_or_json(tmp_path: Path) -> None:
+    flavors = [{"slug": "cpu"}, {"slug": "t4", "kind": "gpu", "counts": [1, 2]}]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(flavors))
+    (tmp_path / "c.json").write_text(json.dumps({"flavors": flavors}))
+    for name in ("c.yaml", "c.json"):
+        cat = check_config(file_config(tmp_path / name))
+        assert cat.slugs() == ["cpu", "t4"] and cat.get("t4").counts == (1, 2)
+
+
+def test_shipped_ai_infn_catalog_is_in_the_package() -> None:
+    assert Path(AI_INFN_CATALOG).is_file()
+    assert Path(AI_INFN_CATALOG).parent.parent.name == "hub_ext"
+    assert len(check_config(file_config(Path(AI_INFN_CATALOG))).all()) == 9
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (None, "AcceleratorCatalog.catalog_file: cannot read"),
+        ("- slug: cpu\n  kind: [", "AcceleratorCatalog.catalog_file: '{path}' is not valid YAML"),
+        ("slug: cpu\n", "{path}: {{'slug': 'cpu'}} is not a list of flavors"),
+        ("- slug: cpu\n- slug: t4\n  kind: gpuu\n", "{path}[1].kind: 'gpuu' is not one of"),
+        ("[]", "{path}: the catalog offers no flavor"),
+    ],
+)
+def test_bad_catalog_file_names_the_file_and_key(
+    tmp_path: Path, text: str | None, message: str
+) -> None:
+    path = tmp_path / "catalog.yaml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(SystemExit) as info:
+        check_config(file_config(path))
+    assert message.format(path=path) in str(info.value)
+    assert "\n" not in str(info.value) and "Traceback" not in str(info.value)
+
+
+def test_no_catalog_at_all_stops_start_up_naming_the_key() -> None:
+    with pytest.raises(SystemExit, match=r"AcceleratorCatalog\.catalog_file: no catalog is config"):
+        check_config(Config())
+
+
+def test_file_and_inline_flavors_are_not_both_allowed(tmp_path: Path) -> None:
+    config = file_config(Path(AI_INFN_CATALOG))
+    config.AcceleratorCatalog.flavors = [{"slug": "cpu"}]
+    with pytest.raises(SystemExit, match=r"set either AcceleratorCatalog\.catalog_file or"):
+        check_config(config)

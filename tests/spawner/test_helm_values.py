@@ -9,7 +9,7 @@ import pytest
 import yaml
 from traitlets.config import Config
 
-from hub_ext.catalog import DEFAULT_FLAVORS, parse_flavors
+from hub_ext.catalog import AI_INFN_CATALOG, load_catalog_file, parse_flavors
 from hub_ext.spawner.group_volumes import GroupVolumes
 
 VALUES = Path(__file__).resolve().parents[2] / "helm-values"
@@ -19,11 +19,28 @@ def load(name: str) -> Any:
     return yaml.safe_load((VALUES / name).read_text())
 
 
+def catalog_data(name: str) -> Any:
+    return load(name)["hub"]["extraFiles"]["accelhub-catalog"]["data"]
+
+
 @pytest.mark.parametrize("name", ["values.yaml", "values-ai-infn.yaml"])
-def test_catalog_in_values_validates(name: str) -> None:
-    flavors = load(name)["hub"]["config"]["AcceleratorCatalog"]["flavors"]
-    parsed = parse_flavors(flavors)
+def test_catalog_in_values_validates(name: str, tmp_path: Path) -> None:
+    path = tmp_path / "catalog.yaml"  # as z2jh's extraFiles renders `data` into the file
+    path.write_text(yaml.safe_dump(catalog_data(name)))
+    parsed = load_catalog_file(str(path))
     assert parsed[0].kind == "cpu"
+
+
+def test_hub_and_service_read_the_same_catalog_file() -> None:
+    hub = load("values.yaml")["hub"]
+    path = hub["extraFiles"]["accelhub-catalog"]["mountPath"]
+    assert hub["config"]["AcceleratorCatalog"] == {"catalog_file": path}
+    service_file = hub["extraFiles"]["accelhub-service-config"]
+    assert (
+        f"c.AcceleratorCatalog.catalog_file = {path!r}".replace("'", '"')
+        in (service_file["stringData"])
+    )
+    assert f"--config={service_file['mountPath']}" in hub["services"]["accelhub"]["command"]
 
 
 def test_base_values_wire_spawner_service_and_check() -> None:
@@ -39,8 +56,8 @@ def test_base_values_wire_spawner_service_and_check() -> None:
 
 
 def test_ai_infn_values_match_the_built_in_catalog() -> None:
-    flavors = load("values-ai-infn.yaml")["hub"]["config"]["AcceleratorCatalog"]["flavors"]
-    assert parse_flavors(flavors) == parse_flavors(DEFAULT_FLAVORS)
+    flavors = catalog_data("values-ai-infn.yaml")["flavors"]
+    assert parse_flavors(flavors) == load_catalog_file(AI_INFN_CATALOG)
     kinds = {f["slug"]: f.get("mig_strategy") for f in flavors if f["kind"] == "mig"}
     assert set(kinds.values()) == {"mixed", "single"}
 

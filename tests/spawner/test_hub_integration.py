@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hub_ext.capacity import NO_QUOTAS
 from tests.devstack.conftest import RunningDevstack
 from tests.spawner.hubstack import SpawnerHub
 from tests.spawner.kube import get_pod, hold_devices, release, wait_phase
@@ -106,7 +107,7 @@ def test_each_flavor_kind_spawns_on_the_right_node(
         limits = pod["spec"]["containers"][0]["resources"]["limits"]
         assert pod["spec"]["nodeName"] in nodes
         assert pod["metadata"]["labels"]["accelhub.io/flavor"] == flavor
-        assert pod["metadata"]["labels"]["accelhub.io/lease"]
+        assert "accelhub.io/lease" not in pod["metadata"]["labels"]  # no service, no leases
         env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
         assert env["ACCELHUB_FLAVOR"] == flavor
         if resource is None:
@@ -125,6 +126,7 @@ def test_rest_api_bad_options_get_400s(spawner_hub: SpawnerHub) -> None:
         ({"flavor": "cpu", "image": "evil/miner:latest"}, "cannot use image"),
         ({"flavor": "fpga-u55c"}, "only for members of fpga-users"),
         ({"flavor": "t4", "memory": "a lot"}, "memory must be a size"),
+        ({"flavor": "t4", "memory": "9" * 400}, "of memory, not '999"),
     ]
     for options, message in cases:
         response = spawn(spawner_hub, "bob", "bad", **options)
@@ -136,42 +138,30 @@ def test_rest_api_bad_options_get_400s(spawner_hub: SpawnerHub) -> None:
     assert "bad" not in (model.get("servers") or {})
 
 
-def test_over_quota_spawn_is_refused_with_the_reason(
-    spawner_hub: SpawnerHub, spawner_devstack: RunningDevstack
+def test_hub_without_service_says_at_start_up_that_quotas_are_off(
+    spawner_hub: SpawnerHub,
 ) -> None:
-    assert spawn(spawner_hub, "bob", "q1", flavor="t4").status_code in (201, 202)
-    try:
-        server_pod(spawner_hub, spawner_devstack, "bob", "q1")
-        response = spawn(spawner_hub, "ada", "q2", flavor="t4")
-        assert response.status_code == 403, response.text
-        assert "physics" in response.json()["message"]
-        assert "1 of its 1" in response.json()["message"]
-    finally:
-        spawner_hub.stop("bob", "q1")
-    # the lease went back on stop: the group may use its T4 again
-    assert spawn(spawner_hub, "ada", "q2", flavor="t4").status_code in (201, 202)
-    try:
-        server_pod(spawner_hub, spawner_devstack, "ada", "q2")
-    finally:
-        spawner_hub.stop("ada", "q2")
+    log = (spawner_hub.state / "hub.log").read_text()
+    assert log.count(NO_QUOTAS) == 1, log[-3000:]
 
 
 def test_failed_gpu_spawn_then_default_spawn_has_no_gpu(
     spawner_hub: SpawnerHub, spawner_devstack: RunningDevstack
 ) -> None:
-    refused = spawn(spawner_hub, "hal", flavor="rtx5000")
-    assert refused.status_code == 403, refused.text
-    assert "0" in refused.json()["message"]
-    response = spawner_hub.api("POST", "/users/hal/server")  # no options: the defaults
+    # the A100s are all partitioned in MIG slices: no whole A100 exists to start on
+    refused = spawn(spawner_hub, "ada", "whole", flavor="a100")
+    assert refused.status_code == 503, refused.text
+    assert "The cluster has 0 NVIDIA A100 80GB (full GPU) device(s)" in refused.json()["message"]
+    response = spawner_hub.api("POST", "/users/ada/servers/whole")  # no options: the defaults
     assert response.status_code in (201, 202), response.text
     try:
-        pod = server_pod(spawner_hub, spawner_devstack, "hal")
+        pod = server_pod(spawner_hub, spawner_devstack, "ada", "whole")
         limits = pod["spec"]["containers"][0]["resources"]["limits"]
         assert not any(key.startswith("nvidia.com") for key in limits)
         assert pod["metadata"]["labels"]["accelhub.io/flavor"] == "cpu"
         assert pod["spec"].get("nodeSelector") in (None, {})
     finally:
-        spawner_hub.stop("hal")
+        spawner_hub.stop("ada", "whole")
 
 
 def read_progress(hub: SpawnerHub, user: str, server: str, seconds: float) -> list[str]:

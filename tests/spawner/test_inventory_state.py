@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub_ext.catalog import AcceleratorCatalog
+from hub_ext.catalog import AI_INFN_CATALOG, AcceleratorCatalog
 from hub_ext.inventory import InventoryState
 
-CAT = AcceleratorCatalog()
+CAT = AcceleratorCatalog(catalog_file=AI_INFN_CATALOG)
 PRODUCT = "nvidia.com/gpu.product"
 
 

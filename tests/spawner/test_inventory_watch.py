@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client, config
 
-from hub_ext.catalog import AcceleratorCatalog
+from hub_ext.catalog import AI_INFN_CATALOG, AcceleratorCatalog
 from hub_ext.inventory import ClusterInventory, _Gone
 from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
 
 pytestmark = pytest.mark.integration
-CAT = AcceleratorCatalog()
+CAT = AcceleratorCatalog(catalog_file=AI_INFN_CATALOG)
 
 
 @pytest.fixture(scope="module")

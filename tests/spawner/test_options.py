@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hub_ext.catalog import AcceleratorCatalog
+from hub_ext.catalog import AI_INFN_CATALOG, AcceleratorCatalog
 from hub_ext.spawner.options import OptionsError, options_from_form, validate_options
 
-CAT = AcceleratorCatalog()
+CAT = AcceleratorCatalog(catalog_file=AI_INFN_CATALOG)
 
 
 def test_empty_options_take_the_defaults() -> None:
@@ -33,6 +33,8 @@ def test_json_options_are_checked_against_the_flavor() -> None:
         ({"flavor": "cpu", "count": 1}, [], "has no accelerator"),
         ({"flavor": "t4", "cpu": 64}, [], "offers 4, 8 CPU cores, not 64"),
         ({"flavor": "t4", "memory": "1Ti"}, [], "offers 16Gi, 32Gi of memory"),
+        ({"flavor": "t4", "memory": "9" * 400}, [], "offers 16Gi, 32Gi of memory, not '999"),
+        ({"flavor": "t4", "cpu": "9" * 400}, [], "The CPU amount must be a number of cores"),
         ({"flavor": "t4", "image": "evil/miner"}, [], "cannot use image 'evil/miner'"),
         ({"flavor": "fpga-u55c"}, ["physics"], "only for members of fpga-users"),
         ({"flavor": "t4", "profile": "x"}, [], "Unknown option 'profile'"),

@@ -32,8 +32,17 @@ def service_hub(
     state: Path = tmp_path_factory.mktemp("service-hub")
     hub_port, service_port = free_port(), free_port()
     admit_token, admin_token = secrets.token_hex(16), secrets.token_hex(16)
+    catalog = state / "catalog.yaml"  # one catalog file, read by the hub and the service
+    catalog.write_text(
+        "- {slug: cpu, kind: cpu, default_memory: 1Gi}\n"
+        "- slug: t4\n"
+        "  display_name: NVIDIA Tesla T4\n"
+        "  kind: gpu\n"
+        "  node_selector: {nvidia.com/gpu.product: Tesla-T4}\n"
+    )
     service_cfg = state / "accelhub_service_config.py"
     service_cfg.write_text(
+        f"c.AcceleratorCatalog.catalog_file = {str(catalog)!r}\n"
         "c.QuotaPolicy.group_quotas = {'physics': {'t4': {'devices': 1, 'per_user': 1}},\n"
         "  'hackers': {'t4': {'devices': 2, 'per_user': 2}}}\n"
         "c.QuotaPolicy.default_quota = {'cpu': {'devices': None, 'per_user': 5},\n"
@@ -75,11 +84,7 @@ def service_hub(
         "    if spawner.name == 'short':\n"
         "        spawner.timeout_margin = spawner.start_timeout - 15\n"
         "c.Spawner.pre_spawn_hook = _short_wait\n"
-        "c.AcceleratorCatalog.flavors = [\n"
-        "  {'slug': 'cpu', 'kind': 'cpu', 'default_memory': '1Gi'},\n"
-        "  {'slug': 't4', 'display_name': 'NVIDIA Tesla T4', 'kind': 'gpu',\n"
-        "   'node_selector': {'nvidia.com/gpu.product': 'Tesla-T4'}},\n"
-        "]\n"
+        f"c.AcceleratorCatalog.catalog_file = {str(catalog)!r}\n"
     )
     hub = start_spawner_hub(
         state, spawner_devstack.kubeconfig, extra, services, roles, hub_port=hub_port

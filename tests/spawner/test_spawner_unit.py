@@ -10,16 +10,20 @@ from jupyterhub.spawner import SpawnException
 from traitlets.config import Config
 
 from hub_ext.admission import LeaseDecision, Reservation
-from hub_ext.inventory import FlavorCounts
+from hub_ext.capacity import CapacityPolicy
+from hub_ext.catalog import AI_INFN_CATALOG
+from hub_ext.inventory import ClusterInventory, FlavorCounts
 from hub_ext.spawner import AcceleratorSpawner
 from hub_ext.spawner.form import build_rows, render_form
 from hub_ext.spawner.pending import availability, scheduler_message, timeout_message
+from tests.spawner.test_inventory_state import node, pod
 
 
-def make_spawner(**policy: Any) -> AcceleratorSpawner:
+def make_spawner(**settings: Any) -> AcceleratorSpawner:
     config = Config()
-    for key, value in policy.items():
-        setattr(config.StaticPolicy, key, value)
+    config.AcceleratorCatalog.catalog_file = AI_INFN_CATALOG
+    for key, value in settings.items():
+        setattr(config.AcceleratorSpawner, key, value)
     return AcceleratorSpawner(_mock=True, config=config)
 
 
@@ -98,19 +102,36 @@ async def test_bad_options_raise_a_400_spawn_exception() -> None:
     assert options["flavor"] == "t4" and options["count"] == 2
 
 
-async def test_refusal_is_a_clean_spawn_exception() -> None:
-    spawner = make_spawner(user_caps={"t4": 0})
+async def test_default_policy_is_capacity_alone_reading_the_spawners_inventory() -> None:
+    spawner = make_spawner(admission_wait=False)
+    policy = spawner.policy
+    assert isinstance(policy, CapacityPolicy)
+    inventory = ClusterInventory(spawner.catalog.all(), api_factory=lambda: None)
+    for event in inventory._synced.values():
+        event.set()  # synced, and the cluster has no T4 at all
+    assert policy._inventory is not None
+    assert policy._inventory.__func__ is AcceleratorSpawner.inventory  # type: ignore[attr-defined]
+    policy._inventory = lambda: inventory
     spawner.user_options = {"flavor": "t4"}
     await spawner.load_user_options()
     assert spawner._selection is not None
     with pytest.raises(SpawnException) as info:
         await spawner._admit(spawner._selection, time.monotonic() + 5)
-    assert info.value.reason == "user_cap" and info.value.status_code == 403
-    assert "0" in info.value.message
+    assert info.value.reason == "capacity" and info.value.status_code == 503
+    assert "The cluster has 0 NVIDIA Tesla T4 device(s)" in info.value.message
 
 
 async def test_full_flavor_without_waiting_says_how_to_wait() -> None:
-    spawner = make_spawner(capacity={"t4": 0})
+    spawner = make_spawner()
+    inventory = ClusterInventory(spawner.catalog.all(), api_factory=lambda: None)
+    inventory.state.replace_nodes(
+        [node("t4-1", {"nvidia.com/gpu.product": "Tesla-T4"}, {"nvidia.com/gpu": "2"})]
+    )
+    inventory.state.replace_pods([pod("batch", "job", {"nvidia.com/gpu": "2"}, "t4-1")])
+    for event in inventory._synced.values():
+        event.set()  # synced: the cluster has 2 T4s, none free
+    policy: Any = spawner.policy
+    policy._inventory = lambda: inventory
     options = await spawner.run_options_from_form({"flavor": ["t4"], "t4--wait": ["on"]})
     assert options["wait"] is True
     spawner.user_options = {"flavor": "t4"}
@@ -120,19 +141,10 @@ async def test_full_flavor_without_waiting_says_how_to_wait() -> None:
         await spawner._admit(spawner._selection, time.monotonic() + 5)
     assert info.value.reason == "capacity" and info.value.status_code == 503
     assert info.value.message.endswith("Choose 'Wait in line' to wait for one.")
-
-
-async def test_lease_released_on_stop_path() -> None:
-    spawner = make_spawner()
-    spawner.user_options = {"flavor": "t4"}
+    spawner.user_options = {"flavor": "t4", "wait": True}  # waiting: the pod may be Pending
     await spawner.load_user_options()
     assert spawner._selection is not None
-    decision = await spawner._admit(spawner._selection, time.monotonic() + 5)
-    spawner._lease_id = decision.lease_id
-    policy = spawner.policy
-    assert decision.lease_id in policy.leases  # type: ignore[attr-defined]
-    await spawner._release()
-    assert decision.lease_id not in policy.leases  # type: ignore[attr-defined]
+    assert (await spawner._admit(spawner._selection, time.monotonic() + 5)).granted
 
 
 async def test_form_rows_and_html() -> None:
@@ -190,7 +202,9 @@ async def test_pending_words() -> None:
 async def test_inventory_namespaces_come_from_either_setting(
     settings: dict[str, Any], expected: list[str]
 ) -> None:
-    spawner = AcceleratorSpawner(_mock=True, config=Config(settings))
+    config = Config(settings)
+    config.AcceleratorCatalog.catalog_file = AI_INFN_CATALOG
+    spawner = AcceleratorSpawner(_mock=True, config=config)
     inventory = spawner.inventory()
     try:
         assert inventory.namespaces == expected

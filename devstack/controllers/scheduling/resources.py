@@ -6,11 +6,10 @@ rounding fractional amounts up as the real scheduler's integer accounting does.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from devstack.apiserver.quantity import parse_quantity
+from hub_ext import quantity
 
 Resources = dict[str, int]
 
@@ -23,10 +22,7 @@ DEFAULT_MAX_PODS = 110
 
 def amount(name: str, value: Any) -> int:
     """One quantity as an integer in this resource's unit (millicores for cpu)."""
-    q = parse_quantity(value)
-    if name == CPU:
-        q *= 1000
-    return math.ceil(q)
+    return quantity.amount(name, value)
 
 
 def resource_list(raw: Mapping[str, Any] | None) -> Resources:
