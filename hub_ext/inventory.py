@@ -1,4 +1,4 @@
-"""The cluster inventory: a watch-driven view of nodes and pods, counted per accelerator flavor."""
+"""The cluster inventory: one watch-fed view of nodes and pods per process (hub and service)."""
 
 from __future__ import annotations
 
@@ -7,308 +7,28 @@ import contextlib
 import json
 import random
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from traitlets import Float, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from .cluster_state import FlavorCounts, InventoryState, PodView
 from .flavors import Flavor
-from .quantity import amount
 
-CPU_KEY = "cpu"
-TERMINAL_PHASES = ("Succeeded", "Failed")
-# Taint effects that keep a pod off a node unless tolerated.
-BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
-
-
-@dataclass(frozen=True)
-class FlavorCounts:
-    """Devices (or, for cpu flavors, whole cores) of one flavor in the cluster right now."""
-
-    capacity: int
-    allocated: int
-    free: int
-    pending: int
-    nodes: int
-
-    @property
-    def in_use(self) -> int:
-        """Devices held by pods (never more than the capacity)."""
-        return min(self.allocated, self.capacity)
-
-
-def tolerates(tolerations: Sequence[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
-    """Kubernetes' toleration matching, for one taint."""
-    for tol in tolerations:
-        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-            continue
-        if tol.get("operator", "Equal") == "Exists":
-            if not tol.get("key") or tol.get("key") == taint.get("key"):
-                return True
-        elif tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value", ""):
-            return True
-    return False
-
-
-@dataclass
-class _Node:
-    name: str
-    labels: dict[str, str]
-    allocatable: dict[str, int]
-    taints: list[dict[str, Any]]
-    unschedulable: bool
-
-
-@dataclass
-class _Pod:
-    key: str
-    node: str | None
-    phase: str
-    requests: dict[str, int]
-    node_selector: dict[str, str]
-
-
-def _node_from(obj: Mapping[str, Any]) -> _Node:
-    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
-    allocatable: dict[str, int] = {}
-    for name, value in (status.get("allocatable") or {}).items():
-        with contextlib.suppress(ValueError):
-            allocatable[name] = amount(name, value)
-    return _Node(
-        name=meta.get("name", ""),
-        labels=dict(meta.get("labels") or {}),
-        allocatable=allocatable,
-        taints=[dict(t) for t in spec.get("taints") or []],
-        unschedulable=bool(spec.get("unschedulable")),
-    )
-
-
-def _pod_requests(spec: Mapping[str, Any]) -> dict[str, int]:
-    """Effective requests: sum over containers, max with each init container (Kubernetes rule)."""
-    total: dict[str, int] = defaultdict(int)
-    for container in spec.get("containers") or []:
-        for name, value in _container_requests(container).items():
-            total[name] += value
-    for container in spec.get("initContainers") or []:
-        for name, value in _container_requests(container).items():
-            total[name] = max(total[name], value)
-    return dict(total)
-
-
-def _container_requests(container: Mapping[str, Any]) -> dict[str, int]:
-    resources = container.get("resources") or {}
-    merged = dict(resources.get("limits") or {})  # limits imply requests when none are given
-    merged.update(resources.get("requests") or {})
-    out: dict[str, int] = {}
-    for name, value in merged.items():
-        with contextlib.suppress(ValueError):
-            out[name] = amount(name, value)
-    return out
-
-
-def _pod_from(obj: Mapping[str, Any]) -> _Pod:
-    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
-    return _Pod(
-        key=f"{meta.get('namespace', '')}/{meta.get('name', '')}",
-        node=spec.get("nodeName") or None,
-        phase=status.get("phase") or "Pending",
-        requests=_pod_requests(spec),
-        node_selector=dict(spec.get("nodeSelector") or {}),
-    )
-
-
-class InventoryState:
-    """Pure accounting: nodes and pods in, per-flavor counts out, updated incrementally.
-
-    Every event costs O(flavors); reading all counts costs O(flavors).
-    """
-
-    def __init__(self, flavors: Iterable[Flavor]) -> None:
-        self.flavors: dict[str, Flavor] = {f.slug: f for f in flavors}
-        self.nodes: dict[str, _Node] = {}
-        self.pods: dict[str, _Pod] = {}
-        self._pods_on: dict[str, set[str]] = defaultdict(set)
-        self._node_part: dict[str, dict[str, tuple[int, int]]] = {}  # node -> slug -> (cap, nodes)
-        self._pod_part: dict[str, dict[str, tuple[int, int]]] = {}  # pod -> slug -> (alloc, pend)
-        self._used: dict[str, dict[str, int]] = defaultdict(dict)  # node -> slug -> allocated
-        self._capacity: dict[str, int] = defaultdict(int)
-        self._nodes: dict[str, int] = defaultdict(int)
-        self._allocated: dict[str, int] = defaultdict(int)
-        self._pending: dict[str, int] = defaultdict(int)
-        self._free: dict[str, int] = defaultdict(int)
-        self.generation = 0
-
-    @staticmethod
-    def resource_of(flavor: Flavor) -> str:
-        """The resource counted for a flavor: its extended resource, or cpu."""
-        return flavor.resource or CPU_KEY
-
-    def node_matches(self, flavor: Flavor, node: _Node) -> bool:
-        """Whether a pod of this flavor could land on the node (labels, taints, cordon)."""
-        if node.unschedulable:
-            return False
-        if any(node.labels.get(k) != v for k, v in flavor.node_selector.items()):
-            return False
-        if self.resource_of(flavor) not in node.allocatable:
-            return False
-        return all(
-            tolerates(flavor.tolerations, taint)
-            for taint in node.taints
-            if taint.get("effect") in BLOCKING_EFFECTS
-        )
-
-    @staticmethod
-    def pending_matches(flavor: Flavor, pod: _Pod) -> bool:
-        """Whether an unbound pod competes for this flavor's devices."""
-        return all(flavor.node_selector.get(k, v) == v for k, v in pod.node_selector.items())
-
-    # -- nodes ---------------------------------------------------------------------------------
-
-    def set_node(self, obj: Mapping[str, Any]) -> None:
-        """Add or update a node from its API object."""
-        node = _node_from(obj)
-        pods = self._detach_node(node.name)
-        self.nodes[node.name] = node
-        part: dict[str, tuple[int, int]] = {}
-        for slug, flavor in self.flavors.items():
-            if self.node_matches(flavor, node):
-                part[slug] = (node.allocatable.get(self.resource_of(flavor), 0), 1)
-        self._node_part[node.name] = part
-        for slug, (cap, count) in part.items():
-            self._capacity[slug] += cap
-            self._nodes[slug] += count
-            self._free[slug] += cap
-        for pod in pods:
-            self._apply_pod(pod)
-        self.generation += 1
-
-    def delete_node(self, name: str) -> None:
-        """Forget a node (its pods stay, counted nowhere, until they go)."""
-        pods = self._detach_node(name)
-        self.nodes.pop(name, None)
-        for pod in pods:
-            self._apply_pod(pod)
-        self.generation += 1
-
-    def _detach_node(self, name: str) -> list[_Pod]:
-        """Take a node and its pods out of the totals; return the pods to re-apply."""
-        pods = [self.pods[k] for k in list(self._pods_on.get(name, ())) if k in self.pods]
-        for pod in pods:
-            self._retract_pod(pod)
-        for slug, (cap, count) in self._node_part.pop(name, {}).items():
-            self._capacity[slug] -= cap
-            self._nodes[slug] -= count
-            self._free[slug] -= cap
-        self._used.pop(name, None)
-        return pods
-
-    def _node_cap(self, node: str, slug: str) -> int:
-        return self._node_part.get(node, {}).get(slug, (0, 0))[0]
-
-    # -- pods ----------------------------------------------------------------------------------
-
-    def set_pod(self, obj: Mapping[str, Any]) -> None:
-        """Add or update a pod from its API object."""
-        self._apply_pod(_pod_from(obj))
-        self.generation += 1
-
-    def delete_pod(self, obj_or_key: Mapping[str, Any] | str) -> None:
-        """Forget a pod (by API object or ``namespace/name``)."""
-        key = obj_or_key if isinstance(obj_or_key, str) else _pod_from(obj_or_key).key
-        old = self.pods.pop(key, None)
-        if old is not None:
-            self._retract_pod(old)
-        self.generation += 1
-
-    def _apply_pod(self, pod: _Pod) -> None:
-        old = self.pods.get(pod.key)
-        if old is not None:
-            self._retract_pod(old)
-        self.pods[pod.key] = pod
-        part: dict[str, tuple[int, int]] = {}
-        if pod.phase not in TERMINAL_PHASES:
-            for slug, flavor in self.flavors.items():
-                amount = pod.requests.get(self.resource_of(flavor), 0)
-                if amount <= 0:
-                    continue
-                if pod.node is not None:
-                    if slug in self._node_part.get(pod.node, {}):
-                        part[slug] = (amount, 0)
-                elif self.pending_matches(flavor, pod):
-                    part[slug] = (0, amount)
-        self._pod_part[pod.key] = part
-        if pod.node is not None:
-            self._pods_on[pod.node].add(pod.key)
-        for slug, (alloc, pend) in part.items():
-            self._allocated[slug] += alloc
-            self._pending[slug] += pend
-            if alloc and pod.node is not None:
-                self._add_used(pod.node, slug, alloc)
-
-    def _retract_pod(self, pod: _Pod) -> None:
-        for slug, (alloc, pend) in self._pod_part.pop(pod.key, {}).items():
-            self._allocated[slug] -= alloc
-            self._pending[slug] -= pend
-            if alloc and pod.node is not None:
-                self._add_used(pod.node, slug, -alloc)
-        if pod.node is not None:
-            self._pods_on[pod.node].discard(pod.key)
-
-    def _add_used(self, node: str, slug: str, delta: int) -> None:
-        used_by_slug = self._used.setdefault(node, {})
-        before = used_by_slug.get(slug, 0)
-        cap = self._node_cap(node, slug)
-        self._free[slug] -= max(cap - before, 0)
-        used_by_slug[slug] = before + delta
-        self._free[slug] += max(cap - before - delta, 0)
-
-    # -- bulk ----------------------------------------------------------------------------------
-
-    def replace_nodes(self, objs: Iterable[Mapping[str, Any]]) -> None:
-        """Replace every node (after a list)."""
-        fresh = {(o.get("metadata") or {}).get("name", ""): o for o in objs}
-        for name in list(self.nodes):
-            if name not in fresh:
-                self.delete_node(name)
-        for obj in fresh.values():
-            self.set_node(obj)
-
-    def replace_pods(self, objs: Iterable[Mapping[str, Any]]) -> None:
-        """Replace every pod (after a list)."""
-        fresh = {_pod_from(o).key: o for o in objs}
-        for key in list(self.pods):
-            if key not in fresh:
-                self.delete_pod(key)
-        for obj in fresh.values():
-            self.set_pod(obj)
-
-    # -- reads ---------------------------------------------------------------------------------
-
-    def counts(self, slug: str) -> FlavorCounts:
-        """Capacity, allocated, free and pending demand of one flavor (cpu: whole cores)."""
-        flavor = self.flavors.get(slug)
-        scale = 1000 if flavor is not None and flavor.resource is None else 1
-        return FlavorCounts(
-            capacity=self._capacity[slug] // scale,
-            allocated=self._allocated[slug] // scale,
-            free=self._free[slug] // scale,
-            pending=self._pending[slug] // scale,
-            nodes=self._nodes[slug],
-        )
-
-    def all_counts(self) -> dict[str, FlavorCounts]:
-        """Counts of every flavor."""
-        return {slug: self.counts(slug) for slug in self.flavors}
-
+__all__ = ["ClusterInventory", "FlavorCounts", "InventoryState", "PodView"]
 
 ApiFactory = Callable[[], Any]
+#: Told of every change: ("nodes" | "pods", "ADDED" | "MODIFIED" | "DELETED" | "RELISTED", obj).
+Listener = Callable[[str, str, Mapping[str, Any]], None]
 
 
 class ClusterInventory(LoggingConfigurable):
-    """One shared list+watch of nodes and pods per hub process, feeding an InventoryState."""
+    """One list+watch of nodes and pods per process, feeding an InventoryState.
+
+    The hub shares one per catalog and cluster (``shared``); the hub service keeps its own, with
+    its lease and placeholder labels indexed. Nothing lists the cluster again after a relist.
+    """
 
     namespaces = List(
         Unicode(),
@@ -329,9 +49,17 @@ class ClusterInventory(LoggingConfigurable):
 
     _shared: ClassVar[dict[tuple[Any, ...], ClusterInventory]] = {}
 
-    def __init__(self, flavors: Iterable[Flavor], api_factory: ApiFactory, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        flavors: Iterable[Flavor],
+        api_factory: ApiFactory,
+        managed_labels: Iterable[str] = (),
+        indexed_labels: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.state = InventoryState(flavors)
+        self.state = InventoryState(flavors, managed_labels, indexed_labels)
+        self.listeners: list[Listener] = []
         self._api_factory = api_factory
         self._tasks: list[asyncio.Task[None]] = []
         self._synced = {"nodes": asyncio.Event(), "pods": asyncio.Event()}
@@ -447,6 +175,7 @@ class ClusterInventory(LoggingConfigurable):
         self.relists += 1
         self.updated_at = time.monotonic()
         self._synced[kind].set()
+        self._tell(kind, "RELISTED", {})
         async with asyncio.TaskGroup() as group:
             for call, rv in zip(calls, versions, strict=True):
                 group.create_task(self._watch(kind, call, rv))
@@ -494,6 +223,14 @@ class ClusterInventory(LoggingConfigurable):
         else:
             self.state.set_pod(obj)
         self.updated_at = time.monotonic()
+        self._tell(kind, etype or "MODIFIED", obj)
+
+    def _tell(self, kind: str, etype: str, obj: Mapping[str, Any]) -> None:
+        for listener in self.listeners:
+            try:
+                listener(kind, etype, obj)
+            except Exception:  # a listener's bug must not stop the watch
+                self.log.exception("inventory listener failed")
 
     @staticmethod
     async def _read_json(response: Any) -> dict[str, Any]:

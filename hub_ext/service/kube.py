@@ -1,5 +1,11 @@
 """Kubernetes side of the service: capacity per flavor, reservation placeholders, reconciliation.
 
+The cluster is seen through the same watch-fed inventory the hub uses (``hub_ext.inventory``):
+taints, init containers and every namespace are counted the same way on both sides, and nothing
+lists the cluster periodically. Placeholder sync runs when a lease or placeholder pod changes
+(and every ``poll_seconds`` from memory, for reservation changes); reconciliation runs every
+``reconcile_seconds`` from memory.
+
 Reservations are held physically by placeholder pods: one per unclaimed reserved device, at a
 PriorityClass above ordinary notebook pods (so those cannot preempt them) and below the class
 given to participants' pods (which preempt them). Reconciliation makes leases match the pods
@@ -10,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -21,49 +26,38 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from traitlets import Float, Int, List, Unicode
 from traitlets.config import Configurable
 
+from ..cluster_state import PodView
+from ..flavors import Flavor
+from ..inventory import ClusterInventory
 from .core import AdmissionCore
 from .ledger import new_id
-from .records import Capacity, FlavorLike, Lease
+from .records import Capacity, Lease
 from .shape import FLAVOR_LABEL, LEASE_LABEL, PLACEHOLDER_LABEL, RESERVATION_LABEL, USER_LABEL
 
 log = logging.getLogger("accelhub.service")
 
 USERNAME_ANNOTATION = "hub.jupyter.org/username"
 SERVERNAME_ANNOTATION = "hub.jupyter.org/servername"
-TERMINAL = ("Succeeded", "Failed")
-
-
-def _quantity(value: Any) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
-
-
-def _requests(pod: Mapping[str, Any], resource: str) -> int:
-    total = 0
-    for container in pod.get("spec", {}).get("containers") or []:
-        res = container.get("resources") or {}
-        amount = (res.get("limits") or {}).get(resource) or (res.get("requests") or {}).get(
-            resource
-        )
-        total += _quantity(amount) if amount is not None else 0
-    return total
-
-
-def _matches(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in selector.items())
+MANAGED_LABELS = (LEASE_LABEL, PLACEHOLDER_LABEL)
 
 
 class KubeCluster(Configurable):
-    """Capacity, placeholders and reconciliation through kubernetes_asyncio."""
+    """Capacity, placeholders and reconciliation, from a watch-fed ClusterInventory."""
 
     kubeconfig = Unicode(
         "", config=True, help="Kubeconfig file ('' = in-cluster, else $KUBECONFIG)."
     )
     namespace = Unicode("accelhub", config=True, help="Namespace of the placeholder pods.")
-    poll_seconds = Float(3.0, config=True, help="Interval of the cluster snapshot refresh.")
+    poll_seconds = Float(
+        3.0,
+        config=True,
+        help="Longest pause between placeholder syncs (from memory; lease and placeholder pod "
+        "events start one at once).",
+    )
     reconcile_seconds = Float(30.0, config=True, help="Interval of lease reconciliation.")
+    sync_timeout = Float(
+        60.0, config=True, help="Seconds start-up waits for the inventory's first list."
+    )
     bind_grace_seconds = Int(
         300, config=True, help="Leases with no pod for this long after they start end."
     )
@@ -81,19 +75,20 @@ class KubeCluster(Configurable):
         Unicode(), ["sleep", "2147483647"], config=True, help="Command of placeholder pods."
     )
 
-    def __init__(self, flavors: Mapping[str, FlavorLike], **kwargs: Any) -> None:
+    def __init__(self, flavors: Mapping[str, Flavor], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.flavors = flavors
         self.core: AdmissionCore | None = None
         self.api: client.ApiClient | None = None
-        self.snapshot: dict[str, Capacity] = {}
-        self.pods: list[dict[str, Any]] = []
+        self.inventory: ClusterInventory | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
 
     # -- life cycle -------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Connect, ensure the PriorityClasses, and wait for the inventory's first list."""
         if self.kubeconfig:
             await config.load_kube_config(config_file=self.kubeconfig)
         else:
@@ -103,12 +98,26 @@ class KubeCluster(Configurable):
                 await config.load_kube_config()
         self.api = client.ApiClient()
         await self._ensure_priority_classes()
-        await self.refresh()
+        api = client.CoreV1Api(self.api)
+        self.inventory = ClusterInventory(
+            self.flavors.values(),
+            lambda: api,
+            managed_labels=MANAGED_LABELS,
+            indexed_labels=MANAGED_LABELS,
+            parent=self,
+        )
+        self.inventory.listeners.append(self._on_change)
+        self.inventory.start()
+        if not await self.inventory.wait_synced(self.sync_timeout):
+            raise RuntimeError(
+                f"the cluster inventory did not list nodes and pods in {self.sync_timeout:g}s "
+                f"({self.inventory.last_error or 'no answer'})"
+            )
 
     def attach(self, core: AdmissionCore) -> None:
-        """Start the periodic work once the admission core exists."""
+        """Start placeholder sync and reconciliation once the admission core exists."""
         self.core = core
-        self._tasks.append(asyncio.create_task(self._loop(self.poll_seconds, self._poll)))
+        self._tasks.append(asyncio.create_task(self._placeholder_loop()))
         self._tasks.append(asyncio.create_task(self._loop(self.reconcile_seconds, self.reconcile)))
 
     async def stop(self) -> None:
@@ -117,8 +126,26 @@ class KubeCluster(Configurable):
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.inventory is not None:
+            await self.inventory.stop()
         if self.api is not None:
             await self.api.close()
+
+    def _on_change(self, kind: str, etype: str, obj: Mapping[str, Any]) -> None:
+        """Wake the placeholder sync when a lease or placeholder pod (or any node) changes."""
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        if kind == "nodes" or etype == "RELISTED" or any(k in labels for k in MANAGED_LABELS):
+            self._wake.set()
+
+    async def _placeholder_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+            try:
+                await self.sync_placeholders()
+            except Exception:
+                log.exception("placeholder sync failed")
 
     async def _loop(self, seconds: float, job: Any) -> None:
         while True:
@@ -127,10 +154,6 @@ class KubeCluster(Configurable):
                 await job()
             except Exception:
                 log.exception("cluster job %s failed", job.__name__)
-
-    async def _poll(self) -> None:
-        await self.refresh()
-        await self.sync_placeholders()
 
     async def _ensure_priority_classes(self) -> None:
         api: Any = client.SchedulingV1Api(self.api)
@@ -168,51 +191,21 @@ class KubeCluster(Configurable):
 
     # -- capacity ---------------------------------------------------------------------
 
-    async def refresh(self) -> None:
-        """Re-read nodes and pods; recompute capacity per flavor."""
-        core_api: Any = client.CoreV1Api(self.api)
-        nodes = await core_api.list_node(_preload_content=False)
-        pods = await core_api.list_pod_for_all_namespaces(_preload_content=False)
-        node_items = json.loads(await nodes.read())["items"]
-        pod_items = json.loads(await pods.read())["items"]
-        self.pods = pod_items
-        labels_by_node = {
-            n["metadata"]["name"]: n["metadata"].get("labels") or {} for n in node_items
-        }
-        snapshot: dict[str, Capacity] = {}
-        for slug, flavor in self.flavors.items():
-            if flavor.resource is None:
-                continue
-            matching = {
-                n["metadata"]["name"]
-                for n in node_items
-                if _matches(labels_by_node[n["metadata"]["name"]], flavor.node_selector)
-                and not n.get("spec", {}).get("unschedulable")
-            }
-            total = sum(
-                _quantity((n.get("status", {}).get("allocatable") or {}).get(flavor.resource, 0))
-                for n in node_items
-                if n["metadata"]["name"] in matching
-            )
-            external = 0
-            for pod in pod_items:
-                labels = pod["metadata"].get("labels") or {}
-                if LEASE_LABEL in labels or PLACEHOLDER_LABEL in labels:
-                    continue
-                if pod.get("status", {}).get("phase") in TERMINAL:
-                    continue
-                if pod.get("spec", {}).get("nodeName") not in matching:
-                    continue
-                external += _requests(pod, flavor.resource)
-            snapshot[slug] = Capacity(total=total, external_used=external)
-        self.snapshot = snapshot
-
     def capacity(self, flavor: str) -> Capacity | None:
-        return self.snapshot.get(flavor)
+        """Devices of an accelerated flavor where its pods can run (labels, taints, cordons),
+        and those held by pods that are neither leased nor placeholders; None for cpu flavors."""
+        spec = self.flavors.get(flavor)
+        if self.inventory is None or spec is None or spec.resource is None:
+            return None
+        counts = self.inventory.counts(flavor)
+        return Capacity(total=counts.capacity, external_used=counts.external)
+
+    def _pods(self, label: str) -> list[PodView]:
+        return self.inventory.state.labelled(label) if self.inventory is not None else []
 
     # -- placeholders -----------------------------------------------------------------
 
-    def _placeholder(self, reservation_id: str, flavor: FlavorLike) -> dict[str, Any]:
+    def _placeholder(self, reservation_id: str, flavor: Flavor) -> dict[str, Any]:
         assert flavor.resource is not None
         container: dict[str, Any] = {
             "name": "hold",
@@ -242,11 +235,15 @@ class KubeCluster(Configurable):
         }
 
     async def sync_placeholders(self) -> None:
-        """One placeholder per reserved device not yet taken by a participant's running pod."""
-        if self.core is None:
+        """One placeholder per reserved device not yet taken by a participant's running pod.
+
+        Reads the inventory; what it creates or deletes is applied to the inventory at once, so
+        the next sync does not act twice before the watch reports it.
+        """
+        if self.core is None or self.inventory is None:
             return
         async with self._lock:
-            core = self.core
+            core, state = self.core, self.inventory.state
             now = core.clock()
             wanted: dict[str, int] = {}
             for res in core.ledger.reservations.values():
@@ -260,42 +257,36 @@ class KubeCluster(Configurable):
                     if lease.reservation_id == res.id and lease.pod
                 )
                 wanted[res.id] = max(size - bound, 0)
-            existing: dict[str, list[dict[str, Any]]] = {}
-            for pod in self.pods:
-                rid = (pod["metadata"].get("labels") or {}).get(PLACEHOLDER_LABEL)
-                if (
-                    rid
-                    and not pod["metadata"].get("deletionTimestamp")
-                    and pod.get("status", {}).get("phase") not in TERMINAL
-                ):
-                    existing.setdefault(rid, []).append(pod)
+            existing: dict[str, list[PodView]] = {}
+            for pod in self._pods(PLACEHOLDER_LABEL):
+                if pod.live:
+                    existing.setdefault((pod.labels or {})[PLACEHOLDER_LABEL], []).append(pod)
             core_api: Any = client.CoreV1Api(self.api)
             for rid in set(existing) | set(wanted):
                 have = existing.get(rid, [])
                 want = wanted.get(rid, 0)
                 if len(have) > want:
-                    # Pending ones first: they hold nothing.
-                    have.sort(key=lambda p: bool(p.get("spec", {}).get("nodeName")))
+                    have.sort(key=lambda p: p.node is not None)  # pending ones hold nothing
                     for pod in have[: len(have) - want]:
                         with contextlib.suppress(ApiException):
                             await core_api.delete_namespaced_pod(
-                                pod["metadata"]["name"],
-                                pod["metadata"]["namespace"],
-                                grace_period_seconds=0,
+                                pod.name, pod.namespace, grace_period_seconds=0
                             )
+                        state.delete_pod(pod.key)
                 elif len(have) < want:
-                    res = core.ledger.reservations[rid]
-                    flavor = self.flavors[res.flavor]
+                    flavor = self.flavors[core.ledger.reservations[rid].flavor]
                     for _ in range(want - len(have)):
                         try:
-                            await core_api.create_namespaced_pod(
+                            created = await core_api.create_namespaced_pod(
                                 self.namespace, self._placeholder(rid, flavor)
                             )
                         except ApiException as error:
                             log.warning("could not create a placeholder: %s", error.reason)
                             break
-            if existing or wanted:
-                await self.refresh()
+                        obj = self.api.sanitize_for_serialization(created) if self.api else {}
+                        key = f"{created.metadata.namespace}/{created.metadata.name}"
+                        if key not in state.pods:
+                            state.set_pod(obj)
 
     # -- reconciliation ---------------------------------------------------------------
 
@@ -303,28 +294,21 @@ class KubeCluster(Configurable):
         """Make leases match pods: adopt unknown leased pods, end leases whose pod is gone."""
         if self.core is None:
             return
-        await self.refresh()
         core = self.core
         now = core.clock()
-        live: dict[str, dict[str, Any]] = {}
-        for pod in self.pods:
-            labels = pod["metadata"].get("labels") or {}
-            lease_id = labels.get(LEASE_LABEL)
-            if not lease_id or pod.get("status", {}).get("phase") in TERMINAL:
-                continue
-            if pod["metadata"].get("deletionTimestamp"):
-                continue
-            live[lease_id] = pod
+        live: dict[str, PodView] = {}
+        for pod in self._pods(LEASE_LABEL):
+            if pod.live:
+                live[(pod.labels or {})[LEASE_LABEL]] = pod
         for lease_id, pod in live.items():
             lease = core.ledger.leases.get(lease_id)
-            meta = pod["metadata"]
             if lease is None:
                 adopted = self._lease_from_pod(lease_id, pod)
                 if adopted is not None:
-                    log.info("adopting lease %s of running pod %s", lease_id, meta["name"])
+                    log.info("adopting lease %s of running pod %s", lease_id, pod.name)
                     await core.adopt(adopted)
             elif not lease.pod:
-                await core.bind(lease_id, meta["namespace"], meta["name"])
+                await core.bind(lease_id, pod.namespace, pod.name)
         grace = timedelta(seconds=self.bind_grace_seconds)
         for lease in list(core.ledger.leases.values()):
             if lease.id in live:
@@ -336,18 +320,17 @@ class KubeCluster(Configurable):
             elif lease.expires_at is None and now - lease.started_at > grace:
                 await core.release(lease.id, "unclaimed", "No pod claimed the lease in time.")
 
-    def _lease_from_pod(self, lease_id: str, pod: dict[str, Any]) -> Lease | None:
-        meta = pod["metadata"]
-        labels = meta.get("labels") or {}
-        annotations = meta.get("annotations") or {}
+    def _lease_from_pod(self, lease_id: str, pod: PodView) -> Lease | None:
+        labels, annotations = pod.labels or {}, pod.annotations or {}
         slug = labels.get(FLAVOR_LABEL, "")
         flavor = self.flavors.get(slug)
         if flavor is None:
             return None
-        count = _requests(pod, flavor.resource) if flavor.resource else 0
-        created = meta.get("creationTimestamp")
+        count = pod.requests.get(flavor.resource, 0) if flavor.resource else 0
         started = (
-            datetime.fromisoformat(created.replace("Z", "+00:00")) if created else datetime.now(UTC)
+            datetime.fromisoformat(pod.created.replace("Z", "+00:00"))
+            if pod.created
+            else datetime.now(UTC)
         )
         reservation = labels.get(RESERVATION_LABEL)
         return Lease(
@@ -361,7 +344,7 @@ class KubeCluster(Configurable):
             if reservation in (self.core.ledger.reservations if self.core else {})
             else None,
             started_at=started,
-            namespace=meta.get("namespace"),
-            pod=meta.get("name"),
+            namespace=pod.namespace,
+            pod=pod.name,
             bound_at=started,
         )

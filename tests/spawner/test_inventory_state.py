@@ -133,3 +133,33 @@ def test_over_allocated_node_never_goes_negative() -> None:
         state.set_pod(pod("a", f"p{i}", {"nvidia.com/gpu": "1"}, "t4-1"))
     c = state.counts("t4")
     assert c.free == 0 and c.in_use == 2 and c.allocated == 3
+
+
+def test_external_use_and_labelled_pods_for_the_service() -> None:
+    lease, hold = "accelhub.io/lease", "accelhub.io/placeholder"
+    state = InventoryState(CAT.all(), managed_labels=(lease, hold), indexed_labels=(lease, hold))
+    state.replace_nodes([node("t4-1", {PRODUCT: "Tesla-T4"}, {"nvidia.com/gpu": "4"})])
+    batch = pod("batch", "job", {"nvidia.com/gpu": "1"}, "t4-1")
+    leased = pod("users", "nb", {"nvidia.com/gpu": "1"}, "t4-1")
+    leased["metadata"].update(labels={lease: "L1"}, annotations={"a": "b"})
+    placeholder = pod("accelhub", "hold", {"nvidia.com/gpu": "1"}, "t4-1")
+    placeholder["metadata"]["labels"] = {hold: "R1"}
+    for obj in (batch, leased, placeholder):
+        state.set_pod(obj)
+    t4 = state.counts("t4")
+    assert (t4.allocated, t4.external, t4.free) == (3, 1, 1)  # only the batch job is external
+    [held] = state.labelled(lease)
+    assert (held.namespace, held.name, held.annotations, held.live) == (
+        "users",
+        "nb",
+        {"a": "b"},
+        True,
+    )
+    leased["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    state.set_pod(leased)
+    assert not state.labelled(lease)[0].live
+    leased["metadata"]["labels"] = {}  # relabelled: no longer indexed, now external
+    state.set_pod(leased)
+    assert state.labelled(lease) == [] and state.counts("t4").external == 2
+    state.delete_pod(placeholder)
+    assert state.labelled(hold) == [] and state.counts("t4").allocated == 2
