@@ -39,6 +39,7 @@ def test_wheel_contains_labextension_server_config_and_packages(wheel: Path) -> 
     assert f"{data}/data/etc/jupyter/jupyter_server_config.d/accelhub.json" in names
     for package in ("hub_ext", "server_ext", "devstack"):
         assert f"{package}/__init__.py" in names
+    assert "hub_ext/catalogs/ai-infn.yaml" in names  # the catalog AI_INFN_CATALOG names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "accelhub = hub_ext.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
