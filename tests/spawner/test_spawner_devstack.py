@@ -11,10 +11,13 @@ from kubernetes_asyncio import config as kube_config_loader
 from kubespawner import clients
 from traitlets.config import Config
 
+from hub_ext.catalog import AI_INFN_CATALOG
 from hub_ext.spawner import AcceleratorSpawner
 from tests.devstack.conftest import RunningDevstack
+from tests.spawner.kube import hold_devices, release, wait_phase
 
 pytestmark = pytest.mark.integration
+T4 = {"nvidia.com/gpu.product": "Tesla-T4"}
 
 
 class Group:
@@ -36,6 +39,7 @@ async def test_unschedulable_spawn_times_out_with_a_plain_message(
     spawner_devstack: RunningDevstack,
 ) -> None:
     cfg = Config()
+    cfg.AcceleratorCatalog.catalog_file = AI_INFN_CATALOG
     cfg.KubeSpawner.namespace = "accelhub"
     cfg.KubeSpawner.cmd = ["sleep", "600"]
     cfg.KubeSpawner.start_timeout = 8
@@ -49,15 +53,20 @@ async def test_unschedulable_spawn_times_out_with_a_plain_message(
         clients._client_cache.pop(key)
     spawner.api = clients.shared_client("CoreV1Api")
     spawner.api_token = "unused"
-    spawner.user_options = {"flavor": "a100"}  # every A100 is partitioned: none is whole
+    # Both T4s are held elsewhere: the capacity policy lets the spawn wait (the cluster has
+    # T4s), and the pod stays Pending until the spawner gives up.
+    hold_devices(spawner_devstack, "hackathon", "hold-t4s", "nvidia.com/gpu", 2, T4)
+    wait_phase(spawner_devstack, "hackathon", "hold-t4s", "Running")
+    spawner.user_options = {"flavor": "t4"}
     try:
         with pytest.raises(SpawnException) as info:
             await spawner.start()
         message = info.value.message
         assert info.value.reason == "timeout"
         assert "Gave up after" in message
-        assert "waiting for a node with 1 x NVIDIA A100 80GB (full GPU)" in message
+        assert "waiting for a node with 1 x NVIDIA Tesla T4 GPU" in message
         assert "Last status:" in message and "Traceback" not in message
     finally:
         await spawner.stop(now=True)
+        release(spawner_devstack, "hackathon", "hold-t4s")
     assert spawner._lease_id is None
