@@ -132,15 +132,16 @@ class KubeCluster(Configurable):
             await self.api.close()
 
     def _on_change(self, kind: str, etype: str, obj: Mapping[str, Any]) -> None:
-        """Wake the placeholder sync when a lease or placeholder pod (or any node) changes."""
+        """Wake the placeholder sync when a lease or placeholder pod changes, or after a relist."""
         labels = (obj.get("metadata") or {}).get("labels") or {}
-        if kind == "nodes" or etype == "RELISTED" or any(k in labels for k in MANAGED_LABELS):
+        if etype == "RELISTED" or any(k in labels for k in MANAGED_LABELS):
             self._wake.set()
 
     async def _placeholder_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await asyncio.sleep(0.1)  # one sync for a burst of events
             self._wake.clear()
             try:
                 await self.sync_placeholders()
