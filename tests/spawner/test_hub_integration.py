@@ -190,7 +190,7 @@ def test_pending_spawn_explains_what_it_waits_for(
     try:
         wait_phase(spawner_devstack, "hackathon", "hold-a", "Running")
         wait_phase(spawner_devstack, "hackathon", "hold-b", "Running")
-        response = spawn(spawner_hub, "bob", "wait", flavor="mig-1g-10gb")
+        response = spawn(spawner_hub, "bob", "wait", flavor="mig-1g-10gb", wait=True)
         assert response.status_code == 202, response.text
         messages = read_progress(spawner_hub, "bob", "wait", 8)
         text = "\n".join(messages)

@@ -57,7 +57,7 @@ async def test_unschedulable_spawn_times_out_with_a_plain_message(
     # T4s), and the pod stays Pending until the spawner gives up.
     hold_devices(spawner_devstack, "hackathon", "hold-t4s", "nvidia.com/gpu", 2, T4)
     wait_phase(spawner_devstack, "hackathon", "hold-t4s", "Running")
-    spawner.user_options = {"flavor": "t4"}
+    spawner.user_options = {"flavor": "t4", "wait": True}
     try:
         with pytest.raises(SpawnException) as info:
             await spawner.start()
