@@ -31,7 +31,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from traitlets import Dict, TraitError, Unicode, validate
 from traitlets.config import LoggingConfigurable
 
-from ..catalog import parse_memory
+from ..quantity import parse_quantity
 
 GROUP_LABEL = "accelhub.io/group"
 _KEYS = {"claim", "mount_path", "read_only", "size", "writers"}
@@ -75,7 +75,7 @@ def _parse(group: str, raw: Any) -> GroupVolume:
     size = raw.get("size")
     if size is not None:
         try:
-            parse_memory(str(size))
+            parse_quantity(str(size))
         except ValueError:
             raise TraitError(f"{where}.size {size!r} is not a quantity such as 50Gi.") from None
     read_only = raw.get("read_only", False)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from hub_ext.catalog import AI_INFN_CATALOG
 from hub_ext.demo.config import HOME, storage_settings
 from hub_ext.service.auth import ADMIT, SERVICE_HUB_SCOPES
 from tests.devstack.conftest import RunningDevstack
@@ -35,6 +36,7 @@ def homes_hub(
     admit_token = secrets.token_hex(16)
     service_cfg = state / "accelhub_service_config.py"
     service_cfg.write_text(
+        f"c.AcceleratorCatalog.catalog_file = {AI_INFN_CATALOG!r}\n"  # the hub's catalog too
         "c.QuotaPolicy.default_quota = {'*': {'devices': 8, 'per_user': 2}}\n"
         f"c.AccelhubService.db_url = 'sqlite:///{state / 'accelhub.sqlite'}'\n"
         "c.AccelhubService.static_capacity = "
@@ -57,12 +59,11 @@ def homes_hub(
     extra = "\n".join(
         [
             "from hub_ext.service.auth import CUSTOM_SCOPES",
-            "from hub_ext.catalog import DEFAULT_FLAVORS",
             "c.JupyterHub.custom_scopes = CUSTOM_SCOPES",
             "c.AcceleratorSpawner.admission_policy_class = 'hub_ext.admission.ServicePolicy'",
             f"c.ServicePolicy.url = {url!r}",
             f"c.ServicePolicy.token = {admit_token!r}",
-            "c.AcceleratorCatalog.flavors = DEFAULT_FLAVORS",
+            f"c.AcceleratorCatalog.catalog_file = {AI_INFN_CATALOG!r}",
             "c.KubeSpawner.start_timeout = 90",
             *(f"{name} = {value!r}" for name, value in storage_settings()),
         ]
