@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from devstack.apiserver.errors import Cause
-from devstack.apiserver.quantity import QUANTITY_ERROR, is_quantity
+from devstack.apiserver.errors import QUANTITY_ERROR, Cause
+from hub_ext.quantity import is_quantity
 
 if TYPE_CHECKING:
     from devstack.apiserver.store import ObjectStore

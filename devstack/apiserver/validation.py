@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from devstack.apiserver import storage_kinds
-from devstack.apiserver.errors import Cause, invalid
+from devstack.apiserver.errors import QUANTITY_ERROR, Cause, invalid
 from devstack.apiserver.registry import ResourceType
 from hub_ext.quantity import is_quantity
 
@@ -19,10 +19,6 @@ DNS1035_LABEL = "[a-z]([-a-z0-9]*[a-z0-9])?"
 QUALIFIED_NAME = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 LABEL_VALUE = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?"
 
-#: The API server's own wording for a malformed quantity (kubectl users know it).
-QUANTITY_ERROR = (
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-)
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
     "characters, '-' or '.', and must start and end with an alphanumeric character "

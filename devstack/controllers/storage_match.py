@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from devstack.apiserver.quantity import QuantityError, parse_quantity
+from hub_ext.quantity import QuantityError, parse_quantity
 
 Obj = Mapping[str, Any]
 
