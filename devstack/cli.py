@@ -42,11 +42,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10.0,
         help="seconds between watch BOOKMARK events",
     )
+    up.add_argument(
+        "--site",
+        action="append",
+        default=[],
+        metavar="NODE=URL",
+        help="send the pods of InterLink virtual node NODE to the plugin at URL "
+        "instead of a local plugin (repeatable)",
+    )
+    up.add_argument(
+        "--site-poll",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="seconds between the InterLink bridge's status polls and pings",
+    )
     up.add_argument("--quiet", action="store_true", help="print only the kubeconfig path")
     status = sub.add_parser("status", help="report whether devstack is running")
     status.add_argument("--state-dir", metavar="DIR")
     down = sub.add_parser("down", help="stop a devstack started with `up`")
     down.add_argument("--state-dir", metavar="DIR")
+    plugin = sub.add_parser(
+        "interlink-plugin",
+        help="run a local InterLink plugin alone (pods run as local processes)",
+    )
+    from devstack.interlink.cli import add_plugin_arguments
+
+    add_plugin_arguments(plugin)
     nvml = sub.add_parser(
         "nvml-env",
         help="build the simulated NVML library and print the exports that use it",
@@ -65,11 +87,18 @@ def run(args: argparse.Namespace) -> int:
         return _status(args)
     if command == "down":
         return _down(args)
+    if command == "interlink-plugin":
+        from devstack.interlink.cli import plugin_main
+
+        return plugin_main(args)
     if command == "nvml-env":
         from devstack.nvml.cli import nvml_env_main
 
         return nvml_env_main(args)
-    print("usage: accelhub devstack {up,status,down,nvml-env} [options]", file=sys.stderr)
+    print(
+        "usage: accelhub devstack {up,status,down,interlink-plugin,nvml-env} [options]",
+        file=sys.stderr,
+    )
     return 2
 
 
@@ -94,6 +123,16 @@ def _up(args: argparse.Namespace) -> int:
             if args.controllers == "none"
             else [c.strip() for c in args.controllers.split(",") if c.strip()]
         )
+    sites: dict[str, str] = {}
+    for item in args.site:
+        node, sep, url = item.partition("=")
+        if not sep or not node or not url.startswith(("http://", "https://")):
+            print(
+                f"devstack: --site wants NODE=URL with an http(s) URL, not {item!r}",
+                file=sys.stderr,
+            )
+            return 2
+        sites[node] = url
     devstack = Devstack(
         cluster=args.cluster,
         port=args.port,
@@ -103,6 +142,13 @@ def _up(args: argparse.Namespace) -> int:
         tls=not args.insecure_http,
         history_size=args.history_size,
         bookmark_interval=args.bookmark_interval,
+        controller_options={
+            "interlink": {
+                "sites": sites,
+                "status_period": args.site_poll,
+                "ping_period": args.site_poll,
+            }
+        },
     )
 
     async def main() -> None:
@@ -134,6 +180,9 @@ def _up(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"devstack: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

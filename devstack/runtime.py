@@ -38,8 +38,9 @@ CONTROLLERS: dict[str, tuple[str, str, bool]] = {
     "kubelet": ("devstack.controllers.kubelet", "ProcessKubelet", True),
     "jobs": ("devstack.controllers.jobs", "JobController", False),
     "storage": ("devstack.controllers.storage", "StorageController", True),
+    "interlink": ("devstack.controllers.interlink", "InterLinkBridge", True),
 }
-DEFAULT_CONTROLLERS = ("scheduler", "storage", "kubelet", "jobs")
+DEFAULT_CONTROLLERS = ("scheduler", "storage", "kubelet", "jobs", "interlink")
 
 
 class Controller(Protocol):
@@ -134,6 +135,15 @@ class Devstack:
     def ca_path(self) -> Path | None:
         """The CA certificate that signed the server certificate (None without TLS)."""
         return self.state_dir / "tls" / "ca.crt" if self.settings.tls else None
+
+    @property
+    def site_urls(self) -> dict[str, str]:
+        """The plugin URL of each bridged InterLink virtual node."""
+        for controller in self.controllers:
+            urls = getattr(controller, "urls", None)
+            if isinstance(urls, dict):
+                return dict(urls)
+        return {}
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -279,6 +289,7 @@ class Devstack:
             "started": time.time(),
             "cluster": str(self.cluster.source) if self.cluster and self.cluster.source else None,
             "controllers": [type(c).__name__ for c in self.controllers],
+            "sites": self.site_urls,
         }
         _write_private(self.state_dir / STATE_FILE, json.dumps(data, indent=2) + "\n")
 

@@ -1,0 +1,1 @@
+"""InterLink in devstack: the plugin protocol's shapes and a local plugin that runs pods."""
