@@ -30,6 +30,7 @@ import base64
 import gzip
 import hashlib
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,7 +141,7 @@ def _check(header: dict[str, Any], chunks: list[str], trailer: str) -> Result:
         raise FrameError("the result frame's end marker does not match its header")
     try:
         raw = gzip.decompress(base64.b64decode("".join(chunks), validate=True))
-    except (ValueError, OSError, EOFError):
+    except (ValueError, OSError, EOFError, zlib.error):
         raise FrameError("the result frame is corrupted (it does not decompress)") from None
     if len(raw) != header.get("length"):
         raise FrameError(

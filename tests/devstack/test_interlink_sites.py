@@ -244,3 +244,44 @@ def test_external_site_process_gone_turns_node_not_ready(
     external[1].wait(10)
     cond = until(lambda: (c := node_ready(ds, EXTERNAL))["status"] == "False" and c, 5)
     assert external[0] in cond["message"]
+
+
+def test_runner_pod_on_a_site_returns_its_notebook_through_the_logs(
+    ds: RunningDevstack, ns: str
+) -> None:
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from server_ext.offload import frames
+
+    params = new_code_cell("n = 1", metadata={"tags": ["parameters"]})
+    work = new_code_cell("print(sum(range(n)))")
+    nb = new_notebook(cells=[params, work])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "job-nb"},
+        "data": {"notebook.ipynb": json.dumps(nb)},
+    }
+    job = remote_pod(
+        "runner",
+        LOCAL,
+        "",
+        volumes=[{"name": "job", "configMap": {"name": "job-nb"}}],
+    )
+    container = job["spec"]["containers"][0]
+    container["command"] = ["python", "-m", "server_ext.offload.runner"]
+    container["args"] = ["--notebook", "notebook.ipynb", "--parameters", '{"n": 5}']
+    container["workingDir"] = "/job"
+    container["volumeMounts"] = [{"name": "job", "mountPath": "/job"}]
+    container["env"] = [{"name": "PYTHONPATH", "value": str(REPO)}]
+    apply(ds, ns, cm, job)
+    until(lambda: pod_json(ds, ns, "runner")["status"]["phase"] in ("Succeeded", "Failed"), 60)
+    logs = ds.kubectl("logs", "-n", ns, "runner").stdout
+    assert pod_json(ds, ns, "runner")["status"]["phase"] == "Succeeded", logs
+    result = frames.decode_result(logs.splitlines())
+    assert result.state == "succeeded"
+    last = result.notebook["cells"][-1]
+    assert last["outputs"][0]["text"] == "10\n"  # sum(range(5)): the parameter was injected
+    progress = [e for e in map(frames.parse_progress, logs.splitlines()) if e]
+    assert [(e["event"], e["cell"]) for e in progress][-2:] == [("start", 3), ("end", 3)]
