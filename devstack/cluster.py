@@ -18,7 +18,8 @@ A cluster file is YAML::
             uuid: GPU-...
             mig: [{profile: 1g.10gb, uuid: MIG-...}]
         fpgas: [{resource: amd.com/xilinx_u55c_gen3x16_xdma_base_3-0, serial: ...}]
-        virtual: {site: infn-cloud}     # an InterLink virtual node
+        virtual: {site: infn-cloud, queueDelaySeconds: 2, failureRate: 0.0}  # InterLink node
+                                       # (its local plugin: queue delay, share refused)
 
 Every GPU and MIG device carries a stable UUID; the node annotation
 `devstack.accelhub/devices` lists them for the kubelet and the simulated NVML.
