@@ -59,7 +59,11 @@ class KubeCluster(Configurable):
         60.0, config=True, help="Seconds start-up waits for the inventory's first list."
     )
     bind_grace_seconds = Int(
-        300, config=True, help="Leases with no pod for this long after they start end."
+        60,
+        config=True,
+        help="Leases with no pod for this long after they start end (at the next reconcile). "
+        "The spawner creates the pod seconds after the grant and releases a lease it no "
+        "longer needs, so this only ends leases whose spawner died or lost the grant.",
     )
     placeholder_priority_class = Unicode(
         "accelhub-hold", config=True, help="PriorityClass of reservation placeholders."

@@ -24,7 +24,7 @@ from .group_volumes import group_areas
 from .options import OptionsError, Selection, options_from_form, validate_options
 from .pending import availability, in_line, pod_phase_message, scheduler_message, timeout_message
 from .shaping import shape_pod
-from .waiting import LeaseRequest
+from .waiting import LeaseRequest, release_quietly, uninterruptible
 
 STATE_KEY = "accelhub"
 
@@ -198,10 +198,7 @@ class AcceleratorSpawner(KubeSpawner):
     async def _release(self) -> None:
         lease_id, self._lease_id, self._lease = self._lease_id, None, None
         if lease_id:
-            try:
-                await self.policy.release_lease(lease_id)
-            except AdmissionUnavailable as err:
-                self.log.warning("could not release lease %s: %s", lease_id, err)
+            await uninterruptible(release_quietly(self.policy, lease_id, self.log))
 
     async def _bind(self) -> None:
         if not self._lease_id:

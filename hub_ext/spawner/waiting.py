@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from jupyterhub.spawner import SpawnException
 
@@ -21,6 +23,50 @@ REFUSAL_STATUS = {
     "unknown_flavor": 400,
     "capacity": 503,
 }
+
+
+_UNINTERRUPTIBLE: set[asyncio.Future[None]] = set()
+
+
+async def uninterruptible(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end even if the caller is cancelled meanwhile (the caller still
+    sees its CancelledError; ``work`` goes on in the background)."""
+    task = asyncio.ensure_future(work)
+    _UNINTERRUPTIBLE.add(task)
+    task.add_done_callback(_UNINTERRUPTIBLE.discard)
+    await asyncio.shield(task)
+
+
+async def give_back(
+    policy: AdmissionPolicy,
+    request: asyncio.Future[LeaseDecision],
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+) -> None:
+    """Release the lease an abandoned ``request`` grants, once it is answered."""
+
+    async def finish() -> None:
+        try:
+            decision = await request
+        except BaseException:  # a failed or cancelled request granted nothing
+            return
+        if decision.granted and decision.lease_id:
+            log.info("releasing lease %s granted to a stopped spawn", decision.lease_id)
+            await release_quietly(policy, decision.lease_id, log)
+
+    await uninterruptible(finish())
+
+
+async def release_quietly(
+    policy: AdmissionPolicy,
+    lease_id: str,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+) -> None:
+    """Release ``lease_id``; a service that cannot be reached is logged, not raised (its
+    reconcile ends an unbound lease after ``KubeCluster.bind_grace_seconds``)."""
+    try:
+        await policy.release_lease(lease_id)
+    except AdmissionUnavailable as err:
+        log.warning("could not release lease %s: %s", lease_id, err)
 
 
 class LeaseRequest:
@@ -88,10 +134,18 @@ class LeaseRequest:
 
     async def _ask(self) -> LeaseDecision:
         flavor = self.selection.flavor
-        try:
-            return await self.policy.request_lease(
+        request = asyncio.ensure_future(
+            self.policy.request_lease(
                 self.user, self.groups, self.server, flavor, self.selection.count, self.wait
             )
+        )
+        try:
+            return await asyncio.shield(request)
+        except asyncio.CancelledError:
+            # Stopped while the service was deciding: it may grant after we stop listening,
+            # so finish the request and give back whatever it grants.
+            await give_back(self.policy, request, self.log)
+            raise
         except AdmissionUnavailable as err:
             raise SpawnException(
                 f"Cannot start {flavor.display_name}: {err}",

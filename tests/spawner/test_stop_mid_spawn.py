@@ -1,0 +1,93 @@
+"""Stopping a server in the middle of its spawn, through the real hub, service and devstack:
+whatever the spawn was granted is given back, and no lease or pod outlives it."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.devstack.conftest import RunningDevstack
+from tests.spawner.hubstack import SpawnerHub
+from tests.spawner.test_service_integration import active_leases, service_hub, wait_until
+
+__all__ = ["service_hub"]  # the module-scoped fixture: this module's own hub and service
+pytestmark = pytest.mark.integration
+SETTLE_SECONDS = 10.0  # the bound: no lease or pod of a stopped spawn is left after this
+
+
+def interrupt(
+    hub: SpawnerHub, user: str, server: str, options: dict[str, Any], delay: float
+) -> httpx.Response:
+    """POST a spawn, DELETE the server ``delay`` seconds later; the POST's answer."""
+    with ThreadPoolExecutor(1) as pool:
+        post = pool.submit(hub.api, "POST", f"/users/{user}/servers/{server}", json=options)
+        time.sleep(delay)
+        hub.api("DELETE", f"/users/{user}/servers/{server}")
+        answer = post.result()
+    hub.stop(user, server)  # waits until the server is gone
+    return answer
+
+
+def user_pods(ds: RunningDevstack, user: str) -> list[str]:
+    out = ds.kubectl("get", "pods", "-n", "accelhub", "-o", "json").stdout
+    return [
+        p["metadata"]["name"]
+        for p in json.loads(out)["items"]
+        if (p["metadata"].get("annotations") or {}).get("hub.jupyter.org/username") == user
+        and not p["metadata"].get("deletionTimestamp")
+    ]
+
+
+def test_a_spawn_stopped_during_admission_leaves_no_lease(
+    service_hub: tuple[SpawnerHub, str],
+) -> None:
+    hub, admin_token = service_hub
+    hub.api("POST", "/users/gus")
+    answers = []
+    for n, delay in enumerate((0.0, 0.01, 0.02, 0.03, 0.05, 0.08)):
+        answers.append(interrupt(hub, "gus", f"i{n}", {"flavor": "t4"}, delay))
+        wait_until(
+            lambda: not active_leases(hub, admin_token, "gus"),
+            SETTLE_SECONDS,
+            f"a lease outlived the spawn stopped after {delay * 1000:.0f} ms",
+        )
+    for answer in answers:  # JupyterHub's own answer to an interrupted POST (see user guide)
+        assert answer.status_code in (201, 202, 500), answer.text
+        if answer.status_code == 500:
+            assert answer.json()["message"] == "Internal Server Error", answer.text
+    began = time.monotonic()
+    admitted = hub.api("POST", "/users/gus/servers/next", json={"flavor": "t4"})
+    try:
+        assert admitted.status_code in (201, 202), admitted.text
+        model = hub.wait_ready("gus", "next")
+        assert model.get("ready"), model
+        assert time.monotonic() - began < 60
+    finally:
+        hub.stop("gus", "next")
+    assert not active_leases(hub, admin_token, "gus")
+
+
+@pytest.mark.parametrize("seed", [18])
+def test_stops_at_random_points_leave_no_lease_or_pod(
+    service_hub: tuple[SpawnerHub, str], spawner_devstack: RunningDevstack, seed: int
+) -> None:
+    """Before admission, during it, and after the pod is created: 8 stops in all."""
+    hub, admin_token = service_hub
+    hub.api("POST", "/users/ivy")
+    rng = random.Random(seed)
+    delays = [0.0, 0.02, *(rng.uniform(0.0, 3.0) for _ in range(6))]
+    for n, delay in enumerate(delays):
+        interrupt(hub, "ivy", f"r{n}", {"flavor": rng.choice(["t4", "cpu"])}, delay)
+    wait_until(
+        lambda: (
+            not active_leases(hub, admin_token, "ivy") and not user_pods(spawner_devstack, "ivy")
+        ),
+        SETTLE_SECONDS,
+        "a lease or pod outlived its stopped spawn",
+    )
