@@ -19,13 +19,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from devstack.apiserver.errors import ApiError
 from devstack.controllers.informer import Informer, Obj
 from devstack.controllers.interlink_site import SiteBridge
 from devstack.controllers.kubelet import is_virtual
@@ -68,7 +68,9 @@ class InterLinkBridge:
         timeout: float = 5.0,
         local_plugins: bool = True,
     ) -> None:
-        self.state_dir = Path(state_dir) if state_dir else Path("/tmp/devstack-interlink")
+        self.state_dir = (
+            Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="devstack-interlink-"))
+        )
         self.external = dict(sites or {})
         self.status_period = status_period
         self.ping_period = ping_period
@@ -168,18 +170,15 @@ class InterLinkBridge:
         bridge = self._bridge_of(namespace, pod)
         if bridge is None:
             raise bad_request(f'pods "{pod}" not found')
-        try:
-            async for chunk in bridge.logs(
-                namespace,
-                pod,
-                container,
-                follow=follow,
-                tail=tail_lines or 0,
-                since_seconds=since_seconds or 0,
-                timestamps=timestamps,
-                previous=previous,
-                limit_bytes=limit_bytes or 0,
-            ):
-                yield chunk
-        except ApiError:
-            raise
+        async for chunk in bridge.logs(
+            namespace,
+            pod,
+            container,
+            follow=follow,
+            tail=tail_lines or 0,
+            since_seconds=since_seconds or 0,
+            timestamps=timestamps,
+            previous=previous,
+            limit_bytes=limit_bytes or 0,
+        ):
+            yield chunk

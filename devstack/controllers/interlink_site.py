@@ -14,6 +14,13 @@ import aiohttp
 
 from devstack.apiserver.errors import ApiError
 from devstack.apiserver.meta import object_ref, timestamp
+from devstack.controllers.interlink_status import (
+    TERMINAL,
+    pod_status_from,
+    provider_failed,
+    status_differs,
+    volume_objects,
+)
 from devstack.controllers.kubelet_logs import bad_request
 from devstack.interlink import protocol
 
@@ -24,105 +31,10 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 COMPONENT = "virtual-kubelet"
 HEARTBEAT = 10.0  # seconds between node heartbeats when nothing else changes
-TERMINAL = ("Succeeded", "Failed")
 
 
 class SiteError(Exception):
     """The plugin answered with an error (its body is the message) or not at all."""
-
-
-def _volume_objects(volume: Obj) -> list[tuple[str, str]]:
-    """(kind, name) of the ConfigMaps and Secrets a volume reads."""
-    out = []
-    if "configMap" in volume:
-        out.append(("configmaps", str(volume["configMap"].get("name"))))
-    if "secret" in volume:
-        out.append(("secrets", str(volume["secret"].get("secretName"))))
-    for src in (volume.get("projected") or {}).get("sources") or []:
-        if "configMap" in src:
-            out.append(("configmaps", str(src["configMap"].get("name"))))
-        if "secret" in src:
-            out.append(("secrets", str(src["secret"].get("name"))))
-    return out
-
-
-def pod_status_from(pod: Obj, entry: Obj) -> Obj:
-    """The pod's status from the plugin's `PodStatus` (phase from container states)."""
-    spec = pod.get("spec") or {}
-    images = {c["name"]: c.get("image", "") for c in (spec.get("containers") or [])}
-    images.update({c["name"]: c.get("image", "") for c in (spec.get("initContainers") or [])})
-
-    def fix(cs: Obj) -> Obj:
-        out = dict(cs)
-        out.setdefault("image", images.get(cs.get("name", ""), ""))
-        out["ready"] = "running" in (cs.get("state") or {})
-        out.setdefault("restartCount", 0)
-        return out
-
-    mains = [fix(c) for c in entry.get("containers") or []]
-    inits = [fix(c) for c in entry.get("initContainers") or []]
-
-    def term(cs: Obj) -> Obj | None:
-        return (cs.get("state") or {}).get("terminated")
-
-    if any((term(c) or {}).get("exitCode", 0) != 0 for c in inits):
-        phase = "Failed"
-    elif mains and all(term(c) is not None for c in mains):
-        phase = "Succeeded" if all(term(c)["exitCode"] == 0 for c in mains) else "Failed"  # type: ignore[index]
-    elif any("running" in (c.get("state") or {}) for c in mains):
-        phase = "Running"
-    else:
-        phase = "Pending"
-    ready = phase == "Running" and all(c["ready"] for c in mains)
-    old = pod.get("status") or {}
-    status: Obj = {
-        "phase": phase,
-        "conditions": _conditions(ready, phase),
-        "hostIP": "127.0.0.1",
-        "containerStatuses": mains,
-        "startTime": old.get("startTime") or timestamp(),
-    }
-    if inits:
-        status["initContainerStatuses"] = inits
-    return status
-
-
-def _conditions(ready: bool, phase: str) -> list[Obj]:
-    now = timestamp()
-    value = "True" if ready else "False"
-    return [
-        {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
-        {"type": "Initialized", "status": "True", "lastTransitionTime": now},
-        {"type": "ContainersReady", "status": value, "lastTransitionTime": now},
-        {"type": "Ready", "status": value, "lastTransitionTime": now},
-    ]
-
-
-def provider_failed(pod: Obj, message: str) -> Obj:
-    """interLink's status for a pod whose creation the site refused."""
-    spec = pod.get("spec") or {}
-
-    def dead(c: Obj) -> Obj:
-        return {
-            "name": c["name"],
-            "image": c.get("image", ""),
-            "ready": False,
-            "restartCount": 0,
-            "state": {
-                "terminated": {"exitCode": 1, "reason": "ProviderFailed", "message": message}
-            },
-        }
-
-    status: Obj = {
-        "phase": "Failed",
-        "reason": "ProviderFailed",
-        "message": message,
-        "conditions": _conditions(False, "Failed"),
-        "containerStatuses": [dead(c) for c in spec.get("containers") or []],
-    }
-    if spec.get("initContainers"):
-        status["initContainerStatuses"] = [dead(c) for c in spec["initContainers"]]
-    return status
 
 
 class SiteBridge:
@@ -224,7 +136,7 @@ class SiteBridge:
                     continue
                 if "emptyDir" in vol:
                     empty.append(vol["name"])
-                for kind, name in _volume_objects(vol):
+                for kind, name in volume_objects(vol):
                     with contextlib.suppress(ApiError):
                         found[kind].append(await self.store.get(kind, name, namespace=ns))
             out.append(
@@ -324,7 +236,7 @@ class SiteBridge:
                 if entry is None:
                     continue
                 status = pod_status_from(pod, entry)
-                if _differs(pod.get("status") or {}, status):
+                if status_differs(pod.get("status") or {}, status):
                     await self._write_status(pod, status)
 
     # -- logs ----------------------------------------------------------------------------
@@ -407,10 +319,3 @@ class SiteBridge:
                 "nodes", self.node, {"status": status}, "merge", subresource="status"
             )
         self.ready, self.capacity, self.last_heartbeat = ready, merged, now
-
-
-def _differs(old: Obj, new: Obj) -> bool:
-    def core(s: Obj) -> Any:
-        return (s.get("phase"), s.get("containerStatuses"), s.get("initContainerStatuses"))
-
-    return bool(core(old) != core(new))

@@ -16,6 +16,7 @@ import copy
 import itertools
 import logging
 import random
+import re
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -35,6 +36,9 @@ SBATCH_ERROR = "sbatch: error: Batch job submission failed: "
 DEFAULT_REJECTION = "Requested node configuration is not available"
 TRAVELLING_VOLUMES = ("configMap", "secret", "emptyDir", "projected", "downwardAPI")
 BASE_RESOURCES = ("cpu", "memory", "pods", "ephemeral-storage")
+SLURM_FLAGS = "slurm-job.vk.io/flags"
+GRES_GPU = re.compile(r"--gres[= ]gpu(?::[\w.-]+)?:(\d+)")
+GPU = "nvidia.com/gpu"
 
 
 class SubmissionRejected(Exception):
@@ -44,7 +48,11 @@ class SubmissionRejected(Exception):
 @dataclass
 class Faults:
     """Failure injection: `fail_create`/`failure_rate` reject at submission, `fail_run`
-    makes a job fail as it starts (exit code 1, the message as its termination message)."""
+    makes a job fail as it starts (exit code 1, the message as its termination message).
+
+    Independently of faults, a job asking for more GPUs than the site has (limits or
+    `slurm-job.vk.io/flags` `--gres=gpu:N`) is refused as SLURM refuses it.
+    """
 
     fail_create: str | None = None
     failure_rate: float = 0.0
@@ -97,6 +105,17 @@ def _extended(limits: Obj) -> dict[str, int]:
         if "/" in key and str(value).isdigit():
             out[key] = int(value)
     return out
+
+
+def requested_gpus(pod: Obj) -> int:
+    """GPUs a job asks for: its `nvidia.com/gpu` limits or SLURM `--gres=gpu:N` flags."""
+    limits = sum(
+        _extended((c.get("resources") or {}).get("limits") or {}).get(GPU, 0)
+        for c in (pod.get("spec") or {}).get("containers") or []
+    )
+    flags = ((pod.get("metadata") or {}).get("annotations") or {}).get(SLURM_FLAGS, "")
+    gres = sum(int(n) for n in GRES_GPU.findall(flags))
+    return max(limits, gres)
 
 
 def local_pod(pod: Obj, node: str) -> Obj:
@@ -173,6 +192,9 @@ class LocalSite:
         if faults.fail_create is not None:
             raise SubmissionRejected(SBATCH_ERROR + faults.fail_create)
         if faults.failure_rate and random.random() < faults.failure_rate:
+            raise SubmissionRejected(SBATCH_ERROR + DEFAULT_REJECTION)
+        gpus = requested_gpus(pod)
+        if gpus > int(self.settings.capacity.get(GPU, "0") or 0):
             raise SubmissionRejected(SBATCH_ERROR + DEFAULT_REJECTION)
         uid = str(pod["metadata"]["uid"])
         if uid in self.jobs:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,8 @@ from devstack.controllers.interlink import InterLinkBridge
 from devstack.interlink.server import LocalPlugin
 from devstack.interlink.site import SiteSettings
 from devstack.runtime import Devstack
+from tests.devstack.conftest import REPO
+from tests.helpers.net import free_port
 
 RETRIEVED_POD_DATA = {"pod", "container"}  # jobConfig/jobScript are omitempty
 RETRIEVED_CONTAINER = {"name", "configMaps", "projectedvolumemaps", "secrets", "emptyDirs"}
@@ -272,3 +278,73 @@ async def test_bridge_requests_have_interlink_shapes(tmp_path: Path) -> None:
     deletes = [(m, b) for m, p, b in seen if p == "/delete"]
     assert deletes and deletes[0][0] == "POST"
     assert deletes[0][1]["metadata"]["name"] == "bridged"
+
+
+async def test_more_gpus_than_the_site_has_is_refused_like_slurm(plugin: LocalPlugin) -> None:
+    job = pod("greedy", "pass")
+    job["metadata"]["annotations"] = {"slurm-job.vk.io/flags": "--gres=gpu:a100:3 --mem=8G"}
+    status, body = await call(plugin, "POST", "/create", {"pod": job, "container": []})
+    assert (status, body) == (
+        500,
+        b"sbatch: error: Batch job submission failed: "
+        b"Requested node configuration is not available",
+    )
+    job["metadata"]["annotations"] = {"slurm-job.vk.io/flags": "--gres=gpu:2"}
+    status, _ = await call(plugin, "POST", "/create", {"pod": job, "container": []})
+    assert status == 200
+
+
+def test_cli_plugin_with_fail_create_and_bad_site_option(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hub_ext.cli",
+            "devstack",
+            "interlink-plugin",
+            "--port",
+            str(port),
+            "--fail-create",
+            "Job violates accounting/QOS policy",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip().endswith(f"http://127.0.0.1:{port}")
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/create",
+            data=json.dumps({"pod": pod("x", "pass"), "container": []}).encode(),
+            method="POST",
+        )
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(req, timeout=10)
+        assert info.value.code == 500
+        assert info.value.read() == (
+            b"sbatch: error: Batch job submission failed: Job violates accounting/QOS policy"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hub_ext.cli",
+            "devstack",
+            "up",
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--site",
+            "no-such-node=http://127.0.0.1:1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == "devstack: --site names no virtual node: no-such-node"
