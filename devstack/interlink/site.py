@@ -292,26 +292,17 @@ class LocalSite:
             return self.store.get_raw("pods", job.name, job.namespace)
         return None
 
-    def _active(self, job: Job) -> bool:
-        if job.fail_run is not None and job.failed_at:
-            return False
-        local = self._local(job) if job.started else None
-        phase = ((local or {}).get("status") or {}).get("phase")
-        return phase not in ("Succeeded", "Failed")
-
     def resources(self) -> Obj:
-        """The ping's `resources`: base capacity and free accelerators."""
+        """The ping's `resources`: the site's capacity, accelerators included.
+
+        interLink's virtual kubelet sets the node's capacity and allocatable from it,
+        and the scheduler subtracts the pods it placed there, so the site reports its
+        whole capacity, not what is left (which would count this cluster's jobs twice).
+        """
         cap = self.settings.capacity
         out: Obj = {k: cap[k] for k in ("cpu", "memory", "pods") if k in cap}
-        used: dict[str, int] = {}
-        for job in self.jobs.values():
-            if not self._active(job):
-                continue
-            for c in (job.pod.get("spec") or {}).get("containers") or []:
-                for k, v in _extended((c.get("resources") or {}).get("limits") or {}).items():
-                    used[k] = used.get(k, 0) + v
         out["accelerators"] = [
-            protocol.accelerator(k, max(0, int(v) - used.get(k, 0)))
+            protocol.accelerator(k, int(v))
             for k, v in sorted(cap.items())
             if "/" in k and str(v).isdigit()
         ]

@@ -93,7 +93,9 @@ async def test_plugin_replies_have_interlink_shapes(plugin: LocalPlugin) -> None
     assert status == 200 and ping["status"] == "ok"
     accs = ping["resources"]["accelerators"]
     assert all(set(a) == ACCELERATOR for a in accs)
-    assert {"resourceType": "nvidia.com/gpu", "available": "1"} in accs  # one GPU is taken
+    # the whole capacity: the scheduler already counts the job's GPU on the node
+    assert accs == [{"resourceType": "nvidia.com/gpu", "available": "2"}]
+    assert ping["resources"]["cpu"] == "8"
 
     for _ in range(100):
         status, body = await call(plugin, "GET", "/status", [job])
