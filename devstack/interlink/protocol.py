@@ -42,11 +42,12 @@ def _pod_key(pod: Any, what: str) -> tuple[str, str, str]:
 
 # -- create ------------------------------------------------------------------------------
 def create_request(pod: Obj, containers: list[Obj], job_config: Obj | None = None) -> Obj:
-    """A `RetrievedPodData` (what the interLink API posts to a plugin's /create)."""
-    body: Obj = {"pod": pod, "container": containers}
-    if job_config:
-        body["jobConfig"] = job_config
-    return body
+    """A `RetrievedPodData` (what the interLink API posts to a plugin's /create).
+
+    `jobConfig` is always there: Go's `omitempty` never omits a struct (interLink sends
+    its zero `ScriptBuildConfig`); `{}` decodes to that same zero value.
+    """
+    return {"pod": pod, "container": containers, "jobConfig": dict(job_config or {})}
 
 
 def retrieved_container(

@@ -31,7 +31,7 @@ from devstack.runtime import Devstack
 from tests.devstack.conftest import REPO
 from tests.helpers.net import free_port
 
-RETRIEVED_POD_DATA = {"pod", "container"}  # jobConfig/jobScript are omitempty
+RETRIEVED_POD_DATA = {"pod", "container", "jobConfig"}  # jobScript is omitempty
 RETRIEVED_CONTAINER = {"name", "configMaps", "projectedvolumemaps", "secrets", "emptyDirs"}
 CREATE_STRUCT = {"PodUID", "PodJID"}
 POD_STATUS = {"name", "UID", "namespace", "JID", "containers", "initContainers"}
