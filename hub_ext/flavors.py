@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .quantity import QuantityError, cores, format_quantity, parse_quantity
+from .shown import shown
 
 KINDS = ("cpu", "gpu", "mig", "fpga")
 MIG_STRATEGIES = ("mixed", "single")
@@ -32,7 +33,7 @@ class UnknownFlavor(LookupError):
         self.slug = slug
         choices = ", ".join(known)
         hint = f" Choose one of: {choices}." if choices else ""
-        super().__init__(f"There is no accelerator flavor called {slug!r}.{hint}")
+        super().__init__(f"There is no accelerator flavor called {shown(slug)}.{hint}")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import math
 import re
 from fractions import Fraction
 
+from .shown import shown
+
 BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 DECIMAL: dict[str, Fraction] = {
     "n": Fraction(1, 10**9),
@@ -41,8 +43,7 @@ class QuantityError(ValueError):
     def __init__(
         self, value: object, problem: str = "is not a quantity such as 2, 500m or 4Gi"
     ) -> None:
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:36] + "..."
-        super().__init__(f"{shown} {problem}.")
+        super().__init__(f"{shown(value, 40)} {problem}.")
 
 
 def parse_quantity(value: Number) -> Fraction:

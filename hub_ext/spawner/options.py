@@ -9,6 +9,7 @@ from typing import Any
 from ..catalog import AcceleratorCatalog, Flavor, UnknownFlavor
 from ..quantity import cores as parse_cores
 from ..quantity import parse_quantity
+from ..shown import shown
 
 OPTION_KEYS = ("flavor", "count", "cpu", "memory", "image", "wait")
 # Form fields JupyterHub itself adds to the spawn form's POST body.
@@ -72,8 +73,7 @@ def options_from_form(form: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shown(value)
 
 
 def validate_options(
@@ -90,7 +90,7 @@ def validate_options(
     extra = sorted(str(k) for k in options if k not in OPTION_KEYS)
     if extra:
         raise OptionsError(
-            f"Unknown option {extra[0]!r}: the options are {', '.join(OPTION_KEYS)}."
+            f"Unknown option {_describe(extra[0])}: the options are {', '.join(OPTION_KEYS)}."
         )
     allowed = catalog.for_groups(groups)
     slug = options.get("flavor")
