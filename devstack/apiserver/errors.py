@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.apiserver import gojson
+
 #: The API server's own wording for a malformed quantity (kubectl users know it).
 QUANTITY_ERROR = (
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
@@ -48,16 +50,17 @@ class ApiError(Exception):
         return f"{self.status} {self.reason}: {self.message}"
 
     def to_status(self) -> dict[str, Any]:
-        """Return the `Status` object a real API server sends."""
+        """Return the `Status` object a real API server sends, in metav1.Status field order."""
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.status,
         }
+        if self.message:
+            body["message"] = self.message
+        if self.reason:
+            body["reason"] = self.reason
         details: dict[str, Any] = {}
         if self.name is not None:
             details["name"] = self.name
@@ -71,9 +74,16 @@ class ApiError(Exception):
             details["retryAfterSeconds"] = self.retry_after
         if details:
             body["details"] = details
-        if not body["reason"]:
-            del body["reason"]
+        body["code"] = self.status
         return body
+
+    def status_body(self) -> bytes:
+        """The `Status` as the bytes a real API server writes."""
+        return gojson.encode(self.to_status())
+
+    def watch_event(self) -> bytes:
+        """The watch `ERROR` event line carrying this `Status`."""
+        return gojson.encode({"type": "ERROR", "object": self.to_status()})
 
 
 def not_found(plural: str, name: str, group: str = "") -> ApiError:

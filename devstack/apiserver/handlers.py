@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
-from devstack.apiserver import bodies, schemas, tables
+from devstack.apiserver import bodies, gojson, schemas, tables
 from devstack.apiserver.errors import ApiError, bad_request, method_not_allowed, unauthorized
 from devstack.apiserver.events_v1 import to_events_v1
 from devstack.apiserver.registry import REVIEWS, ResourceType
@@ -87,7 +87,7 @@ class BaseHandler(RequestHandler):
         self.set_status(status)
         if content_type:
             self.set_header("Content-Type", content_type)
-        body = obj if isinstance(obj, bytes) else json.dumps(obj, separators=(",", ":"))
+        body = obj if isinstance(obj, bytes) else gojson.encode(obj)
         self.finish(body)
 
     def send_error_status(self, err: ApiError) -> None:
@@ -98,7 +98,7 @@ class BaseHandler(RequestHandler):
         self.set_status(err.status)
         if err.retry_after is not None:
             self.set_header("Retry-After", str(err.retry_after))
-        self.finish(json.dumps(err.to_status()))
+        self.finish(err.status_body())
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")
@@ -417,7 +417,7 @@ class ResourceHandler(BaseHandler):
                         "status": "Success",
                         "details": {
                             "name": name,
-                            "group": rt.group,
+                            **({"group": rt.group} if rt.group else {}),
                             "kind": plural,
                             "uid": md.get("uid"),
                         },
@@ -614,7 +614,7 @@ class ResourceHandler(BaseHandler):
             if err.status != 410:
                 raise
             self.set_status(200)
-            self.finish(json.dumps({"type": "ERROR", "object": err.to_status()}) + "\n")
+            self.finish(err.watch_event())
             return
         self._watcher = watcher
         initial_left = len(watcher.queue) if watcher.initial_end_rv is not None else -1
@@ -648,7 +648,7 @@ class ResourceHandler(BaseHandler):
                     if table:
                         obj = transform(ev.obj) if transform else ev.obj
                         self.write(
-                            json.dumps(
+                            gojson.encode(
                                 {
                                     "type": etype,
                                     "object": tables.to_table(
@@ -659,7 +659,6 @@ class ResourceHandler(BaseHandler):
                                     ),
                                 }
                             )
-                            + "\n"
                         )
                     else:
                         self.write(ev.encode(etype, transform))
@@ -688,13 +687,12 @@ class ResourceHandler(BaseHandler):
         if initial_end:
             md["annotations"] = {"k8s.io/initial-events-end": "true"}
         self.write(
-            json.dumps(
+            gojson.encode(
                 {
                     "type": "BOOKMARK",
                     "object": {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": md},
                 }
             )
-            + "\n"
         )
         await self.flush()
 

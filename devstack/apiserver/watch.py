@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.apiserver import gojson
 from devstack.apiserver.selectors import FieldSelector, LabelSelector
 
 Transform = Callable[[dict[str, Any]], dict[str, Any]]
@@ -30,9 +30,7 @@ class WatchEvent:
         line = self._encoded.get(key)
         if line is None:
             obj = transform(self.obj) if transform else self.obj
-            line = (
-                json.dumps({"type": event_type, "object": obj}, separators=(",", ":")) + "\n"
-            ).encode()
+            line = gojson.encode({"type": event_type, "object": obj})
             self._encoded[key] = line
         return line
 

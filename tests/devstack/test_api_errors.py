@@ -383,3 +383,42 @@ def test_fuzz_never_500(
         assert isinstance(answer["message"], str) and answer["reason"]
     else:
         assert "kind" in answer or "paths" in answer or "major" in answer or "type" in answer
+
+
+def test_status_bodies_byte_for_byte(http: httpx.Client, namespace: str) -> None:
+    """Go's encoder: metav1.Status field order, compact, raw UTF-8, `<` escaped, newline."""
+    resp = http.get(f"/api/v1/namespaces/{namespace}/pods/caf%C3%A9%3Cx%3E")
+    assert resp.status_code == 404
+    assert (
+        resp.content
+        == (
+            '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+            '"message":"pods \\"café\\u003cx\\u003e\\" not found","reason":"NotFound",'
+            '"details":{"name":"café\\u003cx\\u003e","kind":"pods"},"code":404}\n'
+        ).encode()
+    )
+    resp = http.get("/apis/batch/v1/namespaces/default/jobs/missing")
+    assert resp.content == (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+        b'"message":"jobs.batch \\"missing\\" not found","reason":"NotFound",'
+        b'"details":{"name":"missing","group":"batch","kind":"jobs"},"code":404}\n'
+    )
+    bad = {**POD, "metadata": {"name": "Bad_Name"}}
+    resp = http.post(f"/api/v1/namespaces/{namespace}/pods", json=bad)
+    assert resp.status_code == 422
+    rule = (
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
+        "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+        "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*"
+        "[a-z0-9])?)*')"
+    )
+    assert (
+        resp.content
+        == (
+            '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+            f'"message":"Pod \\"Bad_Name\\" is invalid: metadata.name: Invalid value: '
+            f'\\"Bad_Name\\": {rule}","reason":"Invalid","details":{{"name":"Bad_Name",'
+            f'"kind":"Pod","causes":[{{"reason":"FieldValueInvalid","message":"Invalid value: '
+            f'\\"Bad_Name\\": {rule}","field":"metadata.name"}}]}},"code":422}}\n'
+        ).encode()
+    )

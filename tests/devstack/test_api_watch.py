@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from conftest import RunningDevstack, start_devstack, stop_devstack
 from kubernetes_asyncio import client, config, watch
@@ -255,3 +257,25 @@ async def test_send_initial_events(core: client.CoreV1Api, namespace: str) -> No
     assert events[0]["type"] == "ADDED"
     assert events[1]["type"] == "BOOKMARK"
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_watch_error_event_bytes(small_history: RunningDevstack) -> None:
+    """The 410 ERROR event is Go's encoding of the Status, one line with its newline."""
+    ctx = ssl.create_default_context(cafile=small_history.ca_path)
+    headers = {"Authorization": f"Bearer {small_history.token}"}
+    with httpx.Client(base_url=small_history.url, verify=ctx, headers=headers) as http:
+        path = "/api/v1/namespaces/default/secrets"
+        for i in range(25):
+            http.post(path, json={"metadata": {"name": f"old-{i}"}}).raise_for_status()
+        resp = http.get(path, params={"watch": "1", "resourceVersion": "1"})
+    assert resp.status_code == 200
+    line = resp.content
+    floor = json.loads(line)["object"]["message"].rsplit("(", 1)[1].rstrip(")")
+    assert (
+        line
+        == (
+            '{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},'
+            f'"status":"Failure","message":"too old resource version: 1 ({floor})",'
+            '"reason":"Expired","code":410}}\n'
+        ).encode()
+    )
