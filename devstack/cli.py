@@ -57,11 +57,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds between the InterLink bridge's status polls and pings",
     )
+    up.add_argument(
+        "--restart-downtime",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds the API server refuses connections when restarted (SIGHUP, restart-api)",
+    )
     up.add_argument("--quiet", action="store_true", help="print only the kubeconfig path")
     status = sub.add_parser("status", help="report whether devstack is running")
     status.add_argument("--state-dir", metavar="DIR")
     down = sub.add_parser("down", help="stop a devstack started with `up`")
     down.add_argument("--state-dir", metavar="DIR")
+    restart = sub.add_parser(
+        "restart-api",
+        help="restart the API server of a running devstack (connections drop, objects stay, "
+        "old watches get 410)",
+    )
+    restart.add_argument("--state-dir", metavar="DIR")
     plugin = sub.add_parser(
         "interlink-plugin",
         help="run a local InterLink plugin alone (pods run as local processes)",
@@ -87,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         return _status(args)
     if command == "down":
         return _down(args)
+    if command == "restart-api":
+        return _restart_api(args)
     if command == "interlink-plugin":
         from devstack.interlink.cli import plugin_main
 
@@ -96,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
         return nvml_env_main(args)
     print(
-        "usage: accelhub devstack {up,status,down,interlink-plugin,nvml-env} [options]",
+        "usage: accelhub devstack {up,status,down,restart-api,interlink-plugin,nvml-env} [options]",
         file=sys.stderr,
     )
     return 2
@@ -156,6 +171,14 @@ def _up(args: argparse.Namespace) -> int:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        restarts: set[asyncio.Task[None]] = set()
+
+        def restart_api() -> None:  # SIGHUP: `accelhub devstack restart-api`
+            task = loop.create_task(devstack.restart_api(args.restart_downtime))
+            restarts.add(task)
+            task.add_done_callback(restarts.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, restart_api)
         async with devstack:
             if args.quiet:
                 print(devstack.kubeconfig_path, flush=True)
@@ -261,3 +284,14 @@ def _down(args: argparse.Namespace) -> int:
         time.sleep(0.1)
     print("devstack did not stop within 10 seconds", file=sys.stderr)
     return 1
+
+
+def _restart_api(args: argparse.Namespace) -> int:
+    state_dir = _state_dir(args)
+    data = _read_state(state_dir)
+    if data is None:
+        print(f"devstack is not running (state dir {state_dir})")
+        return 1
+    os.kill(data["pid"], signal.SIGHUP)
+    print(f"restarting the API server at {data['url']}")
+    return 0

@@ -195,6 +195,17 @@ class Devstack:
         self._write_state()
         log.info("devstack API server at %s (kubeconfig %s)", self.url, self.kubeconfig_path)
 
+    async def restart_api(self, downtime: float = 1.0) -> None:
+        """Restart the API server as a real one restarts: every client connection drops, the
+        port refuses connections for ``downtime`` seconds, and the objects survive (as in etcd)
+        but the watch history does not (resuming an old watch gets 410). Controllers, which
+        run in this process, keep going."""
+        if self.server is None or self.store is None:
+            raise RuntimeError("devstack is not running")
+        log.warning("restarting the API server (%.1fs down)", downtime)
+        self.store.compact()
+        await self.server.restart(downtime)
+
     async def stop(self) -> None:
         """Stop controllers (in reverse order), then the server."""
         for controller in reversed(self.controllers):

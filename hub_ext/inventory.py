@@ -149,6 +149,8 @@ class ClusterInventory(LoggingConfigurable):
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # any watch failure: back off, relist, resume
+                while isinstance(err, ExceptionGroup) and err.exceptions:
+                    err = err.exceptions[0]  # one namespace's watch failed: name its reason
                 failures += 1
                 self.last_error = f"{kind}: {err!r}"
                 delay = min(self.backoff_max, 0.2 * 2 ** min(failures, 8))

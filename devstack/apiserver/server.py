@@ -232,6 +232,16 @@ class ApiServer:
     async def stop(self) -> None:
         """Stop accepting and close open connections (watches end)."""
         self.store.close()
+        await self._close_http()
+
+    async def restart(self, downtime: float = 0.0) -> None:
+        """Drop every connection (clients' watches end), refuse connections for ``downtime``
+        seconds, then serve the same store again on the same port."""
+        await self._close_http()
+        await asyncio.sleep(downtime)
+        await self.start()
+
+    async def _close_http(self) -> None:
         if self._server is not None:
             self._server.stop()
             with contextlib.suppress(TimeoutError):

@@ -313,6 +313,14 @@ class ObjectStore:
         finally:
             watcher.close()
 
+    def compact(self) -> None:
+        """Forget the watch history, as a restarted API server's watch cache does: a watch
+        resumed from any resourceVersion older than the current one gets 410 Expired (open
+        watches go on)."""
+        for key, history in self._history.items():
+            history.clear()
+            self._floor[key] = self._rv
+
     def close(self) -> None:
         """Close every watch and cancel background work (called at shutdown)."""
         for watchers in self._watchers.values():

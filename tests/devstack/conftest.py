@@ -27,6 +27,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+RESTART = [sys.executable, "-m", "hub_ext.cli", "devstack", "restart-api"]
 
 
 @dataclass
@@ -53,6 +54,16 @@ class RunningDevstack:
             check=check,
             timeout=timeout,
             input=input,
+        )
+
+    def restart_api(self) -> None:
+        """`accelhub devstack restart-api`: the API server drops every connection, refuses
+        new ones for its --restart-downtime, and comes back with the same objects."""
+        subprocess.run(
+            [*RESTART, "--state-dir", str(self.state_dir)],
+            check=True,
+            cwd=REPO,
+            capture_output=True,
         )
 
 
