@@ -14,7 +14,14 @@ import pytest
 
 from tests.devstack.conftest import RunningDevstack
 from tests.spawner.hubstack import SpawnerHub
-from tests.spawner.test_service_integration import active_leases, service_hub, wait_until
+from tests.spawner.test_service_integration import (
+    active_leases,
+    hold,
+    line,
+    service_hub,
+    unhold,
+    wait_until,
+)
 
 __all__ = ["service_hub"]  # the module-scoped fixture: this module's own hub and service
 pytestmark = pytest.mark.integration
@@ -32,6 +39,18 @@ def interrupt(
         answer = post.result()
     hub.stop(user, server)  # waits until the server is gone
     return answer
+
+
+def progress_messages(hub: SpawnerHub, user: str, server: str, seconds: float) -> list[str]:
+    """Every message of the server's progress stream until the hub ends it."""
+    url = f"{hub.url}/hub/api/users/{user}/servers/{server}/progress"
+    headers = {"Authorization": f"token {hub.token}"}
+    with httpx.stream("GET", url, headers=headers, timeout=seconds) as stream:
+        return [
+            json.loads(raw[5:]).get("message", "")
+            for raw in stream.iter_lines()
+            if raw.startswith("data:")
+        ]
 
 
 def user_pods(ds: RunningDevstack, user: str) -> list[str]:
@@ -91,3 +110,36 @@ def test_stops_at_random_points_leave_no_lease_or_pod(
         SETTLE_SECONDS,
         "a lease or pod outlived its stopped spawn",
     )
+
+
+def test_a_waiting_spawn_that_is_stopped_tells_the_user_and_leaves_the_line(
+    service_hub: tuple[SpawnerHub, str],
+) -> None:
+    """What the user sees on the progress page when they stop a spawn that waits in line."""
+    hub, admin_token = service_hub
+    hub.api("POST", "/users/gus")
+    held = [hold(hub, admin_token, "hal", name) for name in ("x", "y")]  # both T4s
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            post = pool.submit(
+                hub.api, "POST", "/users/gus/servers/w", json={"flavor": "t4", "wait": True}
+            )
+            wait_until(lambda: ("gus", "w") in line(hub, admin_token), 20, "gus never queued")
+            events = pool.submit(progress_messages, hub, "gus", "w", 30)
+            time.sleep(1.5)  # the stream is open and has said where the spawn stands
+            hub.api("DELETE", "/users/gus/servers/w")
+            messages, answer = events.result(), post.result()
+        hub.stop("gus", "w")
+        assert any(m.startswith("Waiting in line for NVIDIA Tesla T4 GPU") for m in messages)
+        # JupyterHub's own last word: 'Spawn cancelled', or 'Server ready at ...' because it
+        # counts a cancelled spawn as ready until its stop a second later (jupyterhub#2366).
+        last = messages[-1]
+        assert last == "Spawn cancelled" or last.startswith("Server ready at"), messages
+        assert "w" not in (hub.api("GET", "/users/gus").json().get("servers") or {})
+        assert not any("Error" in m or "Traceback" in m for m in messages), messages
+        assert answer.status_code == 500, answer.text  # JupyterHub's, see the user guide
+        assert ("gus", "w") not in line(hub, admin_token)
+        assert not active_leases(hub, admin_token, "gus")
+    finally:
+        for lease_id in held:
+            unhold(hub, admin_token, lease_id)
