@@ -81,13 +81,15 @@ async def store(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def make(engine: AsyncEngine, ds: RunningDevstack) -> tuple[AdmissionCore, KubeCluster]:
+async def make(
+    engine: AsyncEngine, ds: RunningDevstack, bind_grace_seconds: int = 3600
+) -> tuple[AdmissionCore, KubeCluster]:
     cluster = KubeCluster(
         flavors={"t4": T4},
         kubeconfig=str(ds.kubeconfig),
         poll_seconds=0.5,
         reconcile_seconds=3600,
-        bind_grace_seconds=3600,
+        bind_grace_seconds=bind_grace_seconds,
     )
     await cluster.start()
     core = AdmissionCore(engine, {"t4": T4}, policy(QUOTAS), directory(GROUPS), cluster)
@@ -245,3 +247,30 @@ async def test_restart_reconciles_leases_with_running_pods(
             )
         await reborn.stop()
         await cluster2_probe.stop()
+
+
+def test_unbound_leases_end_after_a_minute_by_default() -> None:
+    assert KubeCluster(flavors={}).bind_grace_seconds == 60
+
+
+async def test_a_lease_no_pod_claims_ends_after_the_bind_grace(
+    small_devstack: RunningDevstack, store: AsyncEngine
+) -> None:
+    """The service's half of a spawn that dies between grant and pod (issue 18 item 3)."""
+    core, cluster = await make(store, small_devstack, bind_grace_seconds=1)
+    try:
+        orphan = await core.admit("ada", "orphan", "t4", 1)
+        assert isinstance(orphan, Grant)
+        await cluster.reconcile()
+        assert orphan.lease.id in core.ledger.leases  # still inside its grace
+        await asyncio.sleep(1.5)
+        await cluster.reconcile()
+        assert orphan.lease.id not in core.ledger.leases
+        ended = await core.find_lease(orphan.lease.id)
+        assert ended is not None and ended.end_reason == "unclaimed"
+        again = await core.admit("ada", "next", "t4", 1)  # per_user 1: the device is back
+        assert isinstance(again, Grant), again
+        await core.release(again.lease.id, "test", "done")
+    finally:
+        await core.stop()
+        await cluster.stop()
