@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,12 +30,20 @@ SETTLE_SECONDS = 10.0  # the bound: no lease or pod of a stopped spawn is left a
 
 
 def interrupt(
-    hub: SpawnerHub, user: str, server: str, options: dict[str, Any], delay: float
+    hub: SpawnerHub,
+    user: str,
+    server: str,
+    options: dict[str, Any],
+    delay: float,
+    until: Callable[[], bool] | None = None,
 ) -> httpx.Response:
-    """POST a spawn, DELETE the server ``delay`` seconds later; the POST's answer."""
+    """POST a spawn, DELETE the server ``delay`` seconds later (or once ``until()`` holds);
+    the POST's answer."""
     with ThreadPoolExecutor(1) as pool:
         post = pool.submit(hub.api, "POST", f"/users/{user}/servers/{server}", json=options)
         time.sleep(delay)
+        if until is not None:
+            wait_until(until, 30, f"{user}/{server} never reached the stop point")
         hub.api("DELETE", f"/users/{user}/servers/{server}")
         answer = post.result()
     hub.stop(user, server)  # waits until the server is gone
@@ -76,6 +85,8 @@ def test_a_spawn_stopped_during_admission_leaves_no_lease(
             SETTLE_SECONDS,
             f"a lease outlived the spawn stopped after {delay * 1000:.0f} ms",
         )
+    given_back = hub.process.log_text().count("granted to a stopped spawn")
+    print(f"{len(answers)} stops; {given_back} grants arrived after the stop and were released")
     for answer in answers:  # JupyterHub's own answer to an interrupted POST (see user guide)
         assert answer.status_code in (201, 202, 500), answer.text
         if answer.status_code == 500:
@@ -96,19 +107,32 @@ def test_a_spawn_stopped_during_admission_leaves_no_lease(
 def test_stops_at_random_points_leave_no_lease_or_pod(
     service_hub: tuple[SpawnerHub, str], spawner_devstack: RunningDevstack, seed: int
 ) -> None:
-    """Before admission, during it, and after the pod is created: 8 stops in all."""
+    """10 stops: before admission, during it, once the pod exists, and at 6 random moments."""
     hub, admin_token = service_hub
     hub.api("POST", "/users/ivy")
     rng = random.Random(seed)
-    delays = [0.0, 0.02, *(rng.uniform(0.0, 3.0) for _ in range(6))]
-    for n, delay in enumerate(delays):
-        interrupt(hub, "ivy", f"r{n}", {"flavor": rng.choice(["t4", "cpu"])}, delay)
+    points: list[tuple[float, bool]] = [(0.0, False), (0.02, False), (0.0, True), (0.5, True)]
+    points += [(rng.uniform(0.0, 3.0), False) for _ in range(6)]
+    for n, (delay, after_pod) in enumerate(points):
+        pod = f"jupyter-ivy--r{n}"
+
+        def pod_exists(pod: str = pod) -> bool:
+            return any(name == pod for name in user_pods(spawner_devstack, "ivy"))
+
+        flavor = rng.choice(["t4", "cpu"])
+        interrupt(hub, "ivy", f"r{n}", {"flavor": flavor}, delay, pod_exists if after_pod else None)
+    began = time.monotonic()
     wait_until(
         lambda: (
             not active_leases(hub, admin_token, "ivy") and not user_pods(spawner_devstack, "ivy")
         ),
         SETTLE_SECONDS,
         "a lease or pod outlived its stopped spawn",
+    )
+    log = hub.process.log_text()
+    print(
+        f"{len(points)} stops: {log.count('Deleting pod accelhub/jupyter-ivy')} after the pod "
+        f"was created; nothing left {time.monotonic() - began:.1f}s after the last"
     )
 
 
