@@ -62,6 +62,21 @@ def progress_messages(hub: SpawnerHub, user: str, server: str, seconds: float) -
         ]
 
 
+def uncaught(log: str, request: str) -> list[str]:
+    """The tracebacks the hub logged for uncaught exceptions of ``request``."""
+    traces = []
+    for block in log.split("Uncaught exception ")[1:]:
+        if block.startswith(request):
+            lines = block.splitlines()
+            body = [lines[0]]
+            for line in lines[1:]:
+                if line.startswith("["):
+                    break
+                body.append(line)
+            traces.append("\n".join(body))
+    return traces
+
+
 def user_pods(ds: RunningDevstack, user: str) -> list[str]:
     out = ds.kubectl("get", "pods", "-n", "accelhub", "-o", "json").stdout
     return [
@@ -85,7 +100,12 @@ def test_a_spawn_stopped_during_admission_leaves_no_lease(
             SETTLE_SECONDS,
             f"a lease outlived the spawn stopped after {delay * 1000:.0f} ms",
         )
-    given_back = hub.process.log_text().count("granted to a stopped spawn")
+    log = hub.process.log_text()
+    given_back = log.count("granted to a stopped spawn")
+    traces = uncaught(log, "POST /hub/api/users/gus/")  # JupyterHub's own 500s
+    assert len(traces) == sum(a.status_code == 500 for a in answers), traces
+    for trace in traces:
+        assert "CancelledError" in trace and "hub_ext" not in trace, trace
     print(f"{len(answers)} stops; {given_back} grants arrived after the stop and were released")
     for answer in answers:  # JupyterHub's own answer to an interrupted POST (see user guide)
         assert answer.status_code in (201, 202, 500), answer.text
