@@ -24,7 +24,7 @@ from devstack.controllers.kubelet_process import (
 )
 from devstack.controllers.kubelet_services import KubeletServices, Obj, pod_label
 from devstack.controllers.kubelet_status import ContainerRecord, new_container_id
-from devstack.controllers.kubelet_volumes import Volumes, rootfs_path
+from devstack.controllers.kubelet_volumes import Volumes, mounted_argv, rootfs_path
 
 
 class PodContext(Protocol):
@@ -209,7 +209,10 @@ class ContainerRunner:
             self.ctx.dirty()
             await self.ctx.event("Failed", f"Error: {message}", "Warning", rec.name)
             return None
-        argv = [expand(a, env) for a in command + args]
+        mount_paths = [str(vm.get("mountPath", "")) for vm in rec.spec.get("volumeMounts") or []]
+        argv = mounted_argv(
+            [expand(a, env) for a in command + args], mount_paths, self.ctx.volumes.rootfs
+        )
         self.ctx.volumes.mount(rec.spec)
         workdir = self._workdir(rec)
         await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)

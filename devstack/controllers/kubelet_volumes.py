@@ -35,6 +35,32 @@ def rootfs_path(rootfs: Path, path: str) -> Path:
     return rootfs / path.lstrip("/")
 
 
+def mounted_argv(argv: list[str], mount_paths: list[str], rootfs: Path) -> list[str]:
+    """`argv` with absolute paths under a mount path (whole, or after `--opt=`) in the rootfs.
+
+    A container runs `/etc/app/run.sh` or `--config=/etc/app/c.py` from a mounted volume; the
+    process sees those files at `rootfs/etc/app/...`, as it sees its `workingDir`.
+    """
+    mounts = sorted({"/" + p.strip("/") for p in mount_paths if p.startswith("/")}, key=len)
+
+    def mapped(path: str) -> str:
+        for mount in reversed(mounts):
+            if mount == "/" or path == mount or path.startswith(mount + "/"):
+                return str(rootfs_path(rootfs, path))
+        return path
+
+    out = []
+    for arg in argv:
+        if arg.startswith("/"):
+            out.append(mapped(arg))
+        elif "=" in arg and arg.split("=", 1)[1].startswith("/"):
+            key, value = arg.split("=", 1)
+            out.append(f"{key}={mapped(value)}")
+        else:
+            out.append(arg)
+    return out
+
+
 async def _object_data(
     store: Any, kind: str, name: str, namespace: str, optional: bool, volume: str
 ) -> dict[str, bytes] | None:
