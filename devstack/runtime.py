@@ -185,6 +185,8 @@ class Devstack:
         self._write_kubeconfig()
         if s.simulate_nvml:
             await self._configure_simulated_nvml()
+        kubelet = self.settings.controller_options.setdefault("kubelet", {})
+        kubelet.setdefault("extra_env", {}).update(self._in_cluster_env())
         try:
             for controller in self._build_controllers():
                 await controller.start(self.store)
@@ -262,7 +264,23 @@ class Devstack:
             if wants_state:
                 kwargs.setdefault("state_dir", self.state_dir / item)
             out.append(cls(**kwargs))
+        if out:  # kube-controller-manager's part every cluster has
+            from devstack.controllers.rootca import RootCaPublisher
+
+            ca = self.ca_path.read_text() if self.ca_path is not None else ""
+            out.insert(0, RootCaPublisher(ca))
         return out
+
+    def _in_cluster_env(self) -> dict[str, str]:
+        """What the kubelet gives every container to find the API (in-cluster config)."""
+        assert self.server is not None
+        port = str(self.server.port)
+        return {
+            "KUBERNETES_SERVICE_HOST": self.server.host,
+            "KUBERNETES_SERVICE_PORT": port,
+            "KUBERNETES_SERVICE_PORT_HTTPS": port,
+            "KUBERNETES_PORT": f"tcp://{self.server.host}:{port}",
+        }
 
     # ---- files -----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from devstack.apiserver import storage_kinds
 from devstack.apiserver.errors import forbidden
 from devstack.apiserver.registry import ResourceType
+from devstack.apiserver.serviceaccounts import token_volume_admission
 from hub_ext.quantity import QuantityError, parse_quantity
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def _pod_admission(obj: Obj, store: ObjectStore) -> None:
     md = obj["metadata"]
     spec.setdefault("serviceAccountName", "default")
     spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    token_volume_admission(obj, store)
     tolerations = spec.setdefault("tolerations", [])
     if isinstance(tolerations, list):
         for t in DEFAULT_TOLERATIONS:

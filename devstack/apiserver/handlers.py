@@ -12,11 +12,14 @@ from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
 from devstack.apiserver import bodies, gojson, schemas, tables
+from devstack.apiserver.authn import authenticate
 from devstack.apiserver.errors import ApiError, bad_request, method_not_allowed, unauthorized
 from devstack.apiserver.events_v1 import to_events_v1
 from devstack.apiserver.registry import REVIEWS, ResourceType
 from devstack.apiserver.reviews import review_answer
+from devstack.apiserver.serviceaccounts import token_request
 from devstack.apiserver.store import ObjectStore
+from devstack.apiserver.tokens import ADMIN
 from devstack.apiserver.watch import Transform, Watcher
 
 Obj = dict[str, Any]
@@ -63,10 +66,13 @@ class BaseHandler(RequestHandler):
         """API clients do not use cookies."""
 
     def prepare(self) -> None:
+        self.user = ADMIN
         if self.api.token and not self.anonymous_ok:
             header = self.request.headers.get("Authorization", "")
-            if header != f"Bearer {self.api.token}":
+            user = authenticate(header, self.api.token, self.store)
+            if user is None:
                 raise _Handled(unauthorized())
+            self.user = user
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json")
@@ -298,7 +304,7 @@ class ResourceHandler(BaseHandler):
                 if ctype == "application/vnd.kubernetes.protobuf"
                 else (self._decode_object(rt, opts))
             )
-            self.send_json(review_answer(rt, review), 201)
+            self.send_json(review_answer(rt, review, self.user), 201)
             return
         obj = self._decode_object(rt, opts)
         created = await self.store.create(rt.plural, obj, ns, dry_run=opts.dry_run, internal=False)
@@ -554,6 +560,9 @@ class ResourceHandler(BaseHandler):
                 },
                 201,
             )
+        elif sub == "token" and method == "POST":
+            body = bodies.decode_object(self.request.body, self.request.headers.get("Content-Type"))
+            self.send_json(token_request(self.store, ns or "default", name, body), 201)
         elif sub == "eviction" and method == "POST":
             body = bodies.decode_object(self.request.body, self.request.headers.get("Content-Type"))
             options = body.get("deleteOptions") or {}

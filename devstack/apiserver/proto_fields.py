@@ -14,6 +14,26 @@ FieldTable = dict[int, tuple[str, str, str]]
 
 # fmt: off
 MESSAGES: dict[str, FieldTable] = {
+    "authentication.v1.TokenRequest": {
+        1: ("metadata", "meta.ObjectMeta", "one"),
+        2: ("spec", "authentication.v1.TokenRequestSpec", "one"),
+        3: ("status", "authentication.v1.TokenRequestStatus", "one"),
+    },
+    "authentication.v1.TokenRequestSpec": {
+        1: ("audiences", "string", "list"),
+        3: ("boundObjectRef", "authentication.v1.BoundObjectReference", "one"),
+        4: ("expirationSeconds", "int64", "one"),
+    },
+    "authentication.v1.BoundObjectReference": {
+        1: ("kind", "string", "one"),
+        2: ("apiVersion", "string", "one"),
+        3: ("name", "string", "one"),
+        4: ("uid", "string", "one"),
+    },
+    "authentication.v1.TokenRequestStatus": {
+        1: ("token", "string", "one"),
+        2: ("expirationTimestamp", "time", "one"),
+    },
     "batch.v1.Job": {
         1: ("metadata", "meta.ObjectMeta", "one"),
         2: ("spec", "batch.v1.JobSpec", "one"),

@@ -59,6 +59,7 @@ _KINDS = {
     ("policy/v1", "Eviction"): "policy.v1.Eviction",
     ("coordination.k8s.io/v1", "Lease"): "coordination.v1.Lease",
     ("events.k8s.io/v1", "Event"): "events.v1.Event",
+    ("authentication.k8s.io/v1", "TokenRequest"): "authentication.v1.TokenRequest",
 }
 
 

@@ -185,6 +185,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         "serviceaccount",
         True,
         ("sa",),
+        subresources=("token",),
         has_generation=False,
     ),
     ResourceType(

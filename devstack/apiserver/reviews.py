@@ -1,15 +1,16 @@
-"""Answers to access reviews: the devstack token holder may do everything."""
+"""Answers to self reviews: who the caller is; the devstack admin may do everything."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from devstack.apiserver.registry import ResourceType
+from devstack.apiserver.tokens import ADMIN, UserInfo
 
-ADMIN = {"username": "devstack-admin", "groups": ["system:masters", "system:authenticated"]}
 
-
-def review_answer(rt: ResourceType, review: dict[str, Any]) -> dict[str, Any]:
+def review_answer(
+    rt: ResourceType, review: dict[str, Any], user: UserInfo = ADMIN
+) -> dict[str, Any]:
     """The review with its status filled in, as `kubectl auth can-i/whoami` expect."""
     out = dict(review)
     out["apiVersion"], out["kind"] = rt.api_version, rt.kind
@@ -23,5 +24,5 @@ def review_answer(rt: ResourceType, review: dict[str, Any]) -> dict[str, Any]:
             "incomplete": False,
         }
     else:
-        out["status"] = {"userInfo": dict(ADMIN)}
+        out["status"] = {"userInfo": user.to_dict()}
     return out

@@ -63,6 +63,7 @@ from devstack.apiserver.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+from devstack.apiserver.tokens import TokenIssuer
 from devstack.apiserver.watch import Watcher, WatchEvent
 
 Obj = dict[str, Any]
@@ -117,6 +118,7 @@ class ObjectStore:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.log_sources: list[LogSource] = []
+        self.tokens = TokenIssuer()  # ServiceAccount tokens (kubelet and API server)
         for ns in DEFAULT_NAMESPACES:
             self._create_sync(registry.by_name("namespaces"), {"metadata": {"name": ns}}, None)
         for ns in DEFAULT_NAMESPACES:

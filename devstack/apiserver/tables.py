@@ -107,7 +107,7 @@ def _node_info(node: Obj, key: str) -> str:
 
 
 # Columns after the first block are shown by `kubectl get -o wide` only.
-WIDE_AFTER = {"Pod": 5, "Node": 5, "PersistentVolumeClaim": 8, "PersistentVolume": 10}
+WIDE_AFTER = {"Pod": 5, "Node": 5, "Service": 6, "PersistentVolumeClaim": 8, "PersistentVolume": 10}
 _MODE_ABBREVIATIONS = (
     ("ReadWriteOnce", "RWO"),
     ("ReadOnlyMany", "ROX"),
@@ -147,6 +147,37 @@ def _claim(pv: Obj) -> str:
 
 def _class_title(sc: Obj) -> str:
     return _name(sc) + (" (default)" if is_default_class(sc) else "")
+
+
+def _external_ip(svc: Obj) -> str:
+    """kubectl's EXTERNAL-IP: by service type, `<none>` or `<pending>` when there is none."""
+    spec = svc.get("spec") or {}
+    kind = spec.get("type", "ClusterIP")
+    external = [str(ip) for ip in spec.get("externalIPs") or []]
+    if kind == "ExternalName":
+        return str(spec.get("externalName", ""))
+    if kind == "LoadBalancer":
+        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        found = [str(i.get("ip") or i.get("hostname") or "") for i in ingress] + external
+        return ",".join(x for x in found if x) or "<pending>"
+    return ",".join(external) or "<none>"
+
+
+def _service_ports(svc: Obj) -> str:
+    """`80/TCP`, or `80:30080/TCP` with a node port; `<none>` without ports."""
+    parts = []
+    for p in (svc.get("spec") or {}).get("ports") or []:
+        proto = p.get("protocol", "TCP")
+        node = f":{p['nodePort']}" if p.get("nodePort") else ""
+        parts.append(f"{p.get('port')}{node}/{proto}")
+    return ",".join(parts) or "<none>"
+
+
+def _labels(selector: Obj | None) -> str:
+    """`k=v,k2=v2` sorted by key, `<none>` when empty (labels.FormatLabels)."""
+    if not selector:
+        return "<none>"
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
 
 
 def _job_status(job: Obj) -> str:
@@ -238,8 +269,11 @@ COLUMNS: dict[str, list[Column]] = {
     "Service": [
         ("Name", "string", _name),
         ("Type", "string", lambda o: (o.get("spec") or {}).get("type", "")),
-        ("Cluster-IP", "string", lambda o: (o.get("spec") or {}).get("clusterIP", "")),
+        ("Cluster-IP", "string", lambda o: (o.get("spec") or {}).get("clusterIP") or "<none>"),
+        ("External-IP", "string", _external_ip),
+        ("Port(s)", "string", _service_ports),
         ("Age", "string", age),
+        ("Selector", "string", lambda o: _labels((o.get("spec") or {}).get("selector"))),
     ],
     "ConfigMap": [
         ("Name", "string", _name),

@@ -14,6 +14,7 @@ import aiohttp
 
 from devstack.apiserver.errors import ApiError
 from devstack.apiserver.meta import object_ref, timestamp
+from devstack.apiserver.serviceaccounts import TOKEN_VOLUME_PREFIX
 from devstack.controllers.interlink_status import (
     TERMINAL,
     pod_status_from,
@@ -132,8 +133,8 @@ class SiteBridge:
             empty = []
             for mount in c.get("volumeMounts") or []:
                 vol = volumes.get(mount.get("name"))
-                if vol is None:
-                    continue
+                if vol is None or vol["name"].startswith(TOKEN_VOLUME_PREFIX):
+                    continue  # a site's job gets no ServiceAccount token
                 if "emptyDir" in vol:
                     empty.append(vol["name"])
                 for kind, name in volume_objects(vol):

@@ -19,6 +19,7 @@ SHIM_SOURCE = '''"""devstack bind shim: a server binding 0.0.0.0 binds its pod I
 
 Each devstack pod has its own loopback address but shares the host's network stack,
 so wildcard binds are narrowed to the pod IP, as a network namespace would isolate them.
+The Python Kubernetes clients' in-cluster config finds the pod's token volume in the rootfs.
 """
 import os as _os
 import socket as _socket
@@ -34,6 +35,40 @@ if _POD_IP:
         return _bind(self, address)
 
     _socket.socket.bind = _devstack_bind
+
+_ROOTFS = _os.environ.get("DEVSTACK_ROOTFS")
+_SA_DIR = "var/run/secrets/kubernetes.io/serviceaccount"
+if _ROOTFS and _os.path.isdir(_os.path.join(_ROOTFS, _SA_DIR)):
+    import importlib.abc as _abc
+    import importlib.machinery as _machinery
+    import sys as _sys
+
+    class _InClusterPaths(_abc.MetaPathFinder):
+        """The Python clients' in-cluster config reads the token volume in the rootfs."""
+
+        names = (
+            "kubernetes.config.incluster_config",
+            "kubernetes_asyncio.config.incluster_config",
+        )
+
+        def find_spec(self, name, path, target=None):
+            if name not in self.names:
+                return None
+            spec = _machinery.PathFinder.find_spec(name, path)
+            if spec is None or spec.loader is None:
+                return spec
+            run = spec.loader.exec_module
+
+            def exec_module(module):
+                run(module)
+                base = _os.path.join(_ROOTFS, _SA_DIR)
+                module.SERVICE_TOKEN_FILENAME = _os.path.join(base, "token")
+                module.SERVICE_CERT_FILENAME = _os.path.join(base, "ca.crt")
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    _sys.meta_path.insert(0, _InClusterPaths())
 
 
 def _chain():

@@ -134,8 +134,34 @@ async def _source_files(
             files[str(item.get("path"))] = (value.encode(), int(item.get("mode") or default_mode))
         return files
     if kind == "serviceAccountToken":
-        return {str(src.get("path") or "token"): (b"devstack-token", default_mode)}
+        token = await _service_account_token(store, pod, src)
+        return {str(src.get("path") or "token"): (token.encode(), default_mode)}
     return {}
+
+
+async def _service_account_token(store: Any, pod: Mapping[str, Any], src: Mapping[str, Any]) -> str:
+    """A token for the pod's ServiceAccount, bound to the pod, as the kubelet requests it."""
+    md = pod.get("metadata") or {}
+    namespace = str(md.get("namespace") or "default")
+    name = str((pod.get("spec") or {}).get("serviceAccountName") or "default")
+    try:
+        sa = await store.get("serviceaccounts", name, namespace=namespace)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise VolumeError(
+                f'failed to fetch token: serviceaccounts "{name}" not found'
+            ) from None
+        raise
+    audience = src.get("audience")
+    token, _exp = store.tokens.issue(
+        namespace,
+        name,
+        str(sa["metadata"].get("uid") or ""),
+        expiration=int(src.get("expirationSeconds") or 3607),
+        audiences=[str(audience)] if audience else None,
+        pod=(str(md.get("name") or ""), str(md.get("uid") or "")),
+    )
+    return str(token)
 
 
 async def volume_files(store: Any, pod: Mapping[str, Any], volume: Mapping[str, Any]) -> Files:

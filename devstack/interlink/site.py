@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.apiserver.errors import ApiError
+from devstack.apiserver.serviceaccounts import TOKEN_VOLUME_PREFIX
 from devstack.apiserver.store import ObjectStore
 from devstack.cluster import NodeSpec
 from devstack.controllers.kubelet import ProcessKubelet
@@ -121,13 +122,18 @@ def requested_gpus(pod: Obj) -> int:
 def local_pod(pod: Obj, node: str) -> Obj:
     """The copy of a submitted pod that the site's kubelet runs on its worker node.
 
-    Only volumes that travel through InterLink are kept; extended resources are the
+    Only volumes that travel through InterLink are kept, and no ServiceAccount token (a
+    site's job holds no credentials for the cluster); extended resources are the
     site's business (its batch system allocates them), so they are dropped here.
     """
     spec = copy.deepcopy(pod.get("spec") or {})
     volumes = [
-        v for v in spec.get("volumes") or [] if any(kind in v for kind in TRAVELLING_VOLUMES)
+        v
+        for v in spec.get("volumes") or []
+        if any(kind in v for kind in TRAVELLING_VOLUMES)
+        and not str(v.get("name", "")).startswith(TOKEN_VOLUME_PREFIX)
     ]
+    spec["automountServiceAccountToken"] = False
     kept = {v["name"] for v in volumes}
     for group in ("initContainers", "containers"):
         for c in spec.get(group) or []:

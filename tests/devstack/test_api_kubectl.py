@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -82,7 +83,8 @@ def test_describe_pod(devstack_api: RunningDevstack, namespace: str) -> None:
     out = devstack_api.kubectl("describe", "pod", "desc", "-n", namespace).stdout
     assert "Name:             desc" in out
     assert "busybox:1.36" in out
-    assert "QoS Class:       BestEffort" in out
+    assert re.search(r"^QoS Class: +BestEffort$", out, re.M)
+    assert re.search(r"^ +ConfigMapName: +kube-root-ca.crt$", out, re.M)  # the token volume
 
 
 def test_apply_client_side_and_server_side(devstack_api: RunningDevstack, namespace: str) -> None:

@@ -15,6 +15,7 @@ import yaml
 from devstack.apiserver.store import ObjectStore
 from devstack.controllers.jobs import JobController
 from devstack.controllers.kubelet import ProcessKubelet
+from devstack.controllers.rootca import RootCaPublisher
 from devstack.controllers.scheduler import Scheduler
 from tests.devstack.conftest import RunningDevstack
 
@@ -120,6 +121,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[ObjectStore]:
         {"metadata": {"name": "n1", "labels": {}}, "status": {"capacity": cap, "allocatable": cap}},
     )
     controllers: list[Any] = [
+        RootCaPublisher(),
         Scheduler(backoff_initial=0.05, backoff_max=0.2),
         ProcessKubelet(tmp_path / "kubelet", backoff_base=0.1, backoff_max=0.4),
         JobController(backoff_base=0.1, backoff_max=0.4),

@@ -13,6 +13,7 @@ import pytest
 from devstack.apiserver.errors import ApiError
 from devstack.apiserver.store import ObjectStore
 from devstack.controllers.kubelet import ProcessKubelet
+from devstack.controllers.rootca import RootCaPublisher
 from devstack.controllers.scheduler import Scheduler
 
 GPU_NODE_DEVICES = '[{"uuid":"GPU-1","kind":"gpu","resource":"nvidia.com/gpu"}]'
@@ -40,11 +41,14 @@ async def parts(tmp_path: Path) -> AsyncIterator[tuple[ObjectStore, ProcessKubel
         gpu_env={"ACCELHUB_NVML_SIM_FILE": "/sim.json", "LD_LIBRARY_PATH": "/opt/simnvml"},
         ld_library_path=["/opt/extra"],
     )
+    publisher = RootCaPublisher()  # the token volume reads kube-root-ca.crt
+    await publisher.start(store)
     await sched.start(store)
     await kubelet.start(store)
     yield store, kubelet
     await kubelet.stop()
     await sched.stop()
+    await publisher.stop()
     store.close()
 
 

@@ -12,6 +12,7 @@ import pytest
 from devstack.apiserver.store import ObjectStore
 from devstack.controllers.kubelet import ProcessKubelet
 from devstack.controllers.kubelet_volumes import mounted_argv
+from devstack.controllers.rootca import RootCaPublisher
 from devstack.controllers.scheduler import Scheduler
 
 
@@ -45,11 +46,14 @@ async def parts(tmp_path: Path) -> AsyncIterator[tuple[ObjectStore, ProcessKubel
     await store.create("nodes", {"metadata": {"name": "n1"}, "status": {"capacity": cap}})
     sched = Scheduler()
     kubelet = ProcessKubelet(tmp_path / "kubelet")
+    publisher = RootCaPublisher()  # the token volume reads kube-root-ca.crt
+    await publisher.start(store)
     await sched.start(store)
     await kubelet.start(store)
     yield store, kubelet
     await kubelet.stop()
     await sched.stop()
+    await publisher.stop()
     store.close()
 
 
