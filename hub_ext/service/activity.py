@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
-from .models import ActivityRow
-from .statements import INSERT_ACTIVITY
-from .writer import Op, Writer
+from .store import Repository
 
 
 @dataclass
@@ -26,24 +22,16 @@ class ServerActivity:
 class ActivityTracker:
     """Keeps the last busy time per (user, server) and writes each report."""
 
-    def __init__(self, writer: Writer) -> None:
-        self.writer = writer
+    def __init__(self, store: Repository) -> None:
+        self.store = store
         self.servers: dict[tuple[str, str], ServerActivity] = {}
 
     async def load(self) -> None:
         """Last busy time per server from the store (after a restart)."""
-        query = (
-            select(ActivityRow.user, ActivityRow.server, func.max(ActivityRow.timestamp))
-            .where(ActivityRow.busy > 0)
-            .group_by(ActivityRow.user, ActivityRow.server)
-        )
-        async with self.writer.engine.connect() as conn:
-            for user, server, last in await conn.execute(query):
-                if last is not None and last.tzinfo is None:
-                    from datetime import UTC
-
-                    last = last.replace(tzinfo=UTC)
-                self.servers[(user, server)] = ServerActivity(last_report=last, last_busy=last)
+        for user, server, last in await self.store.last_busy():
+            if last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+            self.servers[(user, server)] = ServerActivity(last_report=last, last_busy=last)
 
     async def report(
         self, user: str, server: str, timestamp: datetime, devices: list[dict[str, Any]]
@@ -55,21 +43,16 @@ class ActivityTracker:
         memory = [
             int(d["memory_used_bytes"]) for d in devices if d.get("memory_used_bytes") is not None
         ]
-        await self.writer.write(
-            [
-                Op(
-                    INSERT_ACTIVITY,
-                    {
-                        "user": user,
-                        "server": server,
-                        "timestamp": timestamp,
-                        "devices": len(devices),
-                        "busy": busy,
-                        "utilization_avg": sum(utils) / len(utils) if utils else None,
-                        "memory_used_bytes": sum(memory) if memory else None,
-                    },
-                )
-            ]
+        await self.store.add_activity(
+            {
+                "user": user,
+                "server": server,
+                "timestamp": timestamp,
+                "devices": len(devices),
+                "busy": busy,
+                "utilization_avg": sum(utils) / len(utils) if utils else None,
+                "memory_used_bytes": sum(memory) if memory else None,
+            }
         )
         state = self.servers.get((user, server))
         if state is None:

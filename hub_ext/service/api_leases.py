@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from .base import APIError, APIHandler, field
-from .core import lease_from_row
 from .ledger import Grant, refusal_json
-from .models import LeaseRow
 from .records import Lease
 from .shape import lease_json
 
@@ -84,12 +80,7 @@ class LeasesHandler(LeaseMixin):
                 if user is None or lease.user == user
             ]
         else:
-            query = select(LeaseRow).order_by(LeaseRow.started_at.desc()).limit(500)
-            if user is not None:
-                query = query.where(LeaseRow.user == user)
-            async with self.core.engine.connect() as conn:
-                rows = (await conn.execute(query)).mappings().all()
-            leases = [lease_from_row(LeaseRow(**row)) for row in rows]
+            leases = await self.core.store.recent_leases(user)
         self.write_json({"leases": [self.lease_body(lease) for lease in leases]})
 
 

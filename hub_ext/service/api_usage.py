@@ -49,7 +49,7 @@ class UsageHandler(APIHandler):
                     groups = organised  # only what is charged to the groups they organise
             elif user is None:
                 users = {principal.name}
-        rows = await usage(self.core.engine, start, end, group_by, now, users, groups)
+        rows = await usage(self.core.store, start, end, group_by, now, users, groups)
         if fmt == "csv":
             self.set_header("Content-Type", "text/csv; charset=utf-8")
             self.finish(usage_csv(rows, group_by))

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import secrets
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlparse
@@ -32,7 +30,6 @@ from .api_leases import (
 from .api_reservations import ReservationHandler, ReservationsHandler
 from .api_usage import ActivityHandler, UsageHandler
 from .core import AdmissionCore, CapacitySource, StaticCapacity
-from .db import make_engine, migrate
 from .directory import GroupDirectory
 from .hubapi import HubClient
 from .metrics import Metrics
@@ -40,6 +37,7 @@ from .misc_handlers import FlavorsHandler, MetricsHandler, OpenAPIHandler, Polic
 from .pages import AdminPage, MePage, OrganiserPage
 from .policy import QuotaPolicy
 from .reclaim import Reclaimer
+from .store import Repository, make_engine, migrate
 from .timeutil import utcnow
 
 log = logging.getLogger("accelhub.service")
@@ -121,18 +119,6 @@ class AccelhubService(Application):
         [{"name": "Demo hackathon", "group": "hackathon", "flavor": "t4", "per_member": true,
         "hours": 8}] (or "count": N instead of per_member).""",
     )
-    gil_switch_interval = Float(
-        0.0005,
-        config=True,
-        help="sys.setswitchinterval for the service: short, so the writer thread is not "
-        "starved by the event loop (0 keeps Python's default).",
-    )
-    freeze_loaded_heap = Bool(
-        True,
-        config=True,
-        help="After start-up, move everything loaded into gc's permanent generation "
-        "(gc.freeze) so that full collections do not stall decisions.",
-    )
     kubernetes = Bool(
         False,
         config=True,
@@ -189,8 +175,9 @@ class AccelhubService(Application):
             self.capacity = StaticCapacity(
                 {str(k): int(v) for k, v in self.static_capacity.items()}
             )
+        self.store = Repository(self.engine)
         self.core = AdmissionCore(
-            self.engine,
+            self.store,
             flavors,
             self.policy,
             self.directory,
@@ -200,8 +187,7 @@ class AccelhubService(Application):
             queue_stale_seconds=self.queue_stale_seconds,
         )
         await self.core.load()
-        self.core.start()
-        self.activity = ActivityTracker(self.core.writer)
+        self.activity = ActivityTracker(self.store)
         await self.activity.load()
         self.reclaimer = Reclaimer(
             self.core,
@@ -213,11 +199,6 @@ class AccelhubService(Application):
         )
         self.metrics = Metrics(self.core)
         self.reclaimer.on_reclaim.append(self.metrics.reclaim)
-        if self.freeze_loaded_heap:
-            # What was just loaded lives as long as the service: keep it out of the collector's
-            # full passes, which otherwise stall every request for tens of milliseconds.
-            gc.collect()
-            gc.freeze()
         if self.cluster is not None:
             self.cluster.attach(self.core)
             await self.cluster.reconcile()
@@ -330,13 +311,10 @@ class AccelhubService(Application):
                 await task
         if self.cluster is not None:
             await self.cluster.stop()
-        await self.core.stop()
         await self.engine.dispose()
 
     def start(self) -> None:
         logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(name)s] %(message)s")
-        if self.gil_switch_interval > 0:
-            sys.setswitchinterval(self.gil_switch_interval)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(self.serve())
 

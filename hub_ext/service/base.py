@@ -10,14 +10,12 @@ from sqlalchemy import exc as sql_errors
 from tornado import web
 
 from .auth import Principal
-from .writer import WriterStopped
 
 # Errors that mean the store cannot be reached now, not that the request was wrong.
 STORE_UNAVAILABLE = (
     sql_errors.OperationalError,
     sql_errors.InterfaceError,
     sql_errors.TimeoutError,
-    WriterStopped,
 )
 STORE_RETRY_SECONDS = 30
 

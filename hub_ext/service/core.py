@@ -9,17 +9,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from . import statements as st
 from .directory import GroupDirectory
 from .ledger import WAITABLE, Decision, Grant, Ledger, Refusal, Request, decide, new_id
-from .models import LeaseRow, QueueRow, ReservationRow
 from .policy import QuotaPolicy
 from .records import Capacity, Context, FlavorLike, Lease, QueueEntry, Reservation
+from .store import Repository
 from .timeutil import utcnow
-from .writer import Op, Writer
 
 log = logging.getLogger("accelhub.service")
 
@@ -60,77 +55,12 @@ class ReservationError(ValueError):
     """A reservation request that cannot be honoured; the message is a sentence."""
 
 
-def _lease_values(lease: Lease) -> dict[str, Any]:
-    return {
-        "id": lease.id,
-        "user": lease.user,
-        "server": lease.server,
-        "flavor": lease.flavor,
-        "count": lease.count,
-        "group": lease.group,
-        "reservation_id": lease.reservation_id,
-        "active_key": f"{lease.user}/{lease.server}",
-        "started_at": lease.started_at,
-        "expires_at": lease.expires_at,
-        "namespace": lease.namespace,
-        "pod": lease.pod,
-        "bound_at": lease.bound_at,
-    }
-
-
-def _lease_keys(lease: Lease) -> tuple[str, ...]:
-    return (f"lease:{lease.id}", f"key:{lease.user}/{lease.server}")
-
-
-def _leave_queue(entry_id: str, when: datetime, outcome: str, lease_id: str | None) -> Op:
-    return Op(
-        st.LEAVE_QUEUE,
-        {"id": entry_id, "left_at": when, "outcome": outcome, "lease_id": lease_id},
-        (f"queue:{entry_id}",),
-    )
-
-
-def lease_from_row(row: LeaseRow) -> Lease:
-    return Lease(
-        id=row.id,
-        user=row.user,
-        server=row.server,
-        flavor=row.flavor,
-        count=row.count,
-        group=row.group,
-        reservation_id=row.reservation_id,
-        started_at=row.started_at,
-        expires_at=row.expires_at,
-        namespace=row.namespace,
-        pod=row.pod,
-        bound_at=row.bound_at,
-        ended_at=row.ended_at,
-        end_reason=row.end_reason,
-        end_message=row.end_message,
-    )
-
-
-def reservation_from_row(row: ReservationRow) -> Reservation:
-    return Reservation(
-        id=row.id,
-        name=row.name,
-        group=row.group,
-        flavor=row.flavor,
-        count=row.count,
-        per_member=row.per_member,
-        start=row.start,
-        end=row.end,
-        created_by=row.created_by,
-        created_at=row.created_at,
-    )
-
-
 class AdmissionCore:
     """Owns the ledger; every change goes through here and is committed before it is answered."""
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        store: Repository,
         flavors: Mapping[str, FlavorLike],
         policy: QuotaPolicy,
         directory: GroupDirectory,
@@ -140,7 +70,7 @@ class AdmissionCore:
         queue_stale_seconds: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.flavors = flavors
         self.policy = policy
         self.directory = directory
@@ -150,7 +80,6 @@ class AdmissionCore:
         self.queue_stale_seconds = queue_stale_seconds
         self.clock = clock
         self.ledger = Ledger()
-        self.writer = Writer(engine)
         self.observers: list[Observer] = []
         self.on_lease_end: list[Callable[[Lease], Any]] = []
         self._pumping: set[str] = set()
@@ -162,40 +91,14 @@ class AdmissionCore:
         """Rebuild the ledger from the store (active leases, live reservations, lines)."""
         now = self.clock()
         ledger = Ledger()
-        async with self.engine.connect() as conn:
-            leases = await conn.execute(select(LeaseRow).where(LeaseRow.ended_at.is_(None)))
-            for row in leases.mappings():
-                ledger.add(lease_from_row(LeaseRow(**row)))
-            reservations = await conn.execute(
-                select(ReservationRow).where(
-                    ReservationRow.deleted_at.is_(None), ReservationRow.end > now
-                )
-            )
-            for row in reservations.mappings():
-                res = reservation_from_row(ReservationRow(**row))
-                ledger.reservations[res.id] = res
-            entries = await conn.execute(
-                select(QueueRow).where(QueueRow.left_at.is_(None)).order_by(QueueRow.enqueued_at)
-            )
-            for row in entries.mappings():
-                ledger.enqueue(
-                    QueueEntry(
-                        id=row["id"],
-                        user=row["user"],
-                        server=row["server"],
-                        flavor=row["flavor"],
-                        count=row["count"],
-                        enqueued_at=row["enqueued_at"],
-                        last_seen=now,
-                    )
-                )
+        for lease in await self.store.active_leases():
+            ledger.add(lease)
+        for res in await self.store.live_reservations(now):
+            ledger.reservations[res.id] = res
+        for entry in await self.store.waiting():
+            entry.last_seen = now  # its owner gets queue_stale_seconds from now to ask again
+            ledger.enqueue(entry)
         self.ledger = ledger
-
-    def start(self) -> None:
-        self.writer.start()
-
-    async def stop(self) -> None:
-        await self.writer.stop()
 
     # -- context --------------------------------------------------------------------
 
@@ -235,7 +138,12 @@ class AdmissionCore:
         now = self.clock()
         ctx = await self.context(user, flavor, now)
         decision = self._decide_and_book(Request(user, server, flavor, count), ctx, now)
-        if isinstance(decision, Grant) and not decision.reused:
+        if isinstance(decision, Grant) and decision.reused:
+            # Answer only once the lease is stored (its start may still be committing).
+            await self.store.settled(f"lease:{decision.lease.id}")
+            if decision.lease.id not in self.ledger.leases:  # that start failed
+                return await self.admit(user, server, flavor, count, wait)
+        elif isinstance(decision, Grant):
             try:
                 await self._persist_grant(decision.lease, None)
             except Exception:
@@ -248,22 +156,7 @@ class AdmissionCore:
             decision.queue_position = self.ledger.enqueue(entry)
             decision.queue_length = len(self.ledger.queue[flavor])
             if before is None:
-                await self.writer.write(
-                    [
-                        Op(
-                            st.INSERT_QUEUE,
-                            {
-                                "id": entry.id,
-                                "user": user,
-                                "server": server,
-                                "flavor": flavor,
-                                "count": count,
-                                "enqueued_at": entry.enqueued_at,
-                            },
-                            (f"queue:{entry.id}",),
-                        )
-                    ]
-                )
+                await self.store.enqueue(entry)
             self._changed(flavor)
         elif isinstance(decision, Refusal):
             decision.queue_position = self.ledger.queue_position(flavor, user, server)
@@ -291,12 +184,9 @@ class AdmissionCore:
         return decision
 
     async def _persist_grant(self, lease: Lease, queue_entry: QueueEntry | None) -> None:
-        statements: list[Op] = [Op(st.INSERT_LEASE, _lease_values(lease), _lease_keys(lease))]
         entry = self.ledger.dequeue(lease.flavor, lease.user, lease.server)
-        if entry is not None:
-            statements.append(_leave_queue(entry.id, lease.started_at, "granted", lease.id))
         try:
-            await self.writer.write(statements)
+            await self.store.start_lease(lease, entry)
         except Exception:
             if entry is not None:
                 self.ledger.queue[entry.flavor].insert(0, entry)
@@ -311,7 +201,7 @@ class AdmissionCore:
             entry = self.ledger.dequeue(slug, user, server)
             if entry is not None:
                 left = True
-                await self.writer.write([_leave_queue(entry.id, self.clock(), outcome, None)])
+                await self.store.leave_queue(entry, self.clock(), outcome)
                 self._changed(slug)
         return left
 
@@ -389,13 +279,7 @@ class AdmissionCore:
         active = self.ledger.leases.get(lease_id)
         if active is not None:
             return active
-        async with self.engine.connect() as conn:
-            row = (
-                (await conn.execute(select(LeaseRow).where(LeaseRow.id == lease_id)))
-                .mappings()
-                .first()
-            )
-        return lease_from_row(LeaseRow(**row)) if row else None
+        return await self.store.lease(lease_id)
 
     async def bind(self, lease_id: str, namespace: str, pod: str) -> Lease | None:
         """Record the pod holding a lease; a queue hold turns into an open-ended lease."""
@@ -406,21 +290,7 @@ class AdmissionCore:
         lease.namespace, lease.pod, lease.bound_at = namespace, pod, now
         if lease.reservation_id is None:
             lease.expires_at = None
-        await self.writer.write(
-            [
-                Op(
-                    st.BIND_LEASE,
-                    {
-                        "id": lease_id,
-                        "namespace": namespace,
-                        "pod": pod,
-                        "bound_at": now,
-                        "expires_at": lease.expires_at,
-                    },
-                    (f"lease:{lease_id}",),
-                )
-            ]
-        )
+        await self.store.bind_lease(lease)
         self._changed(lease.flavor)
         return lease
 
@@ -434,20 +304,7 @@ class AdmissionCore:
         now = self.clock()
         lease.ended_at, lease.end_reason, lease.end_message = now, reason, message
         try:
-            await self.writer.write(
-                [
-                    Op(
-                        st.END_LEASE,
-                        {
-                            "id": lease_id,
-                            "ended_at": now,
-                            "end_reason": reason,
-                            "end_message": message,
-                        },
-                        _lease_keys(lease),
-                    )
-                ]
-            )
+            await self.store.end_lease(lease)
         except Exception:
             self.ledger.add(lease)
             raise
@@ -468,17 +325,7 @@ class AdmissionCore:
         if old is not None:
             await self.release(old, "replaced", "A running pod holds another lease.")
         self.ledger.add(lease)
-        async with self.engine.begin() as conn:
-            existing = (
-                await conn.execute(select(LeaseRow.id).where(LeaseRow.id == lease.id))
-            ).first()
-            values = _lease_values(lease)
-            if existing:
-                values.pop("id")
-                values.update(ended_at=None, end_reason=None, end_message=None)
-                await conn.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
-            else:
-                await conn.execute(insert(LeaseRow).values(values))
+        await self.store.adopt_lease(lease)
         self._changed(lease.flavor)
 
     async def expire(self) -> list[Lease]:
@@ -555,26 +402,7 @@ class AdmissionCore:
                 )
         self.ledger.reservations[res.id] = res
         try:
-            await self.writer.write(
-                [
-                    Op(
-                        st.INSERT_RESERVATION,
-                        {
-                            "id": res.id,
-                            "name": res.name,
-                            "group": group,
-                            "flavor": flavor,
-                            "count": res.count,
-                            "per_member": per_member,
-                            "start": start,
-                            "end": end,
-                            "created_by": created_by,
-                            "created_at": res.created_at,
-                        },
-                        (f"res:{res.id}",),
-                    )
-                ]
-            )
+            await self.store.add_reservation(res)
         except Exception:
             del self.ledger.reservations[res.id]
             raise
@@ -585,15 +413,7 @@ class AdmissionCore:
         res = self.ledger.reservations.pop(reservation_id, None)
         if res is None:
             return None
-        await self.writer.write(
-            [
-                Op(
-                    st.DELETE_RESERVATION,
-                    {"id": reservation_id, "deleted_at": self.clock()},
-                    (f"res:{reservation_id}",),
-                )
-            ]
-        )
+        await self.store.delete_reservation(reservation_id, self.clock())
         self._changed(res.flavor)
         await self.pump(res.flavor)
         return res

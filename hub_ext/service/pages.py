@@ -65,7 +65,7 @@ class MePage(PageHandler):
         ]
         now = utcnow()
         rows = await usage(
-            core.engine, now - timedelta(days=30), now, "flavor", now, users={principal.name}
+            core.store, now - timedelta(days=30), now, "flavor", now, users={principal.name}
         )
         entitlements = await core.entitlements(principal.name)
         notices = [

@@ -34,18 +34,18 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from hub_ext.service.db import blocking_engine, make_engine, migrate  # noqa: E402
+from hub_ext.service.models import LeaseRow  # noqa: E402
+from hub_ext.service.writer import Op, commit_rows  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from hub_ext.catalog import Flavor  # noqa: E402
 from hub_ext.service import statements as st  # noqa: E402
 from hub_ext.service.core import AdmissionCore, StaticCapacity  # noqa: E402
-from hub_ext.service.db import blocking_engine, make_engine, migrate  # noqa: E402
 from hub_ext.service.directory import GroupInfo, StaticDirectory  # noqa: E402
 from hub_ext.service.ledger import Grant  # noqa: E402
-from hub_ext.service.models import LeaseRow  # noqa: E402
 from hub_ext.service.policy import QuotaPolicy  # noqa: E402
-from hub_ext.service.writer import Op, commit_rows  # noqa: E402
 
 USERS = 10_000
 GROUPS = 500

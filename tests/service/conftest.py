@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub_ext.service.db import make_engine, migrate
+from hub_ext.service.store import make_engine, migrate
 from tests.service.hubstack import Hub, start_hub
 from tests.service.postgres import PostgresServer, start_postgres
 

@@ -14,6 +14,7 @@ from hub_ext.service.directory import GroupInfo, StaticDirectory
 from hub_ext.service.policy import QuotaPolicy
 from hub_ext.service.records import Capacity, Lease
 from hub_ext.service.shape import lease_labels
+from hub_ext.service.store import Repository
 
 
 def gpu(slug: str = "a100", groups: tuple[str, ...] = ()) -> Flavor:
@@ -83,7 +84,7 @@ def make_core(
     if clock is not None:
         kwargs["clock"] = clock
     return AdmissionCore(
-        engine,
+        Repository(engine),
         {f.slug: f for f in (flavors or [gpu()])},
         policy(group_quotas, default_quota),
         directory(groups, properties),

@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
 
-from hub_ext.service.db import make_engine, migrate
 from hub_ext.service.ledger import Grant
-from hub_ext.service.models import LeaseRow
+from hub_ext.service.store import Repository, make_engine, migrate
 from tests.service.helpers import FixedCapacity, make_core
 
 USERS = [f"u{i}" for i in range(24)]
@@ -72,7 +70,6 @@ async def run_scenario(url: str, case: dict) -> None:
         capacity=capacity,
     )
     await core.load()
-    core.start()
     reserved = min(case["reserved"], case["total"])
     if reserved:
         await core.create_reservation(
@@ -93,12 +90,9 @@ async def run_scenario(url: str, case: dict) -> None:
             await core.release(decision.lease.id)
 
     await asyncio.gather(*(one(*r) for r in case["requests"]))
-    await core.stop()
-    async with engine.connect() as conn:
-        rows = (await conn.execute(select(LeaseRow).where(LeaseRow.ended_at.is_(None)))).all()
+    stored = await Repository(engine).active_leases()
     await engine.dispose()
-    leases = [r[0] if not isinstance(r, LeaseRow) else r for r in rows]
-    assert len(leases) == len(core.ledger.leases)
+    assert {lease.id for lease in stored} == set(core.ledger.leases)
     by_group: Counter[str] = Counter()
     by_user: Counter[str] = Counter()
     by_res = 0

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_ext.service.ledger import Grant, Refusal
-from hub_ext.service.models import LeaseRow
+from hub_ext.service.store import Repository
 from tests.service.helpers import Clock, FixedCapacity, make_core
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -122,12 +121,10 @@ async def test_waiting_line_is_served_in_order(engine: AsyncEngine) -> None:
 async def test_restart_rebuilds_the_ledger(engine: AsyncEngine) -> None:
     core = make_core(engine, GROUPS, QUOTAS)
     await core.load()
-    core.start()
     granted = await core.admit("ada", "", "a100", 1)
     assert isinstance(granted, Grant)
     await core.bind(granted.lease.id, "ns", "jupyter-ada")
     await core.admit("bob", "", "a100", 1)
-    await core.stop()
     reborn = make_core(engine, GROUPS, QUOTAS)
     await reborn.load()
     assert reborn.ledger.group_used[("physics", "a100")] == 2
@@ -135,11 +132,7 @@ async def test_restart_rebuilds_the_ledger(engine: AsyncEngine) -> None:
     refused = await reborn.admit("cy", "", "a100", 1)
     assert isinstance(refused, Refusal) and refused.reason == "quota"
     await reborn.release(granted.lease.id)
-    async with engine.connect() as conn:
-        active = await conn.scalar(
-            select(func.count()).select_from(LeaseRow).where(LeaseRow.ended_at.is_(None))
-        )
-    assert active == 1
+    assert len(await Repository(engine).active_leases()) == 1
 
 
 def test_identifiers_are_unique_128_bit_hex_in_creation_order() -> None:

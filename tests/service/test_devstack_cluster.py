@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_ext.catalog import Flavor
 from hub_ext.service.core import AdmissionCore
-from hub_ext.service.db import make_engine, migrate
 from hub_ext.service.kube import KubeCluster
 from hub_ext.service.ledger import Grant, Refusal
 from hub_ext.service.records import Lease
 from hub_ext.service.shape import PLACEHOLDER_LABEL
+from hub_ext.service.store import Repository, make_engine, migrate
 from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
 from tests.service.helpers import directory, lease_pod, policy
 
@@ -92,9 +92,8 @@ async def make(
         bind_grace_seconds=bind_grace_seconds,
     )
     await cluster.start()
-    core = AdmissionCore(engine, {"t4": T4}, policy(QUOTAS), directory(GROUPS), cluster)
+    core = AdmissionCore(Repository(engine), {"t4": T4}, policy(QUOTAS), directory(GROUPS), cluster)
     await core.load()
-    core.start()
     cluster.attach(core)
     return core, cluster
 
@@ -196,7 +195,6 @@ async def test_reservation_held_by_placeholders_participant_preempts_outsider_re
         await wait_for(none_holding)
         await api.delete_namespaced_pod(sneaky["metadata"]["name"], "users", grace_period_seconds=0)
     finally:
-        await core.stop()
         await cluster.stop()
 
 
@@ -214,7 +212,6 @@ async def test_restart_reconciles_leases_with_running_pods(
         await api.create_namespaced_pod("users", body)
     await core.bind(kept.lease.id, "users", kept_pod["metadata"]["name"])
     await core.bind(gone.lease.id, "users", gone_pod["metadata"]["name"])
-    await core.stop()
     await cluster.stop()
     # While the service is down: one server stops, and a pod appears whose lease is unknown.
     api_client = client.ApiClient()
@@ -245,7 +242,6 @@ async def test_restart_reconciles_leases_with_running_pods(
             await probe.delete_namespaced_pod(
                 body["metadata"]["name"], "users", grace_period_seconds=0
             )
-        await reborn.stop()
         await cluster2_probe.stop()
 
 

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_ext.service.accounting import usage, usage_csv
 from hub_ext.service.activity import ActivityTracker
-from hub_ext.service.db import alembic_config, make_engine, migrate
-from hub_ext.service.models import metadata
-from hub_ext.service.writer import Writer
+from hub_ext.service.store import Repository, make_engine, migrate
+from hub_ext.service.store.engine import alembic_config
+from hub_ext.service.store.models import metadata
 from tests.service.helpers import Clock, make_core
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -74,7 +74,7 @@ async def test_usage_by_user_group_flavor_with_utilisation(engine: AsyncEngine) 
     await core.load()
     ada = await core.admit("ada", "", "a100", 2)
     bob = await core.admit("bob", "", "a100", 1)
-    tracker = ActivityTracker(Writer(engine))
+    tracker = ActivityTracker(Repository(engine))
     for minute in range(0, 60, 10):
         await tracker.report(
             "ada",
@@ -90,12 +90,12 @@ async def test_usage_by_user_group_flavor_with_utilisation(engine: AsyncEngine) 
     clock.now = T0 + timedelta(hours=3)
     await core.release(bob.lease.id)  # type: ignore[union-attr]
     now = T0 + timedelta(hours=5)
-    by_user = await usage(engine, T0, now, "user", now)
+    by_user = await usage(core.store, T0, now, "user", now)
     assert [(r["user"], r["device_hours"]) for r in by_user] == [("ada", 2.0), ("bob", 3.0)]
     assert by_user[0]["gpu_utilization_avg"] == 50.0
     assert by_user[0]["busy_device_hours"] == 1.0
     assert by_user[1]["gpu_utilization_avg"] is None
-    by_group = await usage(engine, T0, now, "group", now)
+    by_group = await usage(core.store, T0, now, "group", now)
     assert by_group == [
         {
             "group": "physics",
@@ -105,7 +105,7 @@ async def test_usage_by_user_group_flavor_with_utilisation(engine: AsyncEngine) 
             "gpu_utilization_avg": 50.0,
         }
     ]
-    window = await usage(engine, T0 + timedelta(hours=2), now, "flavor", now)
+    window = await usage(core.store, T0 + timedelta(hours=2), now, "flavor", now)
     assert window[0]["device_hours"] == 1.0  # only bob's last hour falls in the window
     csv = usage_csv(by_user, "user")
     assert csv.splitlines()[0] == "user,device_hours,leases,busy_device_hours,gpu_utilization_avg"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from hub_ext.service.models import UTCDateTime
+from hub_ext.service.store.models import UTCDateTime
 
 revision = "0001"
 down_revision = None

@@ -1,0 +1,331 @@
+"""The one way to the database: reads and changes of leases, reservations, the waiting line and
+activity, each change one transaction on SQLAlchemy's AsyncSession."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from ..records import Lease, QueueEntry, Reservation
+from .engine import WRITE, is_sqlite
+from .models import ActivityRow, LeaseRow, QueueRow, ReservationRow
+
+
+@dataclass(frozen=True)
+class Utilisation:
+    """Reported GPU activity of one server over a period."""
+
+    mean: float | None
+    busy: int
+    devices: int
+
+
+def lease_from_row(row: LeaseRow) -> Lease:
+    return Lease(
+        id=row.id,
+        user=row.user,
+        server=row.server,
+        flavor=row.flavor,
+        count=row.count,
+        group=row.group,
+        reservation_id=row.reservation_id,
+        started_at=row.started_at,
+        expires_at=row.expires_at,
+        namespace=row.namespace,
+        pod=row.pod,
+        bound_at=row.bound_at,
+        ended_at=row.ended_at,
+        end_reason=row.end_reason,
+        end_message=row.end_message,
+    )
+
+
+def reservation_from_row(row: ReservationRow) -> Reservation:
+    return Reservation(
+        id=row.id,
+        name=row.name,
+        group=row.group,
+        flavor=row.flavor,
+        count=row.count,
+        per_member=row.per_member,
+        start=row.start,
+        end=row.end,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def lease_keys(lease: Lease) -> tuple[str, str]:
+    """The rows a lease's changes touch: the lease, and its server's one active lease."""
+    return (f"lease:{lease.id}", f"server:{lease.user}/{lease.server}")
+
+
+def _lease_values(lease: Lease) -> dict[str, Any]:
+    return {
+        "id": lease.id,
+        "user": lease.user,
+        "server": lease.server,
+        "flavor": lease.flavor,
+        "count": lease.count,
+        "group": lease.group,
+        "reservation_id": lease.reservation_id,
+        "active_key": f"{lease.user}/{lease.server}",
+        "started_at": lease.started_at,
+        "expires_at": lease.expires_at,
+        "namespace": lease.namespace,
+        "pod": lease.pod,
+        "bound_at": lease.bound_at,
+        "ended_at": None,
+        "end_reason": None,
+        "end_message": None,
+    }
+
+
+class Repository:
+    """Leases, reservations, the waiting line and activity in SQL.
+
+    Every method that changes something is one transaction, committed when it returns.
+    Changes that touch the same row (a lease, a server's active lease, a line entry, a
+    reservation) commit in the order they were asked for: the later one waits for the earlier
+    one's commit, as a lease's end waits for its start. On SQLite, which takes one writer at a
+    time, writers of this process take turns on an asyncio lock rather than in SQLite's busy
+    handler (which sleeps in steps of up to 100 ms).
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._reads = async_sessionmaker(engine, expire_on_commit=False)
+        self._writes = async_sessionmaker(
+            engine.execution_options(**{WRITE: True}), expire_on_commit=False
+        )
+        self._turn = asyncio.Lock() if is_sqlite(engine) else None
+        self._last: dict[str, asyncio.Event] = {}  # row key -> the latest change touching it
+
+    @contextlib.asynccontextmanager
+    async def _change(self, *keys: str) -> AsyncIterator[AsyncSession]:
+        """One write transaction, after the earlier changes of the same rows have committed."""
+        done = asyncio.Event()
+        earlier = [self._last[key] for key in keys if key in self._last]
+        for key in keys:
+            self._last[key] = done
+        try:
+            for event in earlier:
+                await event.wait()
+            if self._turn is None:
+                async with self._writes.begin() as session:
+                    yield session
+            else:
+                async with self._turn, self._writes.begin() as session:
+                    yield session
+        finally:
+            done.set()
+            for key in keys:
+                if self._last.get(key) is done:
+                    del self._last[key]
+
+    async def settled(self, *keys: str) -> None:
+        """Wait until the changes asked for so far of these rows have finished."""
+        for key in keys:
+            event = self._last.get(key)
+            if event is not None:
+                await event.wait()
+
+    # -- what the ledger is rebuilt from -------------------------------------------------
+
+    async def active_leases(self) -> list[Lease]:
+        async with self._reads() as session:
+            rows = await session.scalars(select(LeaseRow).where(LeaseRow.ended_at.is_(None)))
+            return [lease_from_row(row) for row in rows]
+
+    async def live_reservations(self, now: datetime) -> list[Reservation]:
+        query = select(ReservationRow).where(
+            ReservationRow.deleted_at.is_(None), ReservationRow.end > now
+        )
+        async with self._reads() as session:
+            return [reservation_from_row(row) for row in await session.scalars(query)]
+
+    async def waiting(self) -> list[QueueEntry]:
+        """Entries still in line, oldest first."""
+        query = select(QueueRow).where(QueueRow.left_at.is_(None)).order_by(QueueRow.enqueued_at)
+        async with self._reads() as session:
+            return [
+                QueueEntry(row.id, row.user, row.server, row.flavor, row.count, row.enqueued_at)
+                for row in await session.scalars(query)
+            ]
+
+    # -- leases --------------------------------------------------------------------------
+
+    async def lease(self, lease_id: str) -> Lease | None:
+        async with self._reads() as session:
+            row = await session.get(LeaseRow, lease_id)
+            return lease_from_row(row) if row is not None else None
+
+    async def recent_leases(self, user: str | None = None, limit: int = 500) -> list[Lease]:
+        """Leases, newest first, of one user or everyone."""
+        query = select(LeaseRow).order_by(LeaseRow.started_at.desc()).limit(limit)
+        if user is not None:
+            query = query.where(LeaseRow.user == user)
+        async with self._reads() as session:
+            return [lease_from_row(row) for row in await session.scalars(query)]
+
+    async def start_lease(self, lease: Lease, served: QueueEntry | None = None) -> None:
+        """Store a granted lease; the waiting-line entry it serves leaves the line with it."""
+        keys = lease_keys(lease) + ((f"queue:{served.id}",) if served else ())
+        async with self._change(*keys) as session:
+            await session.execute(insert(LeaseRow).values(_lease_values(lease)))
+            if served is not None:
+                await self._leave(session, served.id, lease.started_at, "granted", lease.id)
+
+    async def bind_lease(self, lease: Lease) -> None:
+        """Store the pod holding a lease (and its expiry, which binding may lift)."""
+        values = {
+            "namespace": lease.namespace,
+            "pod": lease.pod,
+            "bound_at": lease.bound_at,
+            "expires_at": lease.expires_at,
+        }
+        async with self._change(*lease_keys(lease)) as session:
+            await session.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
+
+    async def end_lease(self, lease: Lease) -> None:
+        """Store a lease's end; its server may hold a new lease from then on."""
+        values = {
+            "ended_at": lease.ended_at,
+            "end_reason": lease.end_reason,
+            "end_message": lease.end_message,
+            "active_key": None,
+        }
+        async with self._change(*lease_keys(lease)) as session:
+            await session.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
+
+    async def adopt_lease(self, lease: Lease) -> None:
+        """Store a lease found running in the cluster: new, or an ended one made active again."""
+        values = _lease_values(lease)
+        async with self._change(*lease_keys(lease)) as session:
+            if await session.get(LeaseRow, lease.id) is None:
+                await session.execute(insert(LeaseRow).values(values))
+            else:
+                values.pop("id")
+                await session.execute(
+                    update(LeaseRow).where(LeaseRow.id == lease.id).values(values)
+                )
+
+    # -- the waiting line -------------------------------------------------------------------
+
+    async def enqueue(self, entry: QueueEntry) -> None:
+        values = {
+            "id": entry.id,
+            "user": entry.user,
+            "server": entry.server,
+            "flavor": entry.flavor,
+            "count": entry.count,
+            "enqueued_at": entry.enqueued_at,
+        }
+        async with self._change(f"queue:{entry.id}") as session:
+            await session.execute(insert(QueueRow).values(values))
+
+    async def leave_queue(
+        self, entry: QueueEntry, when: datetime, outcome: str, lease_id: str | None = None
+    ) -> None:
+        async with self._change(f"queue:{entry.id}") as session:
+            await self._leave(session, entry.id, when, outcome, lease_id)
+
+    @staticmethod
+    async def _leave(
+        session: AsyncSession, entry_id: str, when: datetime, outcome: str, lease_id: str | None
+    ) -> None:
+        values = {"left_at": when, "outcome": outcome, "lease_id": lease_id}
+        await session.execute(update(QueueRow).where(QueueRow.id == entry_id).values(values))
+
+    # -- reservations -----------------------------------------------------------------------
+
+    async def add_reservation(self, res: Reservation) -> None:
+        values = {
+            "id": res.id,
+            "name": res.name,
+            "group": res.group,
+            "flavor": res.flavor,
+            "count": res.count,
+            "per_member": res.per_member,
+            "start": res.start,
+            "end": res.end,
+            "created_by": res.created_by,
+            "created_at": res.created_at,
+        }
+        async with self._change(f"reservation:{res.id}") as session:
+            await session.execute(insert(ReservationRow).values(values))
+
+    async def delete_reservation(self, reservation_id: str, when: datetime) -> None:
+        async with self._change(f"reservation:{reservation_id}") as session:
+            await session.execute(
+                update(ReservationRow)
+                .where(ReservationRow.id == reservation_id)
+                .values(deleted_at=when)
+            )
+
+    # -- activity and accounting ------------------------------------------------------------
+
+    async def add_activity(self, values: dict[str, Any]) -> None:
+        """Store one activity report (user, server, timestamp, devices, busy, ...)."""
+        async with self._change() as session:
+            await session.execute(insert(ActivityRow).values(values))
+
+    async def last_busy(self) -> list[tuple[str, str, datetime]]:
+        """When each server last reported a busy device."""
+        query = (
+            select(ActivityRow.user, ActivityRow.server, func.max(ActivityRow.timestamp))
+            .where(ActivityRow.busy > 0)
+            .group_by(ActivityRow.user, ActivityRow.server)
+        )
+        async with self._reads() as session:
+            rows = (await session.execute(query)).all()
+        return [(user, server, last) for user, server, last in rows if last is not None]
+
+    async def leases_between(
+        self,
+        start: datetime,
+        end: datetime,
+        users: Iterable[str] | None = None,
+        groups: Iterable[str] | None = None,
+    ) -> list[Lease]:
+        """Leases active at some time in [start, end), of some users or groups."""
+        query = select(LeaseRow).where(
+            LeaseRow.started_at < end, or_(LeaseRow.ended_at.is_(None), LeaseRow.ended_at > start)
+        )
+        if users is not None:
+            query = query.where(LeaseRow.user.in_(sorted(users)))
+        if groups is not None:
+            query = query.where(LeaseRow.group.in_(sorted(groups)))
+        async with self._reads() as session:
+            return [lease_from_row(row) for row in await session.scalars(query)]
+
+    async def utilisation(
+        self, start: datetime, end: datetime
+    ) -> dict[tuple[str, str], Utilisation]:
+        """Per (user, server): mean utilisation and busy/total device samples in the period."""
+        query = (
+            select(
+                ActivityRow.user,
+                ActivityRow.server,
+                func.avg(ActivityRow.utilization_avg),
+                func.sum(ActivityRow.busy),
+                func.sum(ActivityRow.devices),
+            )
+            .where(and_(ActivityRow.timestamp >= start, ActivityRow.timestamp < end))
+            .group_by(ActivityRow.user, ActivityRow.server)
+        )
+        async with self._reads() as session:
+            rows = (await session.execute(query)).all()
+        return {
+            (user, server): Utilisation(
+                None if mean is None else float(mean), int(busy or 0), int(devices or 0)
+            )
+            for user, server, mean, busy, devices in rows
+        }
