@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Column, Dialect, Table
 
-from .models import ActivityRow, LeaseRow, QueueRow, ReservationRow
+from hub_ext.service.store.models import ActivityRow, LeaseRow, QueueRow, ReservationRow
 
 Params = tuple[Any, ...]
 # SQLite builds before 3.32 allow 999 variables per statement; stay under that everywhere.

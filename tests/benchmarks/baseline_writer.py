@@ -1,4 +1,7 @@
-"""Group commit on a dedicated writer thread.
+"""The baseline of the admission benchmark: the group-commit writer thread the service used
+before its repository (kept here, and used only by the benchmark, to measure against).
+
+Group commit on a dedicated writer thread.
 
 Callers hand over their rows and wait; one task gathers everything pending into a batch and
 passes it to a thread that commits it on a blocking driver connection, the rows of one template
@@ -25,15 +28,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import AsyncRawCursor, RawCursor
-from sqlalchemy import Dialect, Engine
+from sqlalchemy import Connection, Dialect, Engine, create_engine, event
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 
-from .db import blocking_engine, is_sqlite
-from .statements import Params, Template
+from hub_ext.service.records import Lease, QueueEntry
+from hub_ext.service.store import Repository
+from hub_ext.service.store.repository import lease_keys
+from tests.benchmarks import baseline_statements as st
+from tests.benchmarks.baseline_statements import Params, Template
 
-log = logging.getLogger("accelhub.service")
+log = logging.getLogger("accelhub.bench")
 
 Segment = list[tuple[Template, list[dict[str, Any]]]]
 
@@ -330,3 +337,138 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
+
+
+# -- the blocking engine the writer thread used (from the service's former db.py) -----------
+
+
+def blocking_engine(engine: AsyncEngine) -> Engine:
+    """A blocking engine on the same database as `engine`, for the writer's thread.
+
+    Its SQLite connections never checkpoint the WAL when they commit: the writer checkpoints
+    from another thread, so that no commit waits for one. Its PostgreSQL connections run in
+    autocommit mode (the writer sends BEGIN and COMMIT itself, and none for a batch of one
+    statement) and look rows up by index only.
+    """
+    url: URL = engine.url
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        blocking = create_engine(
+            url.set(drivername="sqlite"),
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=2,
+            max_overflow=0,
+        )
+        _tune_sqlite(blocking, autocheckpoint=False)
+        return blocking
+    if backend == "postgresql":
+        blocking = create_engine(
+            url.set(drivername="postgresql+psycopg"),
+            pool_size=2,
+            max_overflow=0,
+            pool_pre_ping=True,
+        )
+        _tune_postgres_writer(blocking)
+        return blocking
+    raise ValueError(f"The store must be SQLite or PostgreSQL, not {url.drivername}.")
+
+
+def is_sqlite(engine: AsyncEngine | Engine) -> bool:
+    return engine.url.get_backend_name() == "sqlite"
+
+
+def _tune_sqlite(engine: Engine, autocheckpoint: bool = True) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so that BEGIN IMMEDIATE below applies.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if not autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _tune_postgres_writer(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.autocommit = True
+        # Every batched UPDATE finds its rows by primary key. psycopg prepares statements it
+        # sees often, and the server then keeps one generic plan; planned while the table was
+        # small (or its statistics stale), that was a hash join over the whole table, slower
+        # with every lease. On these connections the only plan is the index lookup per row.
+        for setting in ("enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+            dbapi_connection.execute(f"SET {setting} = off")
+
+
+# -- the admission writes of the repository, through the writer ------------------------------
+
+
+def _lease_row(lease: Lease) -> dict[str, Any]:
+    return {
+        "id": lease.id,
+        "user": lease.user,
+        "server": lease.server,
+        "flavor": lease.flavor,
+        "count": lease.count,
+        "group": lease.group,
+        "reservation_id": lease.reservation_id,
+        "active_key": f"{lease.user}/{lease.server}",
+        "started_at": lease.started_at,
+        "expires_at": lease.expires_at,
+        "namespace": lease.namespace,
+        "pod": lease.pod,
+        "bound_at": lease.bound_at,
+    }
+
+
+class WriterRepository(Repository):
+    """The repository with its admission writes (lease start, bind and end; joining and
+    leaving the line) committed by the group-commit writer, as the service did before."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self.writer = Writer(engine)
+
+    def start(self) -> None:
+        self.writer.start()
+
+    async def stop(self) -> None:
+        await self.writer.stop()
+
+    async def start_lease(self, lease: Lease, served: QueueEntry | None = None) -> None:
+        ops = [Op(st.INSERT_LEASE, _lease_row(lease), lease_keys(lease))]
+        if served is not None:
+            values = {
+                "id": served.id,
+                "left_at": lease.started_at,
+                "outcome": "granted",
+                "lease_id": lease.id,
+            }
+            ops.append(Op(st.LEAVE_QUEUE, values, (f"queue:{served.id}",)))
+        await self.writer.write(ops)
+
+    async def bind_lease(self, lease: Lease) -> None:
+        values = {
+            "id": lease.id,
+            "namespace": lease.namespace,
+            "pod": lease.pod,
+            "bound_at": lease.bound_at,
+            "expires_at": lease.expires_at,
+        }
+        await self.writer.write([Op(st.BIND_LEASE, values, lease_keys(lease))])
+
+    async def end_lease(self, lease: Lease) -> None:
+        values = {
+            "id": lease.id,
+            "ended_at": lease.ended_at,
+            "end_reason": lease.end_reason,
+            "end_message": lease.end_message,
+        }
+        await self.writer.write([Op(st.END_LEASE, values, lease_keys(lease))])

@@ -1,5 +1,7 @@
 """The one way to the database: reads and changes of leases, reservations, the waiting line and
-activity, each change one transaction on SQLAlchemy's AsyncSession."""
+activity. Reads go through SQLAlchemy's AsyncSession (rows mapped to records here); each change
+is one Core transaction on the AsyncEngine (the ORM's bulk-update bookkeeping would double what
+a change costs, for objects nobody keeps)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
 from ..records import Lease, QueueEntry, Reservation
 from .engine import WRITE, is_sqlite
@@ -102,14 +104,12 @@ class Repository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
-        self._writes = async_sessionmaker(
-            engine.execution_options(**{WRITE: True}), expire_on_commit=False
-        )
+        self._writes = engine.execution_options(**{WRITE: True})
         self._turn = asyncio.Lock() if is_sqlite(engine) else None
         self._last: dict[str, asyncio.Event] = {}  # row key -> the latest change touching it
 
     @contextlib.asynccontextmanager
-    async def _change(self, *keys: str) -> AsyncIterator[AsyncSession]:
+    async def _change(self, *keys: str) -> AsyncIterator[AsyncConnection]:
         """One write transaction, after the earlier changes of the same rows have committed."""
         done = asyncio.Event()
         earlier = [self._last[key] for key in keys if key in self._last]
@@ -119,11 +119,11 @@ class Repository:
             for event in earlier:
                 await event.wait()
             if self._turn is None:
-                async with self._writes.begin() as session:
-                    yield session
+                async with self._writes.begin() as conn:
+                    yield conn
             else:
-                async with self._turn, self._writes.begin() as session:
-                    yield session
+                async with self._turn, self._writes.begin() as conn:
+                    yield conn
         finally:
             done.set()
             for key in keys:
@@ -178,10 +178,10 @@ class Repository:
     async def start_lease(self, lease: Lease, served: QueueEntry | None = None) -> None:
         """Store a granted lease; the waiting-line entry it serves leaves the line with it."""
         keys = lease_keys(lease) + ((f"queue:{served.id}",) if served else ())
-        async with self._change(*keys) as session:
-            await session.execute(insert(LeaseRow).values(_lease_values(lease)))
+        async with self._change(*keys) as conn:
+            await conn.execute(insert(LeaseRow).values(_lease_values(lease)))
             if served is not None:
-                await self._leave(session, served.id, lease.started_at, "granted", lease.id)
+                await self._leave(conn, served.id, lease.started_at, "granted", lease.id)
 
     async def bind_lease(self, lease: Lease) -> None:
         """Store the pod holding a lease (and its expiry, which binding may lift)."""
@@ -191,8 +191,8 @@ class Repository:
             "bound_at": lease.bound_at,
             "expires_at": lease.expires_at,
         }
-        async with self._change(*lease_keys(lease)) as session:
-            await session.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
+        async with self._change(*lease_keys(lease)) as conn:
+            await conn.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
 
     async def end_lease(self, lease: Lease) -> None:
         """Store a lease's end; its server may hold a new lease from then on."""
@@ -202,20 +202,19 @@ class Repository:
             "end_message": lease.end_message,
             "active_key": None,
         }
-        async with self._change(*lease_keys(lease)) as session:
-            await session.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
+        async with self._change(*lease_keys(lease)) as conn:
+            await conn.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
 
     async def adopt_lease(self, lease: Lease) -> None:
         """Store a lease found running in the cluster: new, or an ended one made active again."""
         values = _lease_values(lease)
-        async with self._change(*lease_keys(lease)) as session:
-            if await session.get(LeaseRow, lease.id) is None:
-                await session.execute(insert(LeaseRow).values(values))
+        async with self._change(*lease_keys(lease)) as conn:
+            found = await conn.execute(select(LeaseRow.id).where(LeaseRow.id == lease.id))
+            if found.first() is None:
+                await conn.execute(insert(LeaseRow).values(values))
             else:
                 values.pop("id")
-                await session.execute(
-                    update(LeaseRow).where(LeaseRow.id == lease.id).values(values)
-                )
+                await conn.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
 
     # -- the waiting line -------------------------------------------------------------------
 
@@ -228,21 +227,21 @@ class Repository:
             "count": entry.count,
             "enqueued_at": entry.enqueued_at,
         }
-        async with self._change(f"queue:{entry.id}") as session:
-            await session.execute(insert(QueueRow).values(values))
+        async with self._change(f"queue:{entry.id}") as conn:
+            await conn.execute(insert(QueueRow).values(values))
 
     async def leave_queue(
         self, entry: QueueEntry, when: datetime, outcome: str, lease_id: str | None = None
     ) -> None:
-        async with self._change(f"queue:{entry.id}") as session:
-            await self._leave(session, entry.id, when, outcome, lease_id)
+        async with self._change(f"queue:{entry.id}") as conn:
+            await self._leave(conn, entry.id, when, outcome, lease_id)
 
     @staticmethod
     async def _leave(
-        session: AsyncSession, entry_id: str, when: datetime, outcome: str, lease_id: str | None
+        conn: AsyncConnection, entry_id: str, when: datetime, outcome: str, lease_id: str | None
     ) -> None:
         values = {"left_at": when, "outcome": outcome, "lease_id": lease_id}
-        await session.execute(update(QueueRow).where(QueueRow.id == entry_id).values(values))
+        await conn.execute(update(QueueRow).where(QueueRow.id == entry_id).values(values))
 
     # -- reservations -----------------------------------------------------------------------
 
@@ -259,12 +258,12 @@ class Repository:
             "created_by": res.created_by,
             "created_at": res.created_at,
         }
-        async with self._change(f"reservation:{res.id}") as session:
-            await session.execute(insert(ReservationRow).values(values))
+        async with self._change(f"reservation:{res.id}") as conn:
+            await conn.execute(insert(ReservationRow).values(values))
 
     async def delete_reservation(self, reservation_id: str, when: datetime) -> None:
-        async with self._change(f"reservation:{reservation_id}") as session:
-            await session.execute(
+        async with self._change(f"reservation:{reservation_id}") as conn:
+            await conn.execute(
                 update(ReservationRow)
                 .where(ReservationRow.id == reservation_id)
                 .values(deleted_at=when)
@@ -274,8 +273,8 @@ class Repository:
 
     async def add_activity(self, values: dict[str, Any]) -> None:
         """Store one activity report (user, server, timestamp, devices, busy, ...)."""
-        async with self._change() as session:
-            await session.execute(insert(ActivityRow).values(values))
+        async with self._change() as conn:
+            await conn.execute(insert(ActivityRow).values(values))
 
     async def last_busy(self) -> list[tuple[str, str, datetime]]:
         """When each server last reported a busy device."""
