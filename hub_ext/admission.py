@@ -14,60 +14,23 @@ from traitlets import Float, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .catalog import Flavor
+from .contract import REASONS, ContractError, Entitlement, InUse, Refusal, admission_answer
+from .contract import ReservationRef as Reservation
 
-REASONS = ("quota", "user_cap", "reservation", "capacity", "not_allowed", "unknown_flavor")
+__all__ = [
+    "REASONS",
+    "AdmissionPolicy",
+    "AdmissionUnavailable",
+    "Entitlement",
+    "InUse",
+    "LeaseDecision",
+    "Reservation",
+    "ServicePolicy",
+]
 
 
 class AdmissionUnavailable(RuntimeError):
     """The admission service could not be asked; the message is a sentence for a person."""
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """A hackathon reservation a lease claims or an entitlement shows."""
-
-    id: str
-    name: str
-    group: str
-    ends_at: str | None = None
-    unclaimed: int | None = None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> Reservation | None:
-        """A Reservation from the service's JSON (None stays None)."""
-        if not data:
-            return None
-        return cls(
-            id=str(data.get("id", "")),
-            name=str(data.get("name", "")),
-            group=str(data.get("group", "")),
-            ends_at=_opt_str(data.get("ends_at") or data.get("end")),
-            unclaimed=_opt_int(data.get("unclaimed")),
-        )
-
-
-@dataclass(frozen=True)
-class InUse:
-    """Devices in use when a request was refused, for the message a user reads."""
-
-    user: int = 0
-    group: int = 0
-    group_quota: int | None = None
-    user_cap: int | None = None
-    free: int | None = None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> InUse | None:
-        """An InUse from the service's JSON."""
-        if not data:
-            return None
-        return cls(
-            user=_opt_int(data.get("user")) or 0,
-            group=_opt_int(data.get("group")) or 0,
-            group_quota=_opt_int(data.get("group_quota")),
-            user_cap=_opt_int(data.get("user_cap")),
-            free=_opt_int(data.get("free")),
-        )
 
 
 @dataclass(frozen=True)
@@ -92,85 +55,34 @@ class LeaseDecision:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LeaseDecision:
-        """Parse the service's ``POST api/v1/admissions`` answer."""
-        if data.get("granted"):
-            lease = data.get("lease") or {}
-            if not lease.get("id"):
-                raise ValueError("a granted admission carries no lease id")
+        """Read the service's ``POST api/v1/admissions`` answer (``contract.Granted`` or
+        ``contract.Refusal``)."""
+        answer = admission_answer(data)
+        if isinstance(answer, Refusal):
             return cls(
-                granted=True,
-                lease_id=str(lease["id"]),
-                tolerations=[dict(t) for t in lease.get("tolerations") or []],
-                node_selector={
-                    str(k): str(v) for k, v in (lease.get("node_selector") or {}).items()
-                },
-                priority_class_name=_opt_str(lease.get("priority_class_name")),
-                labels={str(k): str(v) for k, v in (lease.get("labels") or {}).items()},
-                reservation=_reservation(lease.get("reservation")),
-                expires_at=_opt_str(lease.get("expires_at")),
+                granted=False,
+                reason=answer.reason,
+                message=answer.message,
+                in_use=answer.in_use,
+                queue_position=answer.queue_position,
+                queue_length=answer.queue_length,
+                retry_after_seconds=answer.retry_after_seconds,
             )
-        reason = str(data.get("reason") or "capacity")
+        lease = answer.lease
         return cls(
-            granted=False,
-            reason=reason,
-            message=str(data.get("message") or ""),
-            in_use=InUse.from_json(data.get("in_use")),
-            queue_position=_opt_int(data.get("queue_position")),
-            queue_length=_opt_int(data.get("queue_length")),
-            retry_after_seconds=_opt_float(data.get("retry_after_seconds")),
+            granted=True,
+            lease_id=lease.id,
+            tolerations=lease.tolerations,
+            node_selector=lease.node_selector,
+            priority_class_name=lease.priority_class_name,
+            labels=lease.labels,
+            reservation=(
+                Reservation(id=lease.reservation, name=lease.reservation, group=lease.group or "")
+                if lease.reservation
+                else None
+            ),
+            expires_at=lease.expires_at,
         )
-
-
-@dataclass(frozen=True)
-class Entitlement:
-    """What one user may do with one flavor right now (for the spawn form)."""
-
-    allowed: bool
-    reason: str | None = None
-    user_in_use: int = 0
-    user_cap: int | None = None
-    group_quota_remaining: int | None = None
-    reservation: Reservation | None = None
-    queue_position: int | None = None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Entitlement:
-        """Parse one flavor's entry of ``GET api/v1/users/{name}/entitlements``."""
-        return cls(
-            allowed=bool(data.get("allowed", False)),
-            reason=_opt_str(data.get("reason")),
-            user_in_use=_opt_int(data.get("user_in_use")) or 0,
-            user_cap=_opt_int(data.get("user_cap")),
-            group_quota_remaining=_opt_int(data.get("group_quota_remaining")),
-            reservation=Reservation.from_json(data.get("reservation")),
-            queue_position=_opt_int(data.get("queue_position")),
-        )
-
-
-def _reservation(data: Any) -> Reservation | None:
-    if isinstance(data, Mapping):
-        return Reservation.from_json(data)
-    if data:
-        return Reservation(id=str(data), name=str(data), group="")
-    return None
-
-
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _opt_int(value: Any) -> int | None:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _opt_float(value: Any) -> float | None:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 @runtime_checkable
@@ -322,7 +234,7 @@ class ServicePolicy(LoggingConfigurable):
             )
         try:
             return LeaseDecision.from_json(data)
-        except ValueError as err:
+        except ContractError as err:
             raise AdmissionUnavailable(f"The admission service answered nonsense: {err}.") from None
 
     async def bind_lease(self, lease_id: str, namespace: str, pod: str) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import APIError, APIHandler, field
-from .ledger import Grant, refusal_json
+from ..contract import AdmissionRequest, BindRequest, Granted, Queue
+from . import views
+from .base import APIError, APIHandler
+from .ledger import Grant
 from .records import Lease
-from .shape import lease_json
+from .shape import lease_json, wire_lease
 
 MAX_DEVICES = 64
 
@@ -48,20 +50,23 @@ class LeaseMixin(APIHandler):
 class AdmissionsHandler(LeaseMixin):
     async def post(self) -> None:
         self.need_admit()
-        data = self.body_json()
-        user = field(data, "user", str, nonempty=True)
-        server = field(data, "server", str, "")
-        flavor = field(data, "flavor", str, nonempty=True)
-        known = self.core.flavors.get(flavor)
-        count = field(data, "count", int, 1 if known is None or known.resource else 0)
-        wait = field(data, "wait", bool, False)
+        ask = self.body_as(AdmissionRequest)
+        known = self.core.flavors.get(ask.flavor)
+        count = ask.count
+        if count is None:
+            count = 1 if known is None or known.resource else 0
         if known is not None:
-            check_count(flavor, known.resource, count)
-        decision = await self.core.admit(user, server, flavor, count, wait)
+            check_count(ask.flavor, known.resource, count)
+        decision = await self.core.admit(ask.user, ask.server, ask.flavor, count, ask.wait)
         if isinstance(decision, Grant):
-            self.write_json({"granted": True, "lease": self.lease_body(decision.lease)})
+            lease = wire_lease(
+                decision.lease,
+                self.app.reserved_priority_class,
+                self.app.lease_priority_class or None,
+            )
+            self.write_json(Granted(lease).to_json())
         else:
-            self.write_json(refusal_json(decision))
+            self.write_json(decision.to_json())
 
 
 class LeasesHandler(LeaseMixin):
@@ -107,10 +112,8 @@ class LeaseHandler(LeaseMixin):
 class BindHandler(LeaseMixin):
     async def post(self, lease_id: str) -> None:
         self.need_admit()
-        data = self.body_json()
-        namespace = field(data, "namespace", str, nonempty=True)
-        pod = field(data, "pod", str, nonempty=True)
-        lease = await self.core.bind(lease_id, namespace, pod)
+        where = self.body_as(BindRequest)
+        lease = await self.core.bind(lease_id, where.namespace, where.pod)
         if lease is None:
             raise APIError(404, "There is no active lease with that id.")
         self.write_json(self.lease_body(lease))
@@ -120,7 +123,7 @@ class EntitlementsHandler(LeaseMixin):
     async def get(self, user: str) -> None:
         if not await self.may_see_user(user):
             raise self.forbid("You may only see your own entitlements.")
-        self.write_json(await self.core.entitlements(user))
+        self.write_json((await views.entitlements(self.core, user)).to_json())
 
 
 class QueueHandler(LeaseMixin):
@@ -128,9 +131,9 @@ class QueueHandler(LeaseMixin):
         principal = self.need_principal()
         flavor = self.get_argument("flavor", None)
         everyone = principal.admin or principal.admit
-        entries = self.core.queue_json(flavor, None if everyone else principal.name)
+        entries = views.queue_entries(self.core, flavor, None if everyone else principal.name)
         lines = {slug: len(line) for slug, line in self.core.ledger.queue.items() if line}
-        self.write_json({"lines": lines, "entries": entries})
+        self.write_json(Queue(lines, entries).to_json())
 
     async def delete(self) -> None:
         principal = self.need_principal()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..contract import Participant
+from . import views
 from .base import APIError, APIHandler, field
 from .core import ReservationError
 from .timeutil import parse_time
@@ -22,7 +24,8 @@ class ReservationsHandler(APIHandler):
         group = self.get_argument("group", None)
         found = [r for r in await self.visible() if group is None or r.group == group]
         found.sort(key=lambda r: (r.start, r.id))
-        self.write_json({"reservations": [await self.core.reservation_json(r) for r in found]})
+        shown = [(await views.reservation(self.core, r)).to_json() for r in found]
+        self.write_json({"reservations": shown})
 
     async def post(self) -> None:
         principal = self.need_principal()
@@ -47,7 +50,7 @@ class ReservationsHandler(APIHandler):
             )
         except ReservationError as error:
             raise APIError(409 if "reserved" in str(error) else 422, str(error)) from None
-        self.write_json(await self.core.reservation_json(res), status=201)
+        self.write_json((await views.reservation(self.core, res)).to_json(), status=201)
 
 
 class ReservationHandler(APIHandler):
@@ -59,7 +62,7 @@ class ReservationHandler(APIHandler):
             principal.admin or principal.organises(res.group) or res.group in groups
         ):
             raise APIError(404, "There is no such reservation.")
-        body = await self.core.reservation_json(res)
+        participants = None
         if principal.organises(res.group):
             info = await self.core.directory.group(res.group)
             claimed = {
@@ -67,10 +70,10 @@ class ReservationHandler(APIHandler):
                 for lease in self.core.ledger.leases.values()
                 if lease.reservation_id == res.id
             }
-            body["participants"] = [
-                {"user": user, "lease": claimed.get(user)} for user in (info.users if info else [])
+            participants = [
+                Participant(user, claimed.get(user)) for user in (info.users if info else [])
             ]
-        self.write_json(body)
+        self.write_json((await views.reservation(self.core, res, participants)).to_json())
 
     async def delete(self, reservation_id: str) -> None:
         principal = self.need_principal()

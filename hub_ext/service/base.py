@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from jupyterhub.services.auth import HubOAuthenticated
 from sqlalchemy import exc as sql_errors
 from tornado import web
 
+from ..contract import ContractError, Wire
 from .auth import Principal
+
+W = TypeVar("W", bound=Wire)
 
 # Errors that mean the store cannot be reached now, not that the request was wrong.
 STORE_UNAVAILABLE = (
@@ -105,6 +108,13 @@ class APIHandler(BaseHandler):
         if not isinstance(data, dict):
             raise APIError(400, "The request body must be a JSON object.")
         return data
+
+    def body_as(self, wire_type: type[W]) -> W:
+        """The body as a wire type of the contract, or a 422 sentence saying what is wrong."""
+        try:
+            return wire_type.parse(self.body_json())
+        except ContractError as error:
+            raise APIError(422, str(error)) from None
 
 
 def field(

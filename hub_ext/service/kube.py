@@ -27,12 +27,18 @@ from traitlets import Float, Int, List, Unicode
 from traitlets.config import Configurable
 
 from ..cluster_state import PodView
+from ..contract import (
+    FLAVOR_LABEL,
+    LEASE_LABEL,
+    PLACEHOLDER_LABEL,
+    RESERVATION_LABEL,
+    USER_LABEL,
+)
 from ..flavors import Flavor
 from ..inventory import ClusterInventory
 from .core import AdmissionCore
 from .ledger import new_id
 from .records import Capacity, Lease
-from .shape import FLAVOR_LABEL, LEASE_LABEL, PLACEHOLDER_LABEL, RESERVATION_LABEL, USER_LABEL
 
 log = logging.getLogger("accelhub.service")
 

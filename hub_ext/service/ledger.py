@@ -13,16 +13,12 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
+from ..contract import WAITABLE, InUse, Refusal
 from .policy import Limits, QuotaPolicy
 from .records import Capacity, Context, FlavorLike, Lease, QueueEntry, Reservation
 
-REASONS = ("quota", "user_cap", "reservation", "capacity", "not_allowed", "unknown_flavor")
-# Refusals that waiting in the flavor's line can cure: a device frees or a reservation ends.
-# Quota and per-user caps are not: they free only when the same group or user stops a server,
-# which the line does not track, so such a request is refused at once and never queued.
-WAITABLE = frozenset({"capacity", "reservation"})
+__all__ = ["WAITABLE", "Decision", "Grant", "Ledger", "Refusal", "Request", "decide", "new_id"]
 
 
 class _TimeOrderedIds:
@@ -67,18 +63,6 @@ def new_id() -> str:
     """A fresh opaque identifier (32 hex digits, ordered by creation time to the millisecond;
     the last 20 digits are random)."""
     return _ids.next()
-
-
-@dataclass
-class Refusal:
-    """Why a request was refused and what is in use."""
-
-    reason: str
-    message: str
-    in_use: dict[str, int | None]
-    queue_position: int | None = None
-    retry_after_seconds: int | None = None
-    queue_length: int | None = None
 
 
 @dataclass
@@ -211,13 +195,7 @@ def decide(
 ) -> Decision:
     """Decide one request against the ledger, without changing it."""
     user, server, slug, count = request.user, request.server, request.flavor, request.count
-    in_use: dict[str, int | None] = {
-        "user": 0,
-        "group": 0,
-        "group_quota": None,
-        "user_cap": None,
-        "free": None,
-    }
+    in_use = InUse()
     flavor = flavors.get(slug)
     if flavor is None:
         return Refusal("unknown_flavor", f"There is no accelerator flavor called {slug!r}.", in_use)
@@ -237,7 +215,7 @@ def decide(
             f"{slug} is only offered to the groups {', '.join(sorted(flavor.groups))}.",
             in_use,
         )
-    in_use["user"] = ledger.user_used.get((user, slug), 0)
+    in_use.user = ledger.user_used.get((user, slug), 0)
     if flavor.resource is None:
         lease = Lease(new_id(), user, server, slug, count, None, None, now)
         return Grant(lease)
@@ -276,7 +254,7 @@ def decide(
     if capacity is not None:
         free_physical = capacity.total - capacity.external_used - ledger.flavor_used.get(slug, 0)
         free = free_physical - unclaimed_total
-        in_use["free"] = max(free, 0)
+        in_use.free = max(free, 0)
 
     groups, default = _limits_for_user(policy, slug, ctx)
     if not groups and default is None:
@@ -288,14 +266,14 @@ def decide(
     candidates: list[tuple[str, Limits]] = groups if groups else [("", default)]  # type: ignore[list-item]
     caps = [limits.per_user for _, limits in candidates]
     cap = None if any(c is None for c in caps) else max(c for c in caps if c is not None)
-    in_use["user_cap"] = cap
+    in_use.user_cap = cap
     first_group, first_limits = candidates[0]
-    in_use["group"] = ledger.group_used.get((first_group, slug), 0)
-    in_use["group_quota"] = first_limits.devices
-    if cap is not None and in_use["user"] + count > cap:  # type: ignore[operator]
+    in_use.group = ledger.group_used.get((first_group, slug), 0)
+    in_use.group_quota = first_limits.devices
+    if cap is not None and in_use.user + count > cap:
         return Refusal(
             "user_cap",
-            f"You already hold {in_use['user']} of your {cap} x {slug}; "
+            f"You already hold {in_use.user} of your {cap} x {slug}; "
             f"stop another server to use more.{one_each}",
             in_use,
             retry_after_seconds=retry_hint,
@@ -311,12 +289,12 @@ def decide(
         return Refusal(
             "quota",
             f"The quota of {who} for {slug} is used up "
-            f"({in_use['group']} of {first_limits.devices} in use).{one_each}",
+            f"({in_use.group} of {first_limits.devices} in use).{one_each}",
             in_use,
             retry_after_seconds=retry_hint,
         )
-    in_use["group"] = ledger.group_used.get((chosen[0], slug), 0)
-    in_use["group_quota"] = chosen[1].devices
+    in_use.group = ledger.group_used.get((chosen[0], slug), 0)
+    in_use.group_quota = chosen[1].devices
     if free is not None and free_physical is not None:
         demand = ledger.line_demand(slug, user, server)
         if count > free - demand:
@@ -347,16 +325,3 @@ def decide(
         started_at=now,
     )
     return Grant(lease)
-
-
-def refusal_json(refusal: Refusal) -> dict[str, Any]:
-    """The REST body of a refusal."""
-    return {
-        "granted": False,
-        "reason": refusal.reason,
-        "message": refusal.message,
-        "in_use": refusal.in_use,
-        "queue_position": refusal.queue_position,
-        "queue_length": refusal.queue_length,
-        "retry_after_seconds": refusal.retry_after_seconds,
-    }

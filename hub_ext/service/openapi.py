@@ -1,19 +1,82 @@
-"""The OpenAPI 3.0 description of the REST API (the canonical admission contract)."""
+"""The OpenAPI 3.0 document of the REST API: operations declared here, every schema generated
+from the wire types in ``hub_ext.contract``."""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, get_args, get_origin
 
-from .ledger import REASONS
+from .. import contract as wire
 
+# Schemas in the document, by name: the request and answer bodies of the API.
+TYPES: tuple[type[wire.Wire], ...] = (
+    wire.Error,
+    wire.AdmissionRequest,
+    wire.BindRequest,
+    wire.PodRef,
+    wire.Lease,
+    wire.Granted,
+    wire.InUse,
+    wire.Refusal,
+    wire.ReservationRef,
+    wire.Entitlement,
+    wire.Entitlements,
+    wire.QueueEntry,
+    wire.Queue,
+    wire.ReservationRequest,
+    wire.Participant,
+    wire.Reservation,
+    wire.DeviceActivity,
+    wire.ActivityReport,
+)
 _STR = {"type": "string"}
-_INT_OR_NULL = {"type": "integer", "nullable": True}
 _TIME = {"type": "string", "format": "date-time"}
-_TIME_OR_NULL = {"type": "string", "format": "date-time", "nullable": True}
+_OBJECT = {"type": "object"}
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def type_schema(hint: Any) -> dict[str, Any]:
+    """The schema of a type hint of a wire type's field."""
+    origin = get_origin(hint)
+    if isinstance(hint, type) and issubclass(hint, wire.Wire):
+        return _ref(hint.__name__)
+    if origin is list:
+        return {"type": "array", "items": type_schema(get_args(hint)[0])}
+    if origin is dict:
+        item = get_args(hint)[1]
+        return (
+            dict(_OBJECT) if item is Any else {**_OBJECT, "additionalProperties": type_schema(item)}
+        )
+    names = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    return {"type": names[hint]} if hint in names else {}
+
+
+def schema_of(cls: type[wire.Wire]) -> dict[str, Any]:
+    """An object schema from a wire dataclass: its fields, types, defaults and rules."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for f in dataclasses.fields(cls):
+        hint, nullable = wire.optional(wire.hints(cls)[f.name])
+        prop = type_schema(hint)
+        prop.update(f.metadata.get("schema", {}))
+        if nullable:
+            prop = (
+                {"allOf": [prop], "nullable": True} if "$ref" in prop else prop | {"nullable": True}
+            )
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            required.append(f.name)
+        elif f.default not in (dataclasses.MISSING, None):
+            prop["default"] = f.default
+        properties[f.name] = prop
+    body: dict[str, Any] = {"type": "object", "properties": properties}
+    if cls.__doc__:
+        body["description"] = " ".join(cls.__doc__.split())
+    if required:
+        body["required"] = required
+    return body
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
@@ -31,301 +94,119 @@ _ERRORS = {
 }
 
 
-def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"summary": summary, "responses": {**responses, **_ERRORS}, **extra}
+def _op(
+    summary: str,
+    answer: dict[str, Any] | None,
+    body: str | None = None,
+    query: dict[str, dict[str, Any]] | None = None,
+    status: str = "200",
+) -> dict[str, Any]:
+    """One operation: its answer schema (None: no content), request body type, query."""
+    responses = {status: _json(answer) if answer is not None else {"description": "Done"}}
+    op: dict[str, Any] = {"summary": summary, "responses": {**responses, **_ERRORS}}
+    if body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+    if query:
+        op["parameters"] = [
+            {"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in query.items()
+        ]
+    return op
 
 
-def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema,
-        "description": description,
-    }
+def _path(name: str) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "path", "required": True, "schema": _STR}]
 
 
-def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": _STR}
-
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {"type": "object", "properties": {"message": _STR}, "required": ["message"]},
-    "AdmissionRequest": {
-        "type": "object",
-        "required": ["user", "flavor"],
-        "properties": {
-            "user": {"type": "string", "minLength": 1},
-            "server": {"type": "string", "default": ""},
-            "flavor": {"type": "string", "minLength": 1},
-            "count": {
-                "type": "integer",
-                "minimum": 0,
-                "maximum": 64,
-                "description": "Devices: 0 for a flavor without an accelerator (its default), "
-                "1 to 64 otherwise (default 1).",
-            },
-            "wait": {"type": "boolean", "default": False},
-        },
-    },
-    "Lease": {
-        "type": "object",
-        "properties": {
-            "id": _STR,
-            "user": _STR,
-            "server": _STR,
-            "flavor": _STR,
-            "count": {"type": "integer"},
-            "group": {"type": "string", "nullable": True},
-            "reservation": {"type": "string", "nullable": True},
-            "tolerations": {"type": "array", "items": {"type": "object"}},
-            "node_selector": {"type": "object", "additionalProperties": _STR},
-            "priority_class_name": {"type": "string", "nullable": True},
-            "labels": {"type": "object", "additionalProperties": _STR},
-            "started_at": _TIME,
-            "expires_at": _TIME_OR_NULL,
-            "bound": {"type": "object", "nullable": True},
-            "ended_at": _TIME_OR_NULL,
-            "end_reason": {"type": "string", "nullable": True},
-            "end_message": {"type": "string", "nullable": True},
-        },
-    },
-    "Granted": {
-        "type": "object",
-        "properties": {"granted": {"type": "boolean", "enum": [True]}, "lease": _ref("Lease")},
-    },
-    "Refused": {
-        "type": "object",
-        "properties": {
-            "granted": {"type": "boolean", "enum": [False]},
-            "reason": {"type": "string", "enum": list(REASONS)},
-            "message": _STR,
-            "in_use": {
-                "type": "object",
-                "properties": {
-                    "user": {"type": "integer"},
-                    "group": {"type": "integer"},
-                    "group_quota": _INT_OR_NULL,
-                    "user_cap": _INT_OR_NULL,
-                    "free": _INT_OR_NULL,
-                },
-            },
-            "queue_position": _INT_OR_NULL,
-            "queue_length": _INT_OR_NULL,
-            "retry_after_seconds": _INT_OR_NULL,
-        },
-    },
-    "Bind": {
-        "type": "object",
-        "required": ["namespace", "pod"],
-        "properties": {
-            "namespace": {"type": "string", "minLength": 1},
-            "pod": {"type": "string", "minLength": 1},
-        },
-    },
-    "Entitlements": {
-        "type": "object",
-        "properties": {
-            "flavors": {
-                "type": "object",
-                "additionalProperties": {
-                    "type": "object",
-                    "properties": {
-                        "allowed": {"type": "boolean"},
-                        "reason": {"type": "string", "nullable": True},
-                        "message": {"type": "string", "nullable": True},
-                        "user_in_use": {"type": "integer"},
-                        "user_cap": _INT_OR_NULL,
-                        "group_quota_remaining": _INT_OR_NULL,
-                        "reservation": {"type": "object", "nullable": True},
-                        "queue_position": _INT_OR_NULL,
-                    },
-                },
-            }
-        },
-    },
-    "ReservationRequest": {
-        "type": "object",
-        "required": ["group", "flavor", "start", "end"],
-        "properties": {
-            "name": _STR,
-            "group": {"type": "string", "minLength": 1},
-            "flavor": {"type": "string", "minLength": 1},
-            "count": {"type": "integer", "minimum": 1, "maximum": 100000},
-            "per_member": {"type": "boolean", "default": False},
-            "start": _TIME,
-            "end": _TIME,
-        },
-    },
-    "Reservation": {
-        "type": "object",
-        "properties": {
-            "id": _STR,
-            "name": _STR,
-            "group": _STR,
-            "flavor": _STR,
-            "count": _INT_OR_NULL,
-            "per_member": {"type": "boolean"},
-            "start": _TIME,
-            "end": _TIME,
-            "active": {"type": "boolean"},
-            "size": {"type": "integer"},
-            "claimed": {"type": "integer"},
-            "unclaimed": {"type": "integer"},
-            "participants": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-    "Activity": {
-        "type": "object",
-        "required": ["server", "devices"],
-        "properties": {
-            "server": _STR,
-            "user": _STR,
-            "timestamp": _TIME,
-            "devices": {
-                "type": "array",
-                "maxItems": 64,
-                "items": {
-                    "type": "object",
-                    "required": ["busy"],
-                    "properties": {
-                        "uuid": _STR,
-                        "kind": {"type": "string", "enum": ["gpu", "mig"]},
-                        "busy": {"type": "boolean"},
-                        "utilization_avg": {
-                            "type": "number",
-                            "nullable": True,
-                            "minimum": 0,
-                            "maximum": 100,
-                        },
-                        "memory_used_bytes": {"type": "integer", "nullable": True, "minimum": 0},
-                    },
-                },
-            },
-        },
-    },
-}
+def _list(key: str, item: str) -> dict[str, Any]:
+    return {"type": "object", "properties": {key: {"type": "array", "items": _ref(item)}}}
 
 
 def openapi_document(prefix: str) -> dict[str, Any]:
     """The document, with the service's URL prefix as its server."""
-    ok = {"description": "Done"}
+    usage_answer = {
+        "description": "Usage",
+        "content": {"application/json": {"schema": _OBJECT}, "text/csv": {"schema": _STR}},
+    }
+    usage = _op(
+        "Device-hours for a period (JSON or CSV)",
+        None,
+        query={
+            "start": _TIME,
+            "end": _TIME,
+            "group_by": {"type": "string", "enum": ["user", "group", "flavor"]},
+            "format": {"type": "string", "enum": ["json", "csv"]},
+            "user": _STR,
+            "group": _STR,
+        },
+    )
+    usage["responses"]["200"] = usage_answer
     paths: dict[str, Any] = {
         "/admissions": {
             "post": _op(
                 "Ask for a lease (scope custom:accelhub:admit)",
-                {"200": _json({"oneOf": [_ref("Granted"), _ref("Refused")]})},
-                requestBody={
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("AdmissionRequest")}},
-                },
+                {"oneOf": [_ref("Granted"), _ref("Refusal")]},
+                body="AdmissionRequest",
             )
         },
         "/leases": {
             "get": _op(
                 "Leases: your own; any user's for admins and the spawner",
-                {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {"leases": {"type": "array", "items": _ref("Lease")}},
-                        }
-                    )
-                },
-                parameters=[_query("user", _STR), _query("active", {"type": "boolean"})],
+                _list("leases", "Lease"),
+                query={"user": _STR, "active": {"type": "boolean"}},
             )
         },
         "/leases/{lease_id}": {
-            "parameters": [_path("lease_id")],
-            "get": _op("One lease", {"200": _json(_ref("Lease"))}),
-            "delete": _op("Release a lease (idempotent)", {"204": ok}),
+            "parameters": _path("lease_id"),
+            "get": _op("One lease", _ref("Lease")),
+            "delete": _op("Release a lease (idempotent)", None, status="204"),
         },
         "/leases/{lease_id}/bind": {
-            "parameters": [_path("lease_id")],
-            "post": _op(
-                "Record the pod holding a lease",
-                {"200": _json(_ref("Lease"))},
-                requestBody={
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("Bind")}},
-                },
-            ),
+            "parameters": _path("lease_id"),
+            "post": _op("Record the pod holding a lease", _ref("Lease"), body="BindRequest"),
         },
         "/users/{user}/entitlements": {
-            "parameters": [_path("user")],
-            "get": _op(
-                "What the user may start now, per flavor", {"200": _json(_ref("Entitlements"))}
-            ),
+            "parameters": _path("user"),
+            "get": _op("What the user may start now, per flavor", _ref("Entitlements")),
         },
         "/queue": {
-            "get": _op(
-                "Waiting lines",
-                {"200": _json({"type": "object"})},
-                parameters=[_query("flavor", _STR)],
-            ),
+            "get": _op("Waiting lines", _ref("Queue"), query={"flavor": _STR}),
             "delete": _op(
                 "Leave a line",
-                {"204": ok},
-                parameters=[_query("user", _STR), _query("server", _STR), _query("flavor", _STR)],
+                None,
+                query={"user": _STR, "server": _STR, "flavor": _STR},
+                status="204",
             ),
         },
         "/reservations": {
             "get": _op(
                 "Reservations you may see",
-                {"200": _json({"type": "object"})},
-                parameters=[_query("group", _STR)],
+                _list("reservations", "Reservation"),
+                query={"group": _STR},
             ),
             "post": _op(
                 "Reserve devices for a group (admins, the group's organisers)",
-                {"201": _json(_ref("Reservation"))},
-                requestBody={
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("ReservationRequest")}},
-                },
+                _ref("Reservation"),
+                body="ReservationRequest",
+                status="201",
             ),
         },
         "/reservations/{reservation_id}": {
-            "parameters": [_path("reservation_id")],
-            "get": _op(
-                "One reservation (with participants for organisers)",
-                {"200": _json(_ref("Reservation"))},
-            ),
-            "delete": _op("Cancel a reservation", {"204": ok}),
+            "parameters": _path("reservation_id"),
+            "get": _op("One reservation (with participants for organisers)", _ref("Reservation")),
+            "delete": _op("Cancel a reservation", None, status="204"),
         },
-        "/usage": {
-            "get": _op(
-                "Device-hours for a period (JSON or CSV)",
-                {
-                    "200": {
-                        "description": "Usage",
-                        "content": {
-                            "application/json": {"schema": {"type": "object"}},
-                            "text/csv": {"schema": _STR},
-                        },
-                    }
-                },
-                parameters=[
-                    _query("start", _TIME),
-                    _query("end", _TIME),
-                    _query("group_by", {"type": "string", "enum": ["user", "group", "flavor"]}),
-                    _query("format", {"type": "string", "enum": ["json", "csv"]}),
-                    _query("user", _STR),
-                    _query("group", _STR),
-                ],
-            )
-        },
+        "/usage": {"get": usage},
         "/activity": {
             "post": _op(
-                "GPU activity of a server (the user's own token)",
-                {"200": _json({"type": "object"})},
-                requestBody={
-                    "required": True,
-                    "content": {"application/json": {"schema": _ref("Activity")}},
-                },
+                "GPU activity of a server (the user's own token)", _OBJECT, body="ActivityReport"
             )
         },
-        "/flavors": {"get": _op("Flavors and live use", {"200": _json({"type": "object"})})},
-        "/policy": {"get": _op("Quotas and groups (admins)", {"200": _json({"type": "object"})})},
+        "/flavors": {"get": _op("Flavors and live use", _OBJECT)},
+        "/policy": {"get": _op("Quotas and groups (admins)", _OBJECT)},
     }
     return {
         "openapi": "3.0.3",
@@ -337,7 +218,7 @@ def openapi_document(prefix: str) -> dict[str, Any]:
         },
         "servers": [{"url": prefix + "api/v1"}],
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {cls.__name__: schema_of(cls) for cls in TYPES},
             "securitySchemes": {
                 "hubToken": {"type": "apiKey", "in": "header", "name": "Authorization"}
             },

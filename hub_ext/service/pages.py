@@ -7,6 +7,7 @@ from typing import Any
 
 from tornado import web
 
+from . import views
 from .accounting import usage
 from .base import BaseHandler
 from .shape import lease_json
@@ -67,7 +68,7 @@ class MePage(PageHandler):
         rows = await usage(
             core.store, now - timedelta(days=30), now, "flavor", now, users={principal.name}
         )
-        entitlements = await core.entitlements(principal.name)
+        entitlements = (await views.entitlements(core, principal.name)).to_json()
         notices = [
             status
             for (user, _server), status in self.app.reclaimer.reclaimed.items()
@@ -81,7 +82,7 @@ class MePage(PageHandler):
             leases=leases,
             usage=rows,
             entitlements=entitlements["flavors"],
-            queue=core.queue_json(user=principal.name),
+            queue=[q.to_json() for q in views.queue_entries(core, user=principal.name)],
             notices=notices,
         )
 
@@ -97,7 +98,7 @@ class OrganiserPage(PageHandler):
         for res in core.ledger.reservations.values():
             if not principal.organises(res.group):
                 continue
-            body = await core.reservation_json(res)
+            body = (await views.reservation(core, res)).to_json()
             info = await core.directory.group(res.group)
             claimed = {
                 lease.user
@@ -140,7 +141,9 @@ class AdminPage(PageHandler):
                     },
                 }
             )
-        reservations = [await core.reservation_json(r) for r in core.ledger.reservations.values()]
+        reservations = [
+            (await views.reservation(core, r)).to_json() for r in core.ledger.reservations.values()
+        ]
         self.page(
             "admin.html",
             flavors=self.flavor_rows(),
@@ -148,5 +151,5 @@ class AdminPage(PageHandler):
             default_quota=core.policy.default_quota,
             reservations=reservations,
             leases=[lease_json(lease) for lease in core.ledger.leases.values()],
-            queue=core.queue_json(),
+            queue=[q.to_json() for q in views.queue_entries(core)],
         )

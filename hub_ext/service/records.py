@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from .timeutil import iso
-
 
 class FlavorLike(Protocol):
     """What the service needs from a catalog flavor."""
@@ -77,25 +75,6 @@ class Reservation:
     def size(self, members: int) -> int:
         """Devices held: one per member, or the fixed count."""
         return members if self.per_member else int(self.count or 0)
-
-    def to_json(self, members: int, claimed: int, now: datetime) -> dict[str, Any]:
-        size = self.size(members)
-        return {
-            "id": self.id,
-            "name": self.name,
-            "group": self.group,
-            "flavor": self.flavor,
-            "count": self.count,
-            "per_member": self.per_member,
-            "start": iso(self.start),
-            "end": iso(self.end),
-            "created_by": self.created_by,
-            "created_at": iso(self.created_at),
-            "active": self.active(now),
-            "size": size,
-            "claimed": claimed,
-            "unclaimed": max(size - claimed, 0) if self.active(now) else 0,
-        }
 
 
 @dataclass

@@ -7,8 +7,8 @@ from typing import Any
 
 from ..admission import LeaseDecision
 from ..catalog import Flavor
+from ..contract import WAITABLE
 from ..inventory import FlavorCounts
-from ..service.ledger import WAITABLE
 
 UNIT = {"cpu": "CPU core", "gpu": "GPU", "mig": "slice", "fpga": "FPGA card"}
 

@@ -7,12 +7,9 @@ from typing import Any
 from kubernetes_asyncio.client import V1EnvVar, V1ResourceRequirements, V1Toleration
 
 from ..admission import LeaseDecision
+from ..contract import FLAVOR_LABEL, KIND_LABEL, LEASE_LABEL
 from ..quantity import ceil
 from .options import Selection
-
-FLAVOR_LABEL = "accelhub.io/flavor"
-LEASE_LABEL = "accelhub.io/lease"
-KIND_LABEL = "accelhub.io/kind"
 
 
 def cpu_quantity(cores: float) -> str:

@@ -274,8 +274,8 @@ async def burst(participants: int = 200, reserved: int = 200) -> int:
     """200 participants spawn at once while the cluster is otherwise full."""
     from kubernetes_asyncio import client
 
+    from hub_ext.contract import PLACEHOLDER_LABEL, RESERVATION_LABEL
     from hub_ext.service.kube import KubeCluster
-    from hub_ext.service.shape import PLACEHOLDER_LABEL
     from tests.devstack.conftest import start_devstack, stop_devstack
     from tests.service.helpers import lease_pod
 
@@ -369,12 +369,12 @@ async def burst(participants: int = 200, reserved: int = 200) -> int:
 
             granted = await asyncio.gather(*(participant(u) for u in members))
             admitted_seconds = time.perf_counter() - t1
-            while await running("accelhub.io/reservation") < sum(granted):
+            while await running(RESERVATION_LABEL) < sum(granted):
                 await asyncio.sleep(0.5)
                 if time.perf_counter() - t1 > 300:
                     break
             all_running = time.perf_counter() - t1
-            participants_running = await running("accelhub.io/reservation")
+            participants_running = await running(RESERVATION_LABEL)
             nodes = (await api.list_node()).items
             pods = (await api.list_pod_for_all_namespaces()).items
             over = 0

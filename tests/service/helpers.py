@@ -13,7 +13,7 @@ from hub_ext.service.core import AdmissionCore
 from hub_ext.service.directory import GroupInfo, StaticDirectory
 from hub_ext.service.policy import QuotaPolicy
 from hub_ext.service.records import Capacity, Lease
-from hub_ext.service.shape import lease_labels
+from hub_ext.service.shape import labels_of
 from hub_ext.service.store import Repository
 
 
@@ -116,7 +116,7 @@ def lease_pod(
         "kind": "Pod",
         "metadata": {
             "name": name or f"jupyter-{lease.user}",
-            "labels": lease_labels(lease),
+            "labels": labels_of(lease),
             "annotations": {
                 "hub.jupyter.org/username": lease.user,
                 "hub.jupyter.org/servername": lease.server,

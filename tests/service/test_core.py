@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub_ext.service import views
 from hub_ext.service.ledger import Grant, Refusal
 from hub_ext.service.store import Repository
 from tests.service.helpers import Clock, FixedCapacity, make_core
@@ -24,7 +25,7 @@ async def test_quota_refusal_names_reason_and_use(engine: AsyncEngine) -> None:
     refused = await core.admit("cy", "", "a100", 1)
     assert isinstance(refused, Refusal)
     assert refused.reason == "quota"
-    assert refused.in_use["group"] == 2 and refused.in_use["group_quota"] == 2
+    assert refused.in_use.group == 2 and refused.in_use.group_quota == 2
     assert "physics" in refused.message and refused.retry_after_seconds
 
 
@@ -37,7 +38,13 @@ async def test_per_user_cap_and_idempotence(engine: AsyncEngine) -> None:
     assert again.reused and again.lease.id == first.lease.id
     capped = await core.admit("ada", "second", "a100", 1)
     assert isinstance(capped, Refusal) and capped.reason == "user_cap"
-    assert capped.in_use == {"user": 1, "group": 1, "group_quota": 2, "user_cap": 1, "free": None}
+    assert capped.in_use.to_json() == {
+        "user": 1,
+        "group": 1,
+        "group_quota": 2,
+        "user_cap": 1,
+        "free": None,
+    }
 
 
 async def test_default_quota_for_users_in_no_group(engine: AsyncEngine) -> None:
@@ -56,7 +63,7 @@ async def test_group_properties_override_config(engine: AsyncEngine) -> None:
     await core.load()
     assert isinstance(await core.admit("ada", "", "a100", 1), Grant)
     refused = await core.admit("bob", "", "a100", 1)
-    assert isinstance(refused, Refusal) and refused.in_use["group_quota"] == 1
+    assert isinstance(refused, Refusal) and refused.in_use.group_quota == 1
 
 
 async def test_reservation_guarantees_participants_and_refuses_outsiders(
@@ -72,7 +79,7 @@ async def test_reservation_guarantees_participants_and_refuses_outsiders(
     res = await core.create_reservation(
         "hackathon", "hack", "a100", None, True, T0, T0 + timedelta(hours=2), "org"
     )
-    assert (await core.reservation_json(res))["unclaimed"] == 3
+    assert (await views.reservation(core, res)).unclaimed == 3
     # one device is free for everyone else; the other three are held.
     assert isinstance(await core.admit("ada", "", "a100", 1), Grant)
     outsider = await core.admit("bob", "", "a100", 1)
@@ -81,7 +88,7 @@ async def test_reservation_guarantees_participants_and_refuses_outsiders(
         granted = await core.admit(user, "", "a100", 1)
         assert isinstance(granted, Grant) and granted.lease.reservation_id == res.id
         assert granted.lease.expires_at == T0 + timedelta(hours=2)
-    assert (await core.reservation_json(res))["unclaimed"] == 0
+    assert (await views.reservation(core, res)).unclaimed == 0
     # Expiry: at the end the reserved leases end and the capacity is free again.
     clock.now = T0 + timedelta(hours=2, seconds=1)
     ended = await core.expire()

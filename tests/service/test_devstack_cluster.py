@@ -16,11 +16,11 @@ from kubernetes_asyncio import client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_ext.catalog import Flavor
+from hub_ext.contract import PLACEHOLDER_LABEL
 from hub_ext.service.core import AdmissionCore
 from hub_ext.service.kube import KubeCluster
 from hub_ext.service.ledger import Grant, Refusal
 from hub_ext.service.records import Lease
-from hub_ext.service.shape import PLACEHOLDER_LABEL
 from hub_ext.service.store import Repository, make_engine, migrate
 from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
 from tests.service.helpers import directory, lease_pod, policy

@@ -14,6 +14,7 @@ from traitlets.config import Config
 from hub_ext.admission import AdmissionPolicy, AdmissionUnavailable, ServicePolicy
 from hub_ext.capacity import NO_QUOTAS, CapacityPolicy, admission_notice
 from hub_ext.catalog import AI_INFN_CATALOG, AcceleratorCatalog
+from hub_ext.contract import Granted, Lease
 from hub_ext.inventory import ClusterInventory
 from tests.helpers.net import free_port
 from tests.spawner.test_inventory_state import node, pod
@@ -120,20 +121,22 @@ async def service() -> AsyncIterator[tuple[FakeService, str]]:
 async def test_service_policy_grant_bind_release(service: tuple[FakeService, str]) -> None:
     svc, url = service
     policy = ServicePolicy(url=url, token="secret")
-    svc.answer = {
-        "granted": True,
-        "lease": {
-            "id": "L1",
-            "tolerations": [{"key": "accelhub.io/reservation", "operator": "Exists"}],
-            "node_selector": {"zone": "a"},
-            "priority_class_name": "interactive-high",
-            "labels": {"accelhub.io/reservation": "hack"},
-            "reservation": {"id": "R1", "name": "hack", "group": "hackers", "ends_at": "x"},
-        },
-    }
+    svc.answer = Granted(  # written as the service writes it: through the contract
+        Lease(
+            id="L1",
+            group="hackers",
+            reservation="R1",
+            tolerations=[{"key": "accelhub.io/reservation", "operator": "Exists"}],
+            node_selector={"zone": "a"},
+            priority_class_name="interactive-high",
+            labels={"accelhub.io/reservation": "R1"},
+        )
+    ).to_json()
     decision = await policy.request_lease("ada", ["physics"], "", MIG, 1, True)
     assert decision.granted and decision.lease_id == "L1"
-    assert decision.reservation is not None and decision.reservation.group == "hackers"
+    assert decision.reservation is not None
+    assert (decision.reservation.id, decision.reservation.group) == ("R1", "hackers")
+    assert decision.node_selector == {"zone": "a"}
     assert decision.priority_class_name == "interactive-high"
     method, path, (body, auth) = svc.calls[-1]
     assert (method, path) == ("POST", "/services/accelhub/api/v1/admissions")
