@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..contract import Participant
+from ..contract import Participant, ReservationRequest
 from . import views
-from .base import APIError, APIHandler, field
+from .base import APIError, APIHandler
 from .core import ReservationError
 from .timeutil import parse_time
 
@@ -29,24 +29,23 @@ class ReservationsHandler(APIHandler):
 
     async def post(self) -> None:
         principal = self.need_principal()
-        data = self.body_json()
-        group = field(data, "group", str, nonempty=True)
-        if not principal.organises(group):
-            raise self.forbid(f"You do not organise the group {group!r}.")
-        flavor = field(data, "flavor", str, nonempty=True)
-        per_member = field(data, "per_member", bool, False)
-        count = field(data, "count", int, None)
-        if count is not None and (count < 1 or count > 100000):
-            raise APIError(422, "The field 'count' must be between 1 and 100000.")
-        name = field(data, "name", str, "")
+        ask = self.body_as(ReservationRequest)
+        if not principal.organises(ask.group):
+            raise self.forbid(f"You do not organise the group {ask.group!r}.")
         try:
-            start = parse_time(field(data, "start", str, nonempty=True))
-            end = parse_time(field(data, "end", str, nonempty=True))
+            start, end = parse_time(ask.start), parse_time(ask.end)
         except (ValueError, OverflowError):
             raise APIError(422, "Give 'start' and 'end' as ISO 8601 timestamps.") from None
         try:
             res = await self.core.create_reservation(
-                name, group, flavor, count, per_member, start, end, principal.name
+                ask.name,
+                ask.group,
+                ask.flavor,
+                ask.count,
+                ask.per_member,
+                start,
+                end,
+                principal.name,
             )
         except ReservationError as error:
             raise APIError(409 if "reserved" in str(error) else 422, str(error)) from None
