@@ -29,7 +29,8 @@ from .api_leases import (
 )
 from .api_reservations import ReservationHandler, ReservationsHandler
 from .api_usage import ActivityHandler, UsageHandler
-from .core import AdmissionCore, CapacitySource, StaticCapacity
+from .capacity_sources import CapacitySource, StaticCapacity
+from .core import AdmissionCore
 from .directory import GroupDirectory
 from .hubapi import HubClient
 from .metrics import Metrics

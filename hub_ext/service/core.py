@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from .capacity_sources import CapacitySource, NoCapacity
 from .directory import GroupDirectory
 from .ledger import WAITABLE, Decision, Grant, Ledger, Refusal, Request, decide, new_id
 from .policy import QuotaPolicy
@@ -17,30 +18,6 @@ from .store import Repository
 from .timeutil import utcnow
 
 log = logging.getLogger("accelhub.service")
-
-
-class CapacitySource(Protocol):
-    """Devices per flavor in the cluster (None when unknown)."""
-
-    def capacity(self, flavor: str) -> Capacity | None: ...
-
-
-class NoCapacity:
-    """Capacity unknown: only quotas and reservations limit admission."""
-
-    def capacity(self, flavor: str) -> Capacity | None:
-        return None
-
-
-class StaticCapacity:
-    """Fixed device totals per flavor (from config), for running without Kubernetes."""
-
-    def __init__(self, totals: dict[str, int]) -> None:
-        self.totals = totals
-
-    def capacity(self, flavor: str) -> Capacity | None:
-        total = self.totals.get(flavor)
-        return None if total is None else Capacity(total)
 
 
 class Observer(Protocol):

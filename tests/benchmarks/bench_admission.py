@@ -11,8 +11,8 @@ the same machine (this machine's speed drifts by 2x within minutes):
 - writer (the baseline): the same core with its lease writes committed by the group-commit
   writer thread the service used before (``baseline_writer.py``).
 
-Goals: zero over-allocation always; p99 at 50 concurrent clients small against a spawn (which
-takes seconds): under 50 ms.
+Goals: zero over-allocation always; p99 at 50 concurrent clients under 5% of a 5-second spawn
+(250 ms), so that admission is not what users wait for.
 Run: python tests/benchmarks/bench_admission.py [--seconds S] [--rounds N] [--levels 1,50]
 [--no-burst]
 """
@@ -39,7 +39,8 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from hub_ext.catalog import Flavor  # noqa: E402
-from hub_ext.service.core import AdmissionCore, StaticCapacity  # noqa: E402
+from hub_ext.service.capacity_sources import StaticCapacity  # noqa: E402
+from hub_ext.service.core import AdmissionCore  # noqa: E402
 from hub_ext.service.directory import GroupInfo, StaticDirectory  # noqa: E402
 from hub_ext.service.ledger import Grant  # noqa: E402
 from hub_ext.service.policy import QuotaPolicy  # noqa: E402
@@ -50,7 +51,7 @@ from tests.benchmarks.baseline_writer import WriterRepository  # noqa: E402
 USERS = 10_000
 GROUPS = 500
 GROUP_DEVICES = 4
-GOAL_P99_MS = 50.0
+GOAL_P99_MS = 250.0  # 5% of a 5-second spawn
 DESIGNS = ("repository", "writer")
 CAPACITY = {"a100": 300, "t4": 300, "rtx5000": 300}
 USER_NAMES = [f"user{u}" for u in range(USERS)]
