@@ -268,5 +268,4 @@ async def test_a_lease_no_pod_claims_ends_after_the_bind_grace(
         assert isinstance(again, Grant), again
         await core.release(again.lease.id, "test", "done")
     finally:
-        await core.stop()
         await cluster.stop()
