@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+import yaml
+
 from devstack.apiserver.server import ApiServer
 from devstack.apiserver.store import ObjectStore
 from devstack.cluster import Cluster, cluster_objects, load_cluster
@@ -31,6 +33,7 @@ from devstack.cluster import Cluster, cluster_objects, load_cluster
 log = logging.getLogger("devstack")
 
 STATE_FILE = "devstack.json"
+BOOTSTRAP_RBAC = Path(__file__).parent / "apiserver" / "bootstrap_rbac.yaml"
 KUBECONFIG_FILE = "kubeconfig"
 # name -> (module, class, whether it takes state_dir)
 CONTROLLERS: dict[str, tuple[str, str, bool]] = {
@@ -167,6 +170,8 @@ class Devstack:
         self.store = ObjectStore(history_size=s.history_size)
         for resource, obj in cluster_objects(self.cluster):
             await self.store.create(resource, obj)
+        for obj in yaml.safe_load_all(BOOTSTRAP_RBAC.read_text()):
+            await self.store.create(f"{obj['kind'].lower()}s", obj)
         tls_files = None
         if s.tls:
             import asyncio

@@ -14,6 +14,67 @@ FieldTable = dict[int, tuple[str, str, str]]
 
 # fmt: off
 MESSAGES: dict[str, FieldTable] = {
+    "authorization.v1.SelfSubjectAccessReview": {
+        1: ("metadata", "meta.ObjectMeta", "one"),
+        2: ("spec", "authorization.v1.SelfSubjectAccessReviewSpec", "one"),
+    },
+    "authorization.v1.SelfSubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "authorization.v1.ResourceAttributes", "one"),
+        2: ("nonResourceAttributes", "authorization.v1.NonResourceAttributes", "one"),
+    },
+    "authorization.v1.ResourceAttributes": {
+        1: ("namespace", "string", "one"),
+        2: ("verb", "string", "one"),
+        3: ("group", "string", "one"),
+        4: ("version", "string", "one"),
+        5: ("resource", "string", "one"),
+        6: ("subresource", "string", "one"),
+        7: ("name", "string", "one"),
+    },
+    "authorization.v1.NonResourceAttributes": {
+        1: ("path", "string", "one"),
+        2: ("verb", "string", "one"),
+    },
+    "rbac.v1.PolicyRule": {
+        1: ("verbs", "string", "list"),
+        2: ("apiGroups", "string", "list"),
+        3: ("resources", "string", "list"),
+        4: ("resourceNames", "string", "list"),
+        5: ("nonResourceURLs", "string", "list"),
+    },
+    "rbac.v1.Role": {
+        1: ("metadata", "meta.ObjectMeta", "one"),
+        2: ("rules", "rbac.v1.PolicyRule", "list"),
+    },
+    "rbac.v1.AggregationRule": {
+        1: ("clusterRoleSelectors", "meta.LabelSelector", "list"),
+    },
+    "rbac.v1.ClusterRole": {
+        1: ("metadata", "meta.ObjectMeta", "one"),
+        2: ("rules", "rbac.v1.PolicyRule", "list"),
+        3: ("aggregationRule", "rbac.v1.AggregationRule", "one"),
+    },
+    "rbac.v1.Subject": {
+        1: ("kind", "string", "one"),
+        2: ("apiGroup", "string", "one"),
+        3: ("name", "string", "one"),
+        4: ("namespace", "string", "one"),
+    },
+    "rbac.v1.RoleRef": {
+        1: ("apiGroup", "string", "one"),
+        2: ("kind", "string", "one"),
+        3: ("name", "string", "one"),
+    },
+    "rbac.v1.RoleBinding": {
+        1: ("metadata", "meta.ObjectMeta", "one"),
+        2: ("subjects", "rbac.v1.Subject", "list"),
+        3: ("roleRef", "rbac.v1.RoleRef", "one"),
+    },
+    "rbac.v1.ClusterRoleBinding": {
+        1: ("metadata", "meta.ObjectMeta", "one"),
+        2: ("subjects", "rbac.v1.Subject", "list"),
+        3: ("roleRef", "rbac.v1.RoleRef", "one"),
+    },
     "authentication.v1.TokenRequest": {
         1: ("metadata", "meta.ObjectMeta", "one"),
         2: ("spec", "authentication.v1.TokenRequestSpec", "one"),

@@ -60,6 +60,14 @@ _KINDS = {
     ("coordination.k8s.io/v1", "Lease"): "coordination.v1.Lease",
     ("events.k8s.io/v1", "Event"): "events.v1.Event",
     ("authentication.k8s.io/v1", "TokenRequest"): "authentication.v1.TokenRequest",
+    (
+        "authorization.k8s.io/v1",
+        "SelfSubjectAccessReview",
+    ): "authorization.v1.SelfSubjectAccessReview",
+    ("rbac.authorization.k8s.io/v1", "Role"): "rbac.v1.Role",
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): "rbac.v1.ClusterRole",
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): "rbac.v1.RoleBinding",
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "rbac.v1.ClusterRoleBinding",
 }
 
 

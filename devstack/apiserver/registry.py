@@ -50,6 +50,7 @@ class ResourceType:
         return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
 
 
+_RBAC = "rbac.authorization.k8s.io"
 _EVENT_FIELDS = (
     "involvedObject.kind",
     "involvedObject.namespace",
@@ -236,6 +237,23 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "coordination.k8s.io", "v1", "Lease", "leases", "lease", True, (), has_generation=False
     ),
+    ResourceType(_RBAC, "v1", "Role", "roles", "role", True, (), has_generation=False),
+    ResourceType(
+        _RBAC, "v1", "ClusterRole", "clusterroles", "clusterrole", False, (), has_generation=False
+    ),
+    ResourceType(
+        _RBAC, "v1", "RoleBinding", "rolebindings", "rolebinding", True, (), has_generation=False
+    ),
+    ResourceType(
+        _RBAC,
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        False,
+        (),
+        has_generation=False,
+    ),
     # Review resources: create-only, answered at once and never stored.
     ResourceType(
         "authorization.k8s.io",
@@ -279,6 +297,7 @@ GROUP_PREFERRED = {
     "coordination.k8s.io": "v1",
     "authorization.k8s.io": "v1",
     "authentication.k8s.io": "v1",
+    _RBAC: "v1",
 }
 
 

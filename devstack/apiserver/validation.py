@@ -46,7 +46,11 @@ VALUE_MSG = (
 )
 
 # Name rules per resource: label for namespaces, DNS-1035 for services, subdomain otherwise.
-_NAME_RULE = {"namespaces": "label", "services": "dns1035"}
+_NAME_RULE = {
+    "namespaces": "label",
+    "services": "dns1035",
+    **dict.fromkeys(("roles", "clusterroles", "rolebindings", "clusterrolebindings"), "path"),
+}
 _FREE_NAMES = {"events"}
 STORAGE_KINDS = ("persistentvolumeclaims", "persistentvolumes", "storageclasses")
 
@@ -96,6 +100,13 @@ def dns1123_subdomain_errors(value: str) -> list[str]:
     if not re.fullmatch(DNS1123_SUBDOMAIN, value):
         errs.append(SUBDOMAIN_MSG)
     return errs
+
+
+def path_segment_errors(value: str) -> list[str]:
+    """Errors for a path segment name (RBAC objects: `system:basic-user` is fine)."""
+    if value in (".", ".."):
+        return [f"may not be '{value}'"]
+    return [f"may not contain '{c}'" for c in "/%" if c in value]
 
 
 def dns1035_label_errors(value: str) -> list[str]:
@@ -154,6 +165,7 @@ def _meta_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
             "label": dns1123_label_errors,
             "dns1035": dns1035_label_errors,
             "subdomain": dns1123_subdomain_errors,
+            "path": path_segment_errors,
         }[rule]
         causes += [invalid_cause("metadata.name", name, e) for e in check(name)]
     labels = md.get("labels") or {}

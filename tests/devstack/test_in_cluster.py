@@ -58,7 +58,15 @@ print(ns, sorted(names))
 """
 
 
+def _let_default_view(ds: RunningDevstack, ns: str) -> None:
+    ds.kubectl(
+        "create", "rolebinding", "default-view", "--clusterrole=view",
+        f"--serviceaccount={ns}:default", "-n", ns,
+    )  # fmt: skip
+
+
 def test_pod_uses_in_cluster_config(devstack: RunningDevstack, ns: str) -> None:
+    _let_default_view(devstack, ns)
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -118,6 +126,7 @@ def test_opting_out_of_the_token_volume(devstack: RunningDevstack, ns: str) -> N
 
 
 def test_token_request_and_kubectl_token(devstack: RunningDevstack, ns: str) -> None:
+    _let_default_view(devstack, ns)
     token = devstack.kubectl("create", "token", "default", "-n", ns).stdout.strip()
     assert token.count(".") == 2
     got = devstack.kubectl("--token", token, "get", "serviceaccounts", "-n", ns, "-o", "name")
