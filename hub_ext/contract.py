@@ -52,6 +52,15 @@ def lease_labels(
 # -- (de)serialisation -------------------------------------------------------------------------
 
 
+# The longest text any request field may hold: the store's columns are String(255).
+MAX_TEXT = 255
+
+
+def text(**extra: Any) -> dict[str, Any]:
+    """Metadata of a request's text field: at most MAX_TEXT characters."""
+    return schema(maxLength=MAX_TEXT, **extra)
+
+
 class ContractError(ValueError):
     """A body that does not match its wire type; the message is a sentence."""
 
@@ -159,6 +168,8 @@ def _check(f: dataclasses.Field[Any], hint: Any, value: Any) -> Any:
     rules = f.metadata.get("schema", {})
     if "minLength" in rules and len(value) < rules["minLength"]:
         raise ContractError(f"The field {f.name!r} must not be empty.")
+    if "maxLength" in rules and len(value) > rules["maxLength"]:
+        raise ContractError(f"The field {f.name!r} is longer than {rules['maxLength']} characters.")
     low, high = rules.get("minimum"), rules.get("maximum")
     if low is not None and high is not None and not low <= value <= high:
         raise ContractError(f"The field {f.name!r} must be between {low} and {high}.")
@@ -176,9 +187,9 @@ def _check(f: dataclasses.Field[Any], hint: Any, value: Any) -> Any:
 class AdmissionRequest(Wire):
     """``POST api/v1/admissions``: a lease for a user's server."""
 
-    user: str = field(metadata=schema(minLength=1))
-    flavor: str = field(metadata=schema(minLength=1))
-    server: str = ""
+    user: str = field(metadata=text(minLength=1))
+    flavor: str = field(metadata=text(minLength=1))
+    server: str = field(default="", metadata=text())
     count: int | None = field(
         default=None,
         metadata=schema(
@@ -195,8 +206,8 @@ class AdmissionRequest(Wire):
 class BindRequest(Wire):
     """``POST api/v1/leases/{id}/bind``: the pod holding a lease."""
 
-    namespace: str = field(metadata=schema(minLength=1))
-    pod: str = field(metadata=schema(minLength=1))
+    namespace: str = field(metadata=text(minLength=1))
+    pod: str = field(metadata=text(minLength=1))
 
 
 @dataclass(frozen=True)
@@ -334,11 +345,11 @@ class Queue(Wire):
 class ReservationRequest(Wire):
     """``POST api/v1/reservations``: devices for a group's members during a window."""
 
-    group: str = field(metadata=schema(minLength=1))
-    flavor: str = field(metadata=schema(minLength=1))
-    start: str = field(metadata=schema(format="date-time", minLength=1))
-    end: str = field(metadata=schema(format="date-time", minLength=1))
-    name: str = ""
+    group: str = field(metadata=text(minLength=1))
+    flavor: str = field(metadata=text(minLength=1))
+    start: str = field(metadata=text(format="date-time", minLength=1))
+    end: str = field(metadata=text(format="date-time", minLength=1))
+    name: str = field(default="", metadata=text())
     count: int | None = field(default=None, metadata=schema(minimum=1, maximum=100000))
     per_member: bool = False
 
@@ -373,7 +384,7 @@ class Reservation(Wire):
 @dataclass(frozen=True)
 class DeviceActivity(Wire):
     busy: bool
-    uuid: str | None = None
+    uuid: str | None = field(default=None, metadata=text())
     kind: str | None = field(default=None, metadata=schema(enum=["gpu", "mig"]))
     utilization_avg: float | None = field(default=None, metadata=schema(minimum=0, maximum=100))
     memory_used_bytes: int | None = field(default=None, metadata=schema(minimum=0))
@@ -383,10 +394,10 @@ class DeviceActivity(Wire):
 class ActivityReport(Wire):
     """``POST api/v1/activity``: GPU activity of a user's server."""
 
-    server: str
+    server: str = field(metadata=text())
     devices: list[DeviceActivity] = field(metadata=schema(maxItems=64))
-    user: str | None = None
-    timestamp: str | None = field(default=None, metadata=schema(format="date-time"))
+    user: str | None = field(default=None, metadata=text())
+    timestamp: str | None = field(default=None, metadata=text(format="date-time"))
 
 
 @dataclass(frozen=True)

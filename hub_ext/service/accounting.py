@@ -69,12 +69,25 @@ def usage_document(
     return {"start": iso(start), "end": iso(end), "group_by": group_by, "rows": rows}
 
 
+# Leading characters a spreadsheet reads as a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: formula-like text gets a leading quote."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def usage_csv(rows: list[dict[str, Any]], group_by: str) -> str:
-    """The rows as CSV with a header line."""
+    """The rows as CSV with a header line; names are neutralised against formula injection."""
     out = io.StringIO()
     fields = [group_by, "device_hours", "leases", "busy_device_hours", "gpu_utilization_avg"]
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in fields})
+        writer.writerow({k: cell(row.get(k)) for k in fields})
     return out.getvalue()

@@ -26,11 +26,14 @@ class ActivityTracker:
         self.store = store
         self.servers: dict[tuple[str, str], ServerActivity] = {}
 
-    async def load(self) -> None:
-        """Last busy time per server from the store (after a restart)."""
+    async def load(self, now: datetime) -> None:
+        """Last busy time per server from the store (after a restart). A row from the future
+        (a forged or skewed time stored before reports were timed by the service) counts as
+        now: no stored time keeps a server safe from reclaim."""
         for user, server, last in await self.store.last_busy():
             if last.tzinfo is None:
                 last = last.replace(tzinfo=UTC)
+            last = min(last, now)
             self.servers[(user, server)] = ServerActivity(last_report=last, last_busy=last)
 
     async def report(

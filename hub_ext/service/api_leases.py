@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..contract import AdmissionRequest, BindRequest, Granted, Queue
@@ -12,6 +13,7 @@ from .records import Lease
 from .shape import lease_json, wire_lease
 
 MAX_DEVICES = 64
+LEASE_ID = re.compile(r"[A-Za-z0-9._-]{1,63}")
 
 
 def check_count(slug: str, resource: str | None, count: int) -> None:
@@ -89,9 +91,17 @@ class LeasesHandler(LeaseMixin):
         self.write_json({"leases": [self.lease_body(lease) for lease in leases]})
 
 
+def lease_id_ok(lease_id: str) -> bool:
+    """Whether a path segment can be a lease id (a label value: 63 characters at most)."""
+    return LEASE_ID.fullmatch(lease_id) is not None
+
+
 class LeaseHandler(LeaseMixin):
+    """One lease. Callers who may not see it get the answer of an unknown id (no oracle)."""
+
     async def get(self, lease_id: str) -> None:
-        lease = await self.core.find_lease(lease_id)
+        self.need_principal()
+        lease = await self.core.find_lease(lease_id) if lease_id_ok(lease_id) else None
         if lease is None or not await self.may_see_user(lease.user):
             raise APIError(404, "There is no such lease.")
         self.write_json(self.lease_body(lease))
@@ -99,12 +109,19 @@ class LeaseHandler(LeaseMixin):
     async def delete(self, lease_id: str) -> None:
         principal = self.need_principal()
         lease = self.core.lease(lease_id)
+        if not (principal.admit or principal.admin):
+            if lease is None or not principal.is_user(lease.user):
+                raise APIError(404, "You hold no active lease with that id.")
+            if lease.pod:
+                # The device is in use until the pod ends: forgetting the lease would let
+                # someone else be admitted to it.
+                raise APIError(
+                    409,
+                    f"This lease belongs to your running server (pod {lease.pod}); stop the "
+                    "server to free its devices.",
+                )
         if lease is not None:
-            if not (principal.admit or principal.admin or principal.is_user(lease.user)):
-                raise self.forbid("You may only release your own leases.")
             await self.core.release(lease_id, "released")
-        elif not (principal.admit or principal.admin or principal.user_level):
-            raise self.forbid("You may not release leases.")
         self.set_status(204)
         self.finish()
 

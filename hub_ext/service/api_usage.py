@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from ..contract import MAX_TEXT
 from .accounting import GROUP_BY, usage, usage_csv, usage_document
 from .base import APIError, APIHandler, field
 from .timeutil import parse_time, utcnow
@@ -61,13 +62,13 @@ class ActivityHandler(APIHandler):
     async def post(self) -> None:
         principal = self.need_principal()
         data = self.body_json()
-        user = field(data, "user", str, principal.name)
-        server = field(data, "server", str, "")
+        user = field(data, "user", str, principal.name, max_length=MAX_TEXT)
+        server = field(data, "server", str, "", max_length=MAX_TEXT)
         if not (principal.admin or principal.is_user(user)):
             raise self.forbid("A server may only report its own user's activity.")
         try:
             if data.get("timestamp"):
-                parse_time(field(data, "timestamp", str))
+                parse_time(field(data, "timestamp", str, max_length=MAX_TEXT))
         except (ValueError, OverflowError):
             raise APIError(422, "'timestamp' must be an ISO 8601 timestamp.") from None
         # The service's own clock: a server's clock (or a forged time) must not decide idleness.

@@ -42,6 +42,7 @@ from .store import Repository, make_engine, migrate
 from .timeutil import utcnow
 
 log = logging.getLogger("accelhub.service")
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 
 class AccelhubService(Application):
@@ -94,6 +95,11 @@ class AccelhubService(Application):
     )
     lease_priority_class = Unicode(
         "", config=True, help="PriorityClass for other leased pods ('' = cluster default)."
+    )
+    reservation_max_days = Float(
+        366.0,
+        config=True,
+        help="How far from now (days) a reservation's window may start or end.",
     )
     tick_seconds = Float(5.0, config=True, help="Interval of expiry and waiting-line service.")
     idle_timeout_minutes = Float(
@@ -186,10 +192,11 @@ class AccelhubService(Application):
             retry_hint_seconds=self.retry_hint_seconds,
             queue_hold_seconds=self.queue_hold_seconds,
             queue_stale_seconds=self.queue_stale_seconds,
+            reservation_max_days=self.reservation_max_days,
         )
         await self.core.load()
         self.activity = ActivityTracker(self.store)
-        await self.activity.load()
+        await self.activity.load(utcnow())
         self.reclaimer = Reclaimer(
             self.core,
             self.activity,
@@ -295,7 +302,9 @@ class AccelhubService(Application):
         await self.setup()
         app = self.make_web_app()
         url = urlparse(self.bind_url)
-        server = HTTPServer(app, xheaders=True)
+        # Bodies past this are refused before they are read (a bare 400); handlers answer
+        # anything over base.MAX_BODY_BYTES with a 413 sentence.
+        server = HTTPServer(app, xheaders=True, max_body_size=MAX_REQUEST_BYTES)
         server.listen(url.port or 80, url.hostname or "127.0.0.1")
         log.info("accelhub service listening on %s%s", self.bind_url, self.service_prefix)
         try:

@@ -21,6 +21,8 @@ STORE_UNAVAILABLE = (
     sql_errors.TimeoutError,
 )
 STORE_RETRY_SECONDS = 30
+# The largest JSON body any endpoint reads (an activity report of 64 devices is ~15 KiB).
+MAX_BODY_BYTES = 64 * 1024
 
 
 class APIError(web.HTTPError):
@@ -101,12 +103,21 @@ class APIHandler(BaseHandler):
         return APIError(403, message)
 
     def body_json(self) -> dict[str, Any]:
+        body = self.request.body or b"null"
+        if len(body) > MAX_BODY_BYTES:
+            raise APIError(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
         try:
-            data = json.loads(self.request.body or b"null")
+            data = json.loads(body)
+        except RecursionError:
+            raise APIError(400, "The request body is nested too deeply.") from None
         except (ValueError, UnicodeDecodeError):
-            raise APIError(400, "The request body is not valid JSON.") from None
+            raise APIError(400, "The request body is not valid JSON (UTF-8).") from None
         if not isinstance(data, dict):
             raise APIError(400, "The request body must be a JSON object.")
+        if not storable(data):
+            raise APIError(
+                400, "The request body holds text that cannot be stored (a NUL or lone surrogate)."
+            )
         return data
 
     def body_as(self, wire_type: type[W]) -> W:
@@ -117,8 +128,34 @@ class APIHandler(BaseHandler):
             raise APIError(422, str(error)) from None
 
 
+def storable(data: Any) -> bool:
+    """True unless some string (key or value) holds a NUL or an unpaired surrogate, which
+    neither PostgreSQL nor UTF-8 can hold. Iterative: the nesting depth does not matter."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
 def field(
-    data: dict[str, Any], name: str, kind: type, default: Any = ..., nonempty: bool = False
+    data: dict[str, Any],
+    name: str,
+    kind: type,
+    default: Any = ...,
+    nonempty: bool = False,
+    max_length: int | None = None,
 ) -> Any:
     """A typed field of a JSON body, or a 422 sentence saying what is wrong."""
     if name not in data or data[name] is None:
@@ -132,4 +169,6 @@ def field(
         raise APIError(422, f"The field {name!r} must be a {kind.__name__}.")
     if nonempty and not value:
         raise APIError(422, f"The field {name!r} must not be empty.")
+    if max_length is not None and len(value) > max_length:
+        raise APIError(422, f"The field {name!r} is longer than {max_length} characters.")
     return value

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from .capacity_sources import CapacitySource, NoCapacity
@@ -46,6 +46,7 @@ class AdmissionCore:
         queue_hold_seconds: int = 600,
         queue_stale_seconds: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
+        reservation_max_days: float = 366,
     ) -> None:
         self.store = store
         self.flavors = flavors
@@ -56,6 +57,7 @@ class AdmissionCore:
         self.queue_hold_seconds = queue_hold_seconds
         self.queue_stale_seconds = queue_stale_seconds
         self.clock = clock
+        self.reservation_max_days = reservation_max_days
         self.ledger = Ledger()
         self.observers: list[Observer] = []
         self.on_lease_end: list[Callable[[Lease], Any]] = []
@@ -184,8 +186,6 @@ class AdmissionCore:
 
     def _stale(self, entry: QueueEntry, now: datetime) -> bool:
         """True when the entry's owner stopped asking: its spawner gave up or went away."""
-        from datetime import timedelta
-
         seen = entry.last_seen or entry.enqueued_at
         return now - seen > timedelta(seconds=self.queue_stale_seconds)
 
@@ -242,8 +242,6 @@ class AdmissionCore:
         return granted
 
     def _hold_until(self, start: datetime) -> datetime:
-        from datetime import timedelta
-
         return start + timedelta(seconds=self.queue_hold_seconds)
 
     # -- lease changes ---------------------------------------------------------------
@@ -316,7 +314,11 @@ class AdmissionCore:
                     if lease.reservation_id
                     else "The lease was not claimed by a running server in time."
                 )
-                done = await self.release(lease.id, "expired", message)
+                try:  # one bad lease must not stop expiry for everyone
+                    done = await self.release(lease.id, "expired", message)
+                except Exception:
+                    log.exception("could not expire lease %s", lease.id)
+                    continue
                 if done is not None:
                     ended.append(done)
         for res in list(self.ledger.reservations.values()):
@@ -345,10 +347,18 @@ class AdmissionCore:
         """Hold devices for a group's members during a window."""
         if flavor not in self.flavors:
             raise ReservationError(f"There is no accelerator flavor called {flavor!r}.")
+        if self.flavors[flavor].resource is None:
+            raise ReservationError(f"The flavor {flavor!r} has no accelerator to reserve.")
         if end <= start:
             raise ReservationError("The reservation must end after it starts.")
-        if end <= self.clock():
+        now = self.clock()
+        if end <= now:
             raise ReservationError("The reservation window is already over.")
+        horizon = timedelta(days=self.reservation_max_days)
+        if start < now - horizon or end > now + horizon:
+            raise ReservationError(
+                f"A reservation must lie within {self.reservation_max_days:g} days of now."
+            )
         if not per_member and (count is None or count < 1):
             raise ReservationError("Give a device count of at least 1, or per-member.")
         if await self.directory.group(group) is None:

@@ -87,6 +87,7 @@ class Ledger:
     flavor_used: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     group_used: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     user_used: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    user_total: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     res_claimed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     user_res: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
 
@@ -103,6 +104,7 @@ class Ledger:
         else:
             self.group_used[(lease.group or "", lease.flavor)] += lease.count
             self.user_used[(lease.user, lease.flavor)] += lease.count
+            self.user_total[lease.user] += lease.count
 
     def remove(self, lease_id: str) -> Lease | None:
         """Unbook a lease; None if it was not active."""
@@ -118,7 +120,15 @@ class Ledger:
         else:
             self.group_used[(lease.group or "", lease.flavor)] -= lease.count
             self.user_used[(lease.user, lease.flavor)] -= lease.count
+            self.user_total[lease.user] -= lease.count
         return lease
+
+    def user_holds(self, user: str, flavor: str, scope: str) -> int:
+        """Devices the user holds outside reservations that count against a per-user cap of
+        ``flavor``: of every flavor on every server (scope "all") or of that flavor only."""
+        if scope == "flavor":
+            return self.user_used.get((user, flavor), 0)
+        return self.user_total.get(user, 0)
 
     def active_reservations(self, flavor: str, now: datetime) -> list[Reservation]:
         """Reservations of a flavor whose window is open, ending soonest first."""
@@ -215,7 +225,7 @@ def decide(
             f"{slug} is only offered to the groups {', '.join(sorted(flavor.groups))}.",
             in_use,
         )
-    in_use.user = ledger.user_used.get((user, slug), 0)
+    in_use.user = ledger.user_holds(user, slug, policy.per_user_scope)
     if flavor.resource is None:
         lease = Lease(new_id(), user, server, slug, count, None, None, now)
         return Grant(lease)
@@ -271,9 +281,10 @@ def decide(
     in_use.group = ledger.group_used.get((first_group, slug), 0)
     in_use.group_quota = first_limits.devices
     if cap is not None and in_use.user + count > cap:
+        held = f"{cap} x {slug}" if policy.per_user_scope == "flavor" else f"{cap} devices"
         return Refusal(
             "user_cap",
-            f"You already hold {in_use.user} of your {cap} x {slug}; "
+            f"You already hold {in_use.user} of your {held}; "
             f"stop another server to use more.{one_each}",
             in_use,
             retry_after_seconds=retry_hint,

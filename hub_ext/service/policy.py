@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from traitlets import Dict, Unicode
+from traitlets import CaselessStrEnum, Dict, Unicode
 from traitlets.config import Configurable
 
 
@@ -54,6 +54,14 @@ class QuotaPolicy(Configurable):
         help="""Quota for users in no group with a quota for the flavor:
         {flavor or "*": {"devices": N, "per_user": M}}; `devices` is the pool they share.
         A flavor with no entry here is refused to them.""",
+    )
+    per_user_scope = CaselessStrEnum(
+        ["all", "flavor"],
+        "all",
+        config=True,
+        help="""What a `per_user` cap counts: "all" (default) the devices a user holds across
+        every flavor and named server (outside reservations); "flavor" only those of the
+        flavor asked for, so a user may hold `per_user` devices of each flavor at once.""",
     )
     group_property_key = Unicode(
         "accelhub",

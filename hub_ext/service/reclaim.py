@@ -71,45 +71,57 @@ class Reclaimer:
         return {"state": "warned", "message": state.warning}
 
     async def tick(self, now: datetime) -> list[Lease]:
-        """Warn or stop every idle lease; return the leases reclaimed."""
+        """Warn or stop every idle lease; return the leases reclaimed. One lease that cannot be
+        judged (a bad row) is logged and skipped: reclaim goes on for everyone else."""
         stopped = []
         for lease in list(self.core.ledger.leases.values()):
-            minutes = await self.timeout_for(lease)
-            since = self.idle_since(lease)
-            if minutes is None or since is None:
+            try:
+                released = await self._check(lease, now)
+            except Exception:
+                log.exception("idle check of lease %s failed", lease.id)
                 continue
-            limit = since + timedelta(minutes=minutes)
-            state = self.activity.servers[(lease.user, lease.server)]
-            if now >= limit:
-                message = (
-                    f"Your server was stopped because its {lease.flavor} accelerator had no "
-                    f"activity for {minutes:g} minutes; start it again when you need it."
-                )
-                released = await self.core.release(lease.id, "idle", message)
-                if released is None:
-                    continue
-                self.reclaimed[(lease.user, lease.server)] = {
-                    "state": "stopped",
-                    "message": message,
-                    "at": iso(now),
-                    "lease": lease.id,
-                }
-                try:
-                    await self.stop_server(lease.user, lease.server)
-                except Exception:
-                    log.exception("could not stop idle server %s/%s", lease.user, lease.server)
-                log.info("reclaimed idle %s from %s/%s", lease.flavor, lease.user, lease.server)
+            if released is not None:
                 stopped.append(released)
-                for hook in self.on_reclaim:
-                    hook(released)
-            elif now >= limit - timedelta(minutes=self.warning_minutes) and state.warned_at is None:
+        return stopped
+
+    async def _check(self, lease: Lease, now: datetime) -> Lease | None:
+        """Warn about or stop one lease's server; the lease when it was reclaimed."""
+        minutes = await self.timeout_for(lease)
+        since = self.idle_since(lease)
+        if minutes is None or since is None:
+            return None
+        limit = since + timedelta(minutes=minutes)
+        state = self.activity.servers[(lease.user, lease.server)]
+        if now < limit:
+            if now >= limit - timedelta(minutes=self.warning_minutes) and state.warned_at is None:
                 state.warned_at = now
                 state.warning = (
                     f"Your {lease.flavor} accelerator has been idle since {since:%H:%M} UTC; "
                     f"the server will be stopped at {limit:%H:%M} UTC unless it is used."
                 )
                 log.info("warned %s/%s about an idle %s", lease.user, lease.server, lease.flavor)
-        return stopped
+            return None
+        message = (
+            f"Your server was stopped because its {lease.flavor} accelerator had no "
+            f"activity for {minutes:g} minutes; start it again when you need it."
+        )
+        released = await self.core.release(lease.id, "idle", message)
+        if released is None:
+            return None
+        self.reclaimed[(lease.user, lease.server)] = {
+            "state": "stopped",
+            "message": message,
+            "at": iso(now),
+            "lease": lease.id,
+        }
+        try:
+            await self.stop_server(lease.user, lease.server)
+        except Exception:
+            log.exception("could not stop idle server %s/%s", lease.user, lease.server)
+        log.info("reclaimed idle %s from %s/%s", lease.flavor, lease.user, lease.server)
+        for hook in self.on_reclaim:
+            hook(released)
+        return released
 
     def forget(self, user: str, server: str) -> None:
         self.reclaimed.pop((user, server), None)

@@ -48,7 +48,7 @@ async def entitlements(core: AdmissionCore, user: str) -> wire.Entitlements:
             allowed=isinstance(decision, Grant),
             reason=decision.reason if isinstance(decision, Refusal) else None,
             message=decision.message if isinstance(decision, Refusal) else None,
-            user_in_use=core.ledger.user_used.get((user, slug), 0),
+            user_in_use=core.ledger.user_holds(user, slug, core.policy.per_user_scope),
             user_cap=user_cap,
             group_quota_remaining=remaining,
             reservation=reservation,
