@@ -153,7 +153,11 @@ class Repository:
 
     async def waiting(self) -> list[QueueEntry]:
         """Entries still in line, oldest first."""
-        query = select(QueueRow).where(QueueRow.left_at.is_(None)).order_by(QueueRow.enqueued_at)
+        query = (
+            select(QueueRow)
+            .where(QueueRow.left_at.is_(None))
+            .order_by(QueueRow.enqueued_at, QueueRow.id)
+        )
         async with self._reads() as session:
             return [
                 QueueEntry(row.id, row.user, row.server, row.flavor, row.count, row.enqueued_at)
