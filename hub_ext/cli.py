@@ -15,6 +15,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "devstack": ("devstack.cli", "run the single-machine Kubernetes stand-in"),
     "service": ("hub_ext.service.cli", "run the accelhub hub service"),
     "reservations": ("hub_ext.service.reservations_cli", "manage hackathon reservations"),
+    "manifests": (
+        "hub_ext.manifests",
+        "print the RBAC and PriorityClasses to apply beside the z2jh chart",
+    ),
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes_asyncio import client
+from kubernetes_asyncio import client, config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_ext.catalog import Flavor
@@ -23,6 +23,7 @@ from hub_ext.service.ledger import Grant, Refusal
 from hub_ext.service.records import Lease
 from hub_ext.service.store import Repository, make_engine, migrate
 from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
+from tests.helpers.service_accounts import hub_kubeconfig
 from tests.service.helpers import directory, lease_pod, policy
 
 pytestmark = pytest.mark.integration
@@ -84,9 +85,13 @@ async def store(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 async def make(
     engine: AsyncEngine, ds: RunningDevstack, bind_grace_seconds: int = 3600
 ) -> tuple[AdmissionCore, KubeCluster]:
+    # The service talks to the cluster as the hub's ServiceAccount, bound as admins bind it.
+    kubeconfig = ds.state_dir.parent / "hub-kubeconfig"
+    if not kubeconfig.exists():
+        hub_kubeconfig(ds.kubeconfig, kubeconfig)
     cluster = KubeCluster(
         flavors={"t4": T4},
-        kubeconfig=str(ds.kubeconfig),
+        kubeconfig=str(kubeconfig),
         poll_seconds=0.5,
         reconcile_seconds=3600,
         bind_grace_seconds=bind_grace_seconds,
@@ -117,6 +122,13 @@ async def wait_for(predicate: Any, within: float = 30.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+async def admin_client(ds: RunningDevstack) -> client.ApiClient:
+    """The devstack admin's client: the tests play the hub's part (user pods in `users`)."""
+    cfg = client.Configuration()
+    await config.load_kube_config(config_file=str(ds.kubeconfig), client_configuration=cfg)
+    return client.ApiClient(cfg)
+
+
 async def pods(cluster: KubeCluster, selector: str, namespace: str | None = None) -> list[Any]:
     api: Any = client.CoreV1Api(cluster.api)
     if namespace:
@@ -128,7 +140,8 @@ async def test_reservation_held_by_placeholders_participant_preempts_outsider_re
     small_devstack: RunningDevstack, store: AsyncEngine
 ) -> None:
     core, cluster = await make(store, small_devstack)
-    api: Any = client.CoreV1Api(cluster.api)
+    admin = await admin_client(small_devstack)
+    api: Any = client.CoreV1Api(admin)
     try:
         assert cluster.capacity("t4").total == 4  # type: ignore[union-attr]
         now = datetime.now(UTC)
@@ -196,13 +209,15 @@ async def test_reservation_held_by_placeholders_participant_preempts_outsider_re
         await api.delete_namespaced_pod(sneaky["metadata"]["name"], "users", grace_period_seconds=0)
     finally:
         await cluster.stop()
+        await admin.close()
 
 
 async def test_restart_reconciles_leases_with_running_pods(
     small_devstack: RunningDevstack, store: AsyncEngine
 ) -> None:
     core, cluster = await make(store, small_devstack)
-    api: Any = client.CoreV1Api(cluster.api)
+    admin = await admin_client(small_devstack)
+    api: Any = client.CoreV1Api(admin)
     kept = await core.admit("ada", "kept", "t4", 1)
     gone = await core.admit("bob", "gone", "t4", 1)
     assert isinstance(kept, Grant) and isinstance(gone, Grant)
@@ -214,12 +229,9 @@ async def test_restart_reconciles_leases_with_running_pods(
     await core.bind(gone.lease.id, "users", gone_pod["metadata"]["name"])
     await cluster.stop()
     # While the service is down: one server stops, and a pod appears whose lease is unknown.
-    api_client = client.ApiClient()
-    api2: Any = client.CoreV1Api(api_client)
-    await api2.delete_namespaced_pod(gone_pod["metadata"]["name"], "users", grace_period_seconds=0)
+    await api.delete_namespaced_pod(gone_pod["metadata"]["name"], "users", grace_period_seconds=0)
     orphan = pod_body(unadmitted(uuid.uuid4().hex, "cy"), None)
-    await api2.create_namespaced_pod("users", orphan)
-    await api_client.close()
+    await api.create_namespaced_pod("users", orphan)
 
     async def gone_deleted() -> bool:
         names = {p.metadata.name for p in await pods(cluster2_probe, "accelhub.io/lease")}
@@ -238,11 +250,11 @@ async def test_restart_reconciles_leases_with_running_pods(
         assert ended is not None and ended.end_reason == "server_stopped"
     finally:
         for body in (kept_pod, orphan):
-            probe: Any = client.CoreV1Api(cluster2_probe.api)
-            await probe.delete_namespaced_pod(
+            await api.delete_namespaced_pod(
                 body["metadata"]["name"], "users", grace_period_seconds=0
             )
         await cluster2_probe.stop()
+        await admin.close()
 
 
 def test_unbound_leases_end_after_a_minute_by_default() -> None:

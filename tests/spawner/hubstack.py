@@ -18,6 +18,7 @@ from hub_ext.catalog import AI_INFN_CATALOG
 from tests.conftest import subprocess_env
 from tests.helpers.net import free_port
 from tests.helpers.processes import ServerProcess
+from tests.helpers.service_accounts import hub_kubeconfig
 
 VENV_BIN = Path(sys.executable).parent
 GROUPS: dict[str, Any] = {
@@ -156,8 +157,13 @@ def start_spawner_hub(
     roles: list[dict[str, Any]] | None = None,
     hub_port: int | None = None,
 ) -> SpawnerHub:
-    """Start JupyterHub (and its proxy) and wait until its API answers."""
+    """Start JupyterHub (and its proxy) and wait until its API answers.
+
+    The hub (and the services it runs) talk to the cluster as the `hub` ServiceAccount,
+    bound by the chart's Role and `accelhub manifests` only.
+    """
     state.mkdir(parents=True, exist_ok=True)
+    kubeconfig = hub_kubeconfig(kubeconfig, state / "hub-kubeconfig")
     hub_port, token = hub_port or free_port(), secrets.token_hex(16)
     cfg = write_config(state, kubeconfig, hub_port, token, extra, services, roles)
     env = subprocess_env(KUBECONFIG=str(kubeconfig))

@@ -62,13 +62,6 @@ def test_ai_infn_values_match_the_built_in_catalog() -> None:
     assert set(kinds.values()) == {"mixed", "single"}
 
 
-def test_rbac_manifest_grants_cluster_wide_watch() -> None:
-    docs = list(yaml.safe_load_all((VALUES / "rbac-inventory.yaml").read_text()))
-    role = next(d for d in docs if d["kind"] == "ClusterRole")
-    assert set(role["rules"][0]["resources"]) == {"nodes", "pods"}
-    assert {"list", "watch"} <= set(role["rules"][0]["verbs"])
-
-
 def test_homes_are_per_user_claims_shared_by_all_servers() -> None:
     storage = load("values.yaml")["singleuser"]["storage"]
     assert storage["type"] == "dynamic"
