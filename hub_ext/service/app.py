@@ -34,7 +34,13 @@ from .core import AdmissionCore
 from .directory import GroupDirectory
 from .hubapi import HubClient
 from .metrics import Metrics
-from .misc_handlers import FlavorsHandler, MetricsHandler, OpenAPIHandler, PolicyHandler
+from .misc_handlers import (
+    FlavorsHandler,
+    MetricsHandler,
+    NotFoundHandler,
+    OpenAPIHandler,
+    PolicyHandler,
+)
 from .pages import AdminPage, MePage, OrganiserPage
 from .policy import QuotaPolicy
 from .reclaim import Reclaimer
@@ -296,6 +302,7 @@ class AccelhubService(Application):
             accelhub_core=self.core,
             template_path=os.path.join(os.path.dirname(__file__), "templates"),
             xsrf_cookies=False,
+            default_handler_class=NotFoundHandler,
         )
 
     async def serve(self) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .base import APIHandler, BaseHandler
+from .base import APIError, APIHandler, BaseHandler
 from .openapi import openapi_document
 
 
@@ -83,3 +83,10 @@ class MetricsHandler(BaseHandler):
                 return
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(generate_latest(self.app.metrics.registry))
+
+
+class NotFoundHandler(APIHandler):
+    """Any path no route matches: a 404 sentence like every other error."""
+
+    async def prepare(self) -> None:
+        raise APIError(404, "There is no such page or API path.")

@@ -52,3 +52,23 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         yield running
     finally:
         running.process.stop()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def store_hub(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Hub]:
+    """A real JupyterHub whose service stores on SQLite, then one on the embedded PostgreSQL."""
+    state: Path = tmp_path_factory.mktemp("hub")
+    if request.param == "sqlite":
+        db = f"sqlite:///{state / 'accelhub.sqlite'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        db = server.url(server.create_database())
+    running = start_hub(state / "hub", db)
+    try:
+        yield running
+    finally:
+        running.process.stop()

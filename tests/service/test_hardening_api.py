@@ -5,35 +5,19 @@ oversized fields are 4xx sentences (never a 500)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.service.hubstack import Hub, start_hub
-from tests.service.postgres import PostgresServer
+from tests.service.hubstack import Hub
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def svc(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    """A hub whose service stores on SQLite, then one on the embedded PostgreSQL."""
-    state: Path = tmp_path_factory.mktemp("hub")
-    if request.param == "sqlite":
-        db = f"sqlite:///{state / 'accelhub.sqlite'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        db = server.url(server.create_database())
-    running = start_hub(state / "hub", db)
-    try:
-        yield running
-    finally:
-        running.process.stop()
+@pytest.fixture
+def svc(store_hub: Hub) -> Hub:
+    return store_hub
 
 
 def admit(hub: Hub, user: str, flavor: str, server: str = "") -> dict:
