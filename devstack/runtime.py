@@ -40,10 +40,11 @@ CONTROLLERS: dict[str, tuple[str, str, bool]] = {
     "scheduler": ("devstack.controllers.scheduler", "Scheduler", False),
     "kubelet": ("devstack.controllers.kubelet", "ProcessKubelet", True),
     "jobs": ("devstack.controllers.jobs", "JobController", False),
+    "apps": ("devstack.controllers.apps", "AppsController", False),
     "storage": ("devstack.controllers.storage", "StorageController", True),
     "interlink": ("devstack.controllers.interlink", "InterLinkBridge", True),
 }
-DEFAULT_CONTROLLERS = ("scheduler", "storage", "kubelet", "jobs", "interlink")
+DEFAULT_CONTROLLERS = ("scheduler", "storage", "kubelet", "jobs", "apps", "interlink")
 
 
 class Controller(Protocol):

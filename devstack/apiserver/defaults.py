@@ -7,7 +7,7 @@ import ipaddress
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from devstack.apiserver import storage_kinds
+from devstack.apiserver import apps_kinds, storage_kinds
 from devstack.apiserver.errors import forbidden
 from devstack.apiserver.registry import ResourceType
 from devstack.apiserver.serviceaccounts import token_volume_admission
@@ -150,6 +150,8 @@ def apply_create_defaults(rt: ResourceType, obj: Obj, store: ObjectStore) -> Non
     elif plural == "jobs":
         _job_defaults(obj)
         obj["status"] = {}
+    elif plural in apps_kinds.WORKLOADS:
+        apps_kinds.defaults(plural, obj, pod_spec_defaults)
     elif plural == "namespaces":
         name = obj["metadata"].get("name")
         if isinstance(name, str):
@@ -179,6 +181,8 @@ def apply_update_defaults(rt: ResourceType, new: Obj, old: Obj) -> None:
         pod_spec_defaults(new["spec"])
     elif rt.plural == "jobs":
         _job_defaults(new, uid=old["metadata"].get("uid"))
+    elif rt.plural in apps_kinds.WORKLOADS:
+        apps_kinds.defaults(rt.plural, new, pod_spec_defaults)
     elif rt.plural == "secrets":
         new.setdefault("type", "Opaque")
         _merge_string_data(new)

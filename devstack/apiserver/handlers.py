@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 from tornado.iostream import StreamClosedError
 from tornado.web import RequestHandler
 
-from devstack.apiserver import bodies, gojson, protobuf, rbac, schemas, tables
+from devstack.apiserver import bodies, gojson, protobuf, rbac, scale, schemas, tables
 from devstack.apiserver.authn import authenticate
 from devstack.apiserver.errors import ApiError, bad_request, method_not_allowed, unauthorized
 from devstack.apiserver.events_v1 import to_events_v1
@@ -582,6 +582,8 @@ class ResourceHandler(BaseHandler):
                 },
                 201,
             )
+        elif sub == "scale":
+            await self._scale(method, rt, ns, name)
         elif sub == "token" and method == "POST":
             body = bodies.decode_object(self.request.body, self.request.headers.get("Content-Type"))
             self.send_json(token_request(self.store, ns or "default", name, body), 201)
@@ -609,6 +611,31 @@ class ResourceHandler(BaseHandler):
             self._send_obj(rt, await self.store.replace(rt.plural, new, ns, internal=False))
         else:
             raise method_not_allowed()
+
+    async def _scale(self, method: str, rt: ResourceType, ns: str | None, name: str) -> None:
+        current = self.store.get_raw(rt.plural, name, ns)
+        if method == "GET":
+            self.send_json(scale.scale_of(rt, current))
+            return
+        if method == "PUT":
+            body: Any = bodies.decode_object(
+                self.request.body, self.request.headers.get("Content-Type")
+            )
+        elif method == "PATCH":
+            body, ctype = bodies.decode_patch(
+                self.request.body, self.request.headers.get("Content-Type")
+            )
+            if ctype == "application/json-patch+json":
+                from devstack.apiserver import patch as patching
+
+                body = patching.json_patch(scale.scale_of(rt, current), body)
+        else:
+            raise method_not_allowed()
+        replicas = scale.wanted_replicas(body)
+        updated = await self.store.patch(
+            rt.plural, name, {"spec": {"replicas": replicas}}, "merge", namespace=ns
+        )
+        self.send_json(scale.scale_of(rt, updated))
 
     # ---- watch -----------------------------------------------------------------------
 

@@ -254,6 +254,50 @@ RESOURCES: tuple[ResourceType, ...] = (
         (),
         has_generation=False,
     ),
+    *(
+        ResourceType(
+            "apps",
+            "v1",
+            kind,
+            plural,
+            kind.lower(),
+            True,
+            short,
+            subresources=("status", "scale") if scalable else ("status",),
+            categories=("all",),
+            has_status=True,
+        )
+        for kind, plural, short, scalable in (
+            ("Deployment", "deployments", ("deploy",), True),
+            ("ReplicaSet", "replicasets", ("rs",), True),
+            ("StatefulSet", "statefulsets", ("sts",), True),
+            ("DaemonSet", "daemonsets", ("ds",), False),
+        )
+    ),
+    ResourceType(
+        "",
+        "v1",
+        "ReplicationController",
+        "replicationcontrollers",
+        "replicationcontroller",
+        True,
+        ("rc",),
+        subresources=("status", "scale"),
+        categories=("all",),
+        has_status=True,
+    ),
+    ResourceType(
+        "apiregistration.k8s.io",
+        "v1",
+        "APIService",
+        "apiservices",
+        "apiservice",
+        False,
+        (),
+        subresources=("status",),
+        categories=("api-extensions",),
+        has_status=True,
+    ),
     # Review resources: create-only, answered at once and never stored.
     ResourceType(
         "authorization.k8s.io",
@@ -298,6 +342,8 @@ GROUP_PREFERRED = {
     "authorization.k8s.io": "v1",
     "authentication.k8s.io": "v1",
     _RBAC: "v1",
+    "apps": "v1",
+    "apiregistration.k8s.io": "v1",
 }
 
 

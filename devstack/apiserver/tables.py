@@ -6,6 +6,7 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any
 
+from devstack.apiserver import apps_kinds
 from devstack.apiserver.meta import now, parse_timestamp
 from devstack.apiserver.storage_kinds import is_default_class
 
@@ -323,6 +324,8 @@ COLUMNS: dict[str, list[Column]] = {
         ("Age", "string", age),
     ],
 }
+COLUMNS.update(apps_kinds.columns(age, _name))
+WIDE_AFTER.update(apps_kinds.WIDE_AFTER)
 DEFAULT_COLUMNS: list[Column] = [("Name", "string", _name), ("Age", "string", age)]
 
 

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from devstack.apiserver import storage_kinds
+from devstack.apiserver import apps_kinds, storage_kinds
 from devstack.apiserver.errors import QUANTITY_ERROR, Cause, invalid
 from devstack.apiserver.registry import ResourceType
 from hub_ext.quantity import is_quantity
@@ -319,6 +319,10 @@ def _kind_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
     causes: list[Cause] = []
     if rt.plural == "pods":
         causes += _pod_spec_causes(obj.get("spec"), "spec")
+    elif rt.plural in apps_kinds.WORKLOADS:
+        causes += apps_kinds.causes(rt.plural, obj)
+        template = (obj.get("spec") or {}).get("template") or {}
+        causes += _pod_spec_causes(template.get("spec"), "spec.template.spec")
     elif rt.plural == "jobs":
         spec = obj.get("spec") or {}
         template = spec.get("template") or {}

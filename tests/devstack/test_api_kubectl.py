@@ -258,9 +258,9 @@ def test_typed_create_commands_send_protobuf(devstack_api: RunningDevstack, name
 
 
 def test_unserved_kinds_and_openapi_v2(devstack_api: RunningDevstack) -> None:
-    deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {}\n"
-    res = devstack_api.kubectl("apply", "-f", "-", input=deploy, check=False)
-    assert 'no matches for kind "Deployment" in version "apps/v1"' in res.stderr
+    ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: d}\nspec: {}\n"
+    res = devstack_api.kubectl("apply", "-f", "-", input=ingress, check=False)
+    assert 'no matches for kind "Ingress" in version "networking.k8s.io/v1"' in res.stderr
     # kubectl reads /openapi/v2 as gnostic protobuf for this output format.
     out = devstack_api.kubectl(
         "explain", "pods.spec.restartPolicy", "--output=plaintext-openapiv2"
