@@ -91,6 +91,27 @@ def _condition(old: list[Obj], ctype: str, ok: bool, reason: str, message: str) 
     }
 
 
+async def write_status(
+    store: Any, resource: str, obj: Obj, status: Obj, keep_zero: tuple[str, ...] = ("replicas",)
+) -> None:
+    """Merge-patch the status when it changed; zero values are omitted, as Go's omitempty."""
+    current = obj.get("status") or {}
+    for key, value in list(status.items()):
+        if value in (0, [], None) and key not in keep_zero:
+            status[key] = None
+    if all(current.get(k) == v for k, v in status.items()):
+        return
+    with contextlib.suppress(ApiError):
+        await store.patch(
+            resource,
+            obj["metadata"]["name"],
+            {"status": status},
+            "merge",
+            namespace=obj["metadata"]["namespace"],
+            subresource="status",
+        )
+
+
 class AppsController:
     """Reconciles Deployments, ReplicaSets and ReplicationControllers."""
 
@@ -103,7 +124,15 @@ class AppsController:
     async def start(self, store: Any) -> None:
         """Watch the kinds and their pods; reconcile on every change."""
         self.store = store
-        for resource in ("deployments", "replicasets", "replicationcontrollers", "pods"):
+        for resource in (
+            "deployments",
+            "replicasets",
+            "replicationcontrollers",
+            "statefulsets",
+            "daemonsets",
+            "nodes",
+            "pods",
+        ):
             informer = Informer(store, resource, lambda _t, _o: self._wake.set())
             informer.start()
             await informer.synced.wait()
@@ -146,6 +175,15 @@ class AppsController:
             for owner in self._all(resource):
                 if not owner["metadata"].get("deletionTimestamp"):
                     await self._replicas(resource, api_version, kind, owner, pods)
+        from devstack.controllers.apps_sets import reconcile_daemonset, reconcile_statefulset
+
+        for resource, reconcile in (
+            ("daemonsets", reconcile_daemonset),
+            ("statefulsets", reconcile_statefulset),
+        ):
+            for owner in self._all(resource):
+                if not owner["metadata"].get("deletionTimestamp"):
+                    await reconcile(self.store, owner, pods.get(owner["metadata"]["uid"], []))
 
     # -- ReplicaSets and ReplicationControllers ----------------------------------------------
     async def _replicas(
@@ -187,24 +225,7 @@ class AppsController:
             "availableReplicas": ready,
             "observedGeneration": md.get("generation", 1),
         }
-        await self._write_status(resource, owner, status)
-
-    async def _write_status(self, resource: str, obj: Obj, status: Obj) -> None:
-        current = obj.get("status") or {}
-        for key, value in list(status.items()):
-            if value in (0, [], None) and key != "replicas":
-                status[key] = None  # omitted, as Go's omitempty does
-        if all(current.get(k) == v for k, v in status.items()):
-            return
-        with contextlib.suppress(ApiError):
-            await self.store.patch(
-                resource,
-                obj["metadata"]["name"],
-                {"status": status},
-                "merge",
-                namespace=obj["metadata"]["namespace"],
-                subresource="status",
-            )
+        await write_status(self.store, resource, owner, status)
 
     # -- Deployments -----------------------------------------------------------------------
     async def _deployment(self, deployment: Obj) -> None:
@@ -322,4 +343,4 @@ class AppsController:
         ] == [(c["type"], c["status"], c["reason"]) for c in conditions]
         if not same_conditions:
             status["conditions"] = conditions
-        await self._write_status("deployments", deployment, status)
+        await write_status(self.store, "deployments", deployment, status)

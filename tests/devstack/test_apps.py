@@ -187,3 +187,75 @@ def test_replication_controller_and_apiservice(devstack: RunningDevstack, ns: st
     got = _json(devstack, "apiservice", f"v1beta1.{ns}.example.com")
     assert got["spec"]["service"] == {"name": "api", "namespace": ns}
     devstack.kubectl("delete", "apiservice", f"v1beta1.{ns}.example.com")
+
+
+def _fitting_nodes(ds: RunningDevstack) -> set[str]:
+    names = set()
+    for node in _json(ds, "nodes")["items"]:
+        taints = (node.get("spec") or {}).get("taints") or []
+        if not [t for t in taints if t.get("effect") in ("NoSchedule", "NoExecute")]:
+            names.add(node["metadata"]["name"])
+    return names
+
+
+def test_daemonset_one_pod_per_fitting_node(devstack: RunningDevstack, ns: str) -> None:
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent", "namespace": ns},
+        "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "template": {
+                "metadata": {"labels": {"app": "agent"}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [{"name": "c", "image": "x", "command": SLEEP}],
+                },
+            },
+        },
+    }
+    devstack.kubectl("apply", "-f", "-", input=json.dumps(ds))
+    done = devstack.kubectl("rollout", "status", "daemonset/agent", "-n", ns, "--timeout=90s")
+    assert 'daemon set "agent" successfully rolled out' in done.stdout
+    pods = _json(devstack, "pods", "-n", ns, "-l", "app=agent")["items"]
+    placed = [p["spec"]["nodeName"] for p in pods]
+    assert sorted(placed) == sorted(_fitting_nodes(devstack))  # one each, none on tainted nodes
+    status = _json(devstack, "daemonset", "agent", "-n", ns)["status"]
+    assert status["desiredNumberScheduled"] == status["numberReady"] == len(placed)
+
+
+def test_statefulset_ordinals_in_order_and_scale_down(devstack: RunningDevstack, ns: str) -> None:
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": ns},
+        "spec": {
+            "replicas": 3,
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [{"name": "c", "image": "x", "command": SLEEP}],
+                },
+            },
+        },
+    }
+    devstack.kubectl("apply", "-f", "-", input=json.dumps(sts))
+    devstack.kubectl("rollout", "status", "statefulset/db", "-n", ns, "--timeout=90s")
+    pods = _json(devstack, "pods", "-n", ns, "-l", "app=db")["items"]
+    assert sorted(p["metadata"]["name"] for p in pods) == ["db-0", "db-1", "db-2"]
+    started = {
+        p["metadata"]["name"]: p["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+        for p in pods
+    }
+    assert started["db-0"] <= started["db-1"] <= started["db-2"]  # one after another
+    assert {p["spec"]["hostname"] for p in pods} == {"db-0", "db-1", "db-2"}
+    devstack.kubectl("scale", "statefulset/db", "--replicas=1", "-n", ns)
+
+    def left() -> list[str]:
+        items = _json(devstack, "pods", "-n", ns, "-l", "app=db")["items"]
+        return sorted(p["metadata"]["name"] for p in items)
+
+    until(lambda: left() == ["db-0"], 60)
