@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .flavors import Flavor
@@ -54,6 +54,10 @@ class _Node:
     allocatable: dict[str, int]
     taints: list[dict[str, Any]]
     unschedulable: bool
+    annotations: dict[str, str] = field(default_factory=dict)
+    ready: bool | None = None
+    ready_message: str | None = None
+    heartbeat: str | None = None
 
 
 @dataclass
@@ -71,6 +75,12 @@ class PodView:
     annotations: dict[str, str] | None = None
     created: str | None = None
     deleting: bool = False
+    uid: str = ""
+    reason: str | None = None
+    message: str | None = None
+    started: str | None = None
+    exit_code: int | None = None
+    exit_message: str | None = None
 
     @property
     def live(self) -> bool:
@@ -84,12 +94,17 @@ def _node_from(obj: Mapping[str, Any]) -> _Node:
     for name, value in (status.get("allocatable") or {}).items():
         with contextlib.suppress(ValueError):
             allocatable[name] = amount(name, value)
+    ready = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), None)
     return _Node(
         name=meta.get("name", ""),
         labels=dict(meta.get("labels") or {}),
         allocatable=allocatable,
         taints=[dict(t) for t in spec.get("taints") or []],
         unschedulable=bool(spec.get("unschedulable")),
+        annotations=dict(meta.get("annotations") or {}),
+        ready=None if ready is None else ready.get("status") == "True",
+        ready_message=None if ready is None else ready.get("message"),
+        heartbeat=None if ready is None else ready.get("lastHeartbeatTime"),
     )
 
 
@@ -116,8 +131,18 @@ def _container_requests(container: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
+def _terminated(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The first container's termination (exit code, message), or {}."""
+    for container in status.get("containerStatuses") or ():
+        ended = (container.get("state") or {}).get("terminated")
+        if ended:
+            return dict(ended)
+    return {}
+
+
 def _pod_from(obj: Mapping[str, Any]) -> PodView:
     meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    ended = _terminated(status)
     return PodView(
         key=f"{meta.get('namespace', '')}/{meta.get('name', '')}",
         node=spec.get("nodeName") or None,
@@ -130,6 +155,12 @@ def _pod_from(obj: Mapping[str, Any]) -> PodView:
         annotations=dict(meta.get("annotations") or {}),
         created=meta.get("creationTimestamp"),
         deleting=bool(meta.get("deletionTimestamp")),
+        uid=meta.get("uid", ""),
+        reason=status.get("reason"),
+        message=status.get("message"),
+        started=status.get("startTime"),
+        exit_code=ended.get("exitCode"),
+        exit_message=ended.get("message"),
     )
 
 
@@ -341,6 +372,10 @@ class InventoryState:
     def all_counts(self) -> dict[str, FlavorCounts]:
         """Counts of every flavor."""
         return {slug: self.counts(slug) for slug in self.flavors}
+
+    def pods_on(self, node: str) -> list[PodView]:
+        """Pods bound to a node."""
+        return [self.pods[k] for k in self._pods_on.get(node, ()) if k in self.pods]
 
     def labelled(self, label: str) -> list[PodView]:
         """Pods carrying ``label`` (one of ``indexed_labels``), finished or not."""

@@ -41,10 +41,21 @@ from .misc_handlers import (
     OpenAPIHandler,
     PolicyHandler,
 )
+from .offload.gateway import OffloadGateway
+from .offload.handlers import (
+    JobHandler,
+    JobsHandler,
+    LogsHandler,
+    RerunHandler,
+    ResultHandler,
+    SitesHandler,
+)
+from .offload.tracker import JobTracker
 from .pages import AdminPage, MePage, OrganiserPage
 from .policy import QuotaPolicy
 from .reclaim import Reclaimer
 from .store import Repository, make_engine, migrate
+from .store.jobs import JobStore
 from .timeutil import utcnow
 
 log = logging.getLogger("accelhub.service")
@@ -56,7 +67,7 @@ class AccelhubService(Application):
 
     name = "accelhub-service"
     description = "The accelhub JupyterHub service."
-    classes = [AcceleratorCatalog, QuotaPolicy]
+    classes = [AcceleratorCatalog, QuotaPolicy, OffloadGateway, JobTracker]
     aliases = {
         "config": "AccelhubService.config_file",
         "db-url": "AccelhubService.db_url",
@@ -171,6 +182,8 @@ class AccelhubService(Application):
         self.directory: GroupDirectory = self.hub
         self.capacity: CapacitySource | None = None
         self.cluster: Any = None
+        self.gateway: OffloadGateway | None = None
+        self.tracker: JobTracker | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def setup(self) -> None:
@@ -216,9 +229,19 @@ class AccelhubService(Application):
         if self.cluster is not None:
             self.cluster.attach(self.core)
             await self.cluster.reconcile()
+            await self._start_offload(flavors)
         await self._startup_reservations()
         self._every(self.tick_seconds, self._tick)
         self._every(self.reclaim_interval_seconds, self._reclaim)
+
+    async def _start_offload(self, flavors: dict[str, Any]) -> None:
+        """The offload gateway and its tracker, which reconciles open jobs with their pods."""
+        self.gateway = OffloadGateway(
+            flavors, self.policy, self.directory, JobStore(self.store), self.cluster, parent=self
+        )
+        await self.gateway.load()
+        self.tracker = JobTracker(self.gateway, parent=self)
+        self.tracker.start()
 
     async def _startup_reservations(self) -> None:
         from datetime import timedelta
@@ -287,6 +310,12 @@ class AccelhubService(Application):
             (api + "flavors", FlavorsHandler),
             (api + "policy", PolicyHandler),
             (api + "openapi.json", OpenAPIHandler),
+            (api + "sites", SitesHandler),
+            (api + "jobs", JobsHandler),
+            (api + r"jobs/([^/]+)/logs", LogsHandler),
+            (api + r"jobs/([^/]+)/result", ResultHandler),
+            (api + r"jobs/([^/]+)/rerun", RerunHandler),
+            (api + r"jobs/([^/]+)", JobHandler),
             (prefix + "metrics", MetricsHandler),
             (prefix + "admin", AdminPage),
             (prefix + "organiser", OrganiserPage),
@@ -326,6 +355,8 @@ class AccelhubService(Application):
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.tracker is not None:
+            await self.tracker.stop()
         if self.cluster is not None:
             await self.cluster.stop()
         await self.engine.dispose()

@@ -9,12 +9,16 @@ from typing import Any
 ADMIT = "custom:accelhub:admit"
 ADMIN = "custom:accelhub:admin"
 ORGANISE = "custom:accelhub:organise"
+OFFLOAD = "custom:accelhub:offload"
 
 CUSTOM_SCOPES: dict[str, dict[str, Any]] = {
     ADMIT: {"description": "Ask the accelhub service for accelerator leases (the spawner)."},
     ADMIN: {"description": "Manage accelhub: quotas, reservations, leases, usage of everyone."},
     ORGANISE: {
         "description": "Organise accelhub reservations; filter with !group=<name> per group.",
+    },
+    OFFLOAD: {
+        "description": "Send your notebooks to remote sites through accelhub (granted to users).",
     },
 }
 
@@ -43,6 +47,7 @@ class Principal:
     organises_all: bool = False
     organised: frozenset[str] = field(default_factory=frozenset)
     user_level: bool = False
+    offload: bool = False
 
     @classmethod
     def from_model(cls, model: Mapping[str, Any], service_name: str) -> Principal:
@@ -73,6 +78,7 @@ class Principal:
             organises_all=ORGANISE in scopes,
             organised=frozenset(organised),
             user_level=user_level,
+            offload=kind == "user" and _has(scopes, OFFLOAD),
         )
 
     def organises(self, group: str) -> bool:

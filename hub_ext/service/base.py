@@ -102,10 +102,10 @@ class APIHandler(BaseHandler):
     def forbid(self, message: str) -> APIError:
         return APIError(403, message)
 
-    def body_json(self) -> dict[str, Any]:
+    def body_json(self, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
         body = self.request.body or b"null"
-        if len(body) > MAX_BODY_BYTES:
-            raise APIError(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        if len(body) > limit:
+            raise APIError(413, f"The request body is larger than {limit} bytes.")
         try:
             data = json.loads(body)
         except RecursionError:
@@ -120,10 +120,10 @@ class APIHandler(BaseHandler):
             )
         return data
 
-    def body_as(self, wire_type: type[W]) -> W:
+    def body_as(self, wire_type: type[W], limit: int = MAX_BODY_BYTES) -> W:
         """The body as a wire type of the contract, or a 422 sentence saying what is wrong."""
         try:
-            return wire_type.parse(self.body_json())
+            return wire_type.parse(self.body_json(limit))
         except ContractError as error:
             raise APIError(422, str(error)) from None
 

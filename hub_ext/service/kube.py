@@ -29,6 +29,7 @@ from traitlets.config import Configurable
 from ..cluster_state import PodView
 from ..contract import (
     FLAVOR_LABEL,
+    JOB_LABEL,
     LEASE_LABEL,
     PLACEHOLDER_LABEL,
     RESERVATION_LABEL,
@@ -112,7 +113,7 @@ class KubeCluster(Configurable):
         self.inventory = ClusterInventory(
             self.flavors.values(),
             lambda: api,
-            managed_labels=MANAGED_LABELS,
+            managed_labels=(*MANAGED_LABELS, JOB_LABEL),
             indexed_labels=MANAGED_LABELS,
             parent=self,
         )

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from traitlets import CaselessStrEnum, Dict, Unicode
+from traitlets import CaselessStrEnum, Dict, Float, Unicode
 from traitlets.config import Configurable
 
 
@@ -37,6 +37,24 @@ def _lookup(table: Any, flavor: str) -> Limits | None:
     if "*" in table:
         return _limits(table["*"])
     return None
+
+
+@dataclass(frozen=True)
+class OffloadLimits:
+    """How many offload jobs a group may run at once, and its device-hours per period."""
+
+    jobs: int | None
+    device_hours: float | None
+
+
+def _offload_limits(raw: Any) -> OffloadLimits | None:
+    if not isinstance(raw, Mapping):
+        return None
+    jobs, hours = raw.get("jobs"), raw.get("device_hours")
+    return OffloadLimits(
+        jobs=int(jobs) if jobs is not None else None,
+        device_hours=float(hours) if hours is not None else None,
+    )
 
 
 class QuotaPolicy(Configurable):
@@ -90,3 +108,29 @@ class QuotaPolicy(Configurable):
     def default_limits(self, flavor: str) -> Limits | None:
         """Limits for users whose groups have no quota for the flavor."""
         return _lookup(self.default_quota, flavor)
+
+    offload_quotas = Dict(
+        config=True,
+        help="""Offload quotas per group: {group: {"jobs": N, "device_hours": H}}. `jobs` caps
+        the group's pending and running offload jobs, `device_hours` the accelerator hours its
+        jobs may use per `offload_period_days`. Omitted or null means no limit. The group
+        property accelhub.offload overrides it.""",
+    )
+    default_offload_quota = Dict(
+        {"jobs": 4, "device_hours": None},
+        config=True,
+        help="""Offload quota of each user in no group with an offload quota (per user).""",
+    )
+    offload_period_days = Float(
+        30.0, config=True, help="The period over which offload device-hours are counted."
+    )
+
+    def offload_limits(
+        self, group: str, properties: Mapping[str, Any] | None
+    ) -> OffloadLimits | None:
+        """The group's offload limits, or None when it has no offload quota."""
+        from_props = _offload_limits(self.group_settings(properties).get("offload"))
+        return from_props or _offload_limits(self.offload_quotas.get(group))
+
+    def default_offload_limits(self) -> OffloadLimits:
+        return _offload_limits(self.default_offload_quota) or OffloadLimits(None, None)

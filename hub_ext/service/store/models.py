@@ -1,4 +1,4 @@
-"""SQLAlchemy tables of the service: leases, reservations, the waiting line, activity."""
+"""SQLAlchemy tables of the service: leases, reservations, the waiting line, activity, jobs."""
 
 from __future__ import annotations
 
@@ -156,3 +156,45 @@ class ActivityRow(Base):
     busy: Mapped[int] = mapped_column(Integer)
     utilization_avg: Mapped[float | None] = mapped_column(Float, nullable=True)
     memory_used_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class JobRow(Base):
+    """One offload job: its inputs, where it ran, how it ended, and the executed notebook."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_user_submitted_at", "user", "submitted_at"),
+        Index("ix_jobs_open", "submitted_at", sqlite_where=OPEN, postgresql_where=OPEN),
+        Index("ix_jobs_group_submitted_at", "group", "submitted_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user: Mapped[str] = mapped_column(String(255))
+    group: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    name: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    site: Mapped[str] = mapped_column(String(255))
+    site_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    flavor: Mapped[str] = mapped_column(String(255))
+    count: Mapped[int] = mapped_column(Integer)
+    cell_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    setup: Mapped[str] = mapped_column(String(16))
+    parameters: Mapped[str] = mapped_column(Text)  # JSON
+    resources: Mapped[str] = mapped_column(Text)  # JSON
+    image: Mapped[str] = mapped_column(String(512))
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    notebook: Mapped[str] = mapped_column(Text)  # the submitted notebook, JSON
+    namespace: Mapped[str] = mapped_column(String(255))
+    pod: Mapped[str] = mapped_column(String(255))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # NULL while the job is pending or running.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    exit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    progress_cell: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    progress_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    energy_wh: Mapped[float | None] = mapped_column(Float, nullable=True)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)  # executed notebook, JSON
+    logs: Mapped[str | None] = mapped_column(Text, nullable=True)  # its log, without the frame

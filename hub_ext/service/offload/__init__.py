@@ -1,0 +1,1 @@
+"""The offload gateway: sites from InterLink virtual nodes, jobs as pods on them."""
