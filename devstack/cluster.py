@@ -271,6 +271,7 @@ class NodeSpec:
             labels.update(
                 {
                     "type": "virtual-kubelet",
+                    "virtual-node.interlink/type": "virtual-kubelet",
                     "kubernetes.io/role": "agent",
                     "virtual-node.interlink/site": str(self.virtual.get("site", self.name)),
                 }

@@ -8,7 +8,7 @@ from typing import Any
 
 from traitlets.config import LazyConfigValue
 
-from .auth import ADMIN, ADMIT, CUSTOM_SCOPES, ORGANISE, SERVICE_HUB_SCOPES
+from .auth import ADMIN, ADMIT, CUSTOM_SCOPES, OFFLOAD, ORGANISE, SERVICE_HUB_SCOPES
 
 #: Which demo user plays which part (password: anything the demo authenticator accepts).
 DEMO_USERS = {"admin": "ana", "organiser": "otto", "researcher": "rita"}
@@ -34,7 +34,7 @@ DEMO_GROUPS: dict[str, dict[str, Any]] = {
 def hub_roles(spawner_service: str = "accelhub-spawner") -> list[dict[str, Any]]:
     """Roles: the service reads groups and stops servers; the spawner admits; people manage."""
     return [
-        {"name": "user", "scopes": ["self", "access:services!service=accelhub"]},
+        {"name": "user", "scopes": ["self", "access:services!service=accelhub", OFFLOAD]},
         {
             "name": "accelhub-service",
             "services": ["accelhub"],

@@ -12,7 +12,14 @@ from typing import Any
 
 import httpx
 
-from hub_ext.service.auth import ADMIN, ADMIT, CUSTOM_SCOPES, ORGANISE, SERVICE_HUB_SCOPES
+from hub_ext.service.auth import (
+    ADMIN,
+    ADMIT,
+    CUSTOM_SCOPES,
+    OFFLOAD,
+    ORGANISE,
+    SERVICE_HUB_SCOPES,
+)
 from hub_ext.service.demo import service_entry
 from tests.conftest import subprocess_env
 from tests.helpers.net import free_port
@@ -146,7 +153,7 @@ def write_configs(
     )
     hub_cfg = state / "jupyterhub_config.py"
     roles = [
-        {"name": "user", "scopes": ["self", "access:services!service=accelhub"]},
+        {"name": "user", "scopes": ["self", "access:services!service=accelhub", OFFLOAD]},
         {
             "name": "accelhub-service",
             "services": ["accelhub"],

@@ -57,11 +57,13 @@ class OffloadGateway(Configurable):
         help="The command that runs a job (its arguments are added).",
     )
     job_env = Dict(
-        Unicode(), config=True, help="Environment of offload jobs, e.g. {'PYTHONPATH': ...}."
+        value_trait=Unicode(),
+        config=True,
+        help="Environment of offload jobs, e.g. {'PYTHONPATH': ...}.",
     )
     site_annotations = Dict(
-        Unicode(),
-        {"slurm-job.vk.io/flags": "--gres=gpu:{count}"},
+        value_trait=Unicode(),
+        default_value={"slurm-job.vk.io/flags": "--gres=gpu:{count}"},
         config=True,
         help="Annotations of every job pod, read by the sites' plugins; {count} (the job's "
         "devices; the entry is left out for jobs without devices), {user} and {flavor} are "

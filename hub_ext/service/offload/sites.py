@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from ...cluster_state import InventoryState
 from ...contract import Site
 
-VIRTUAL_LABEL = "virtual-node.interlink/type"
+# interLink's virtual kubelet labels its node with both (older releases with `type` only).
+VIRTUAL_LABELS = ("virtual-node.interlink/type", "type")
 VIRTUAL_VALUE = "virtual-kubelet"
 TAINT_KEY = "virtual-node.interlink/no-schedule"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
-# Where a site's display name is read from, first found wins (annotation, then label).
+# Where a site's display name is read from, first found wins (annotation, then label), else
+# the site label interLink's virtual kubelet sets, else the node's name.
 DISPLAY_NAME_KEY = "accelhub.io/site-display-name"
+SITE_LABEL = "virtual-node.interlink/site"
 
 
 def sites(state: InventoryState, queued: Mapping[str, int]) -> list[Site]:
@@ -24,9 +27,13 @@ def sites(state: InventoryState, queued: Mapping[str, int]) -> list[Site]:
     found = []
     for name in sorted(state.nodes):
         node = state.nodes[name]
-        if node.labels.get(VIRTUAL_LABEL) != VIRTUAL_VALUE:
+        if not any(node.labels.get(label) == VIRTUAL_VALUE for label in VIRTUAL_LABELS):
             continue
-        display = node.annotations.get(DISPLAY_NAME_KEY) or node.labels.get(DISPLAY_NAME_KEY)
+        display = (
+            node.annotations.get(DISPLAY_NAME_KEY)
+            or node.labels.get(DISPLAY_NAME_KEY)
+            or node.labels.get(SITE_LABEL)
+        )
         found.append(
             Site(
                 name=name,

@@ -1,0 +1,327 @@
+"""The offload gateway end to end: a real JupyterHub, the hub service (kubernetes on) and
+devstack with two InterLink sites run by devstack's local plugins. Users call the service's
+job API with their own JupyterHub tokens."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from tests.devstack.conftest import REPO, RunningDevstack, start_devstack, stop_devstack
+from tests.service.hubstack import Hub, start_hub
+
+pytestmark = pytest.mark.integration
+
+GPU_SITE, CPU_SITE = "vk-gpu-site", "vk-cpu-site"
+SBATCH = "sbatch: error: Batch job submission failed: "
+CLUSTER = f"""
+name: offload-test
+namespaces: [accelhub]
+nodes:
+  - name: cpu-1
+    capacity: {{cpu: "8", memory: 32Gi, ephemeral-storage: 100Gi, pods: "110"}}
+  - name: {GPU_SITE}
+    capacity: {{cpu: "100", memory: 1Ti, ephemeral-storage: 1Ti, pods: "1000", nvidia.com/gpu: "4"}}
+    virtual: {{site: gpu-site, queueDelaySeconds: 0, failureRate: 0.0}}
+  - name: {CPU_SITE}
+    capacity: {{cpu: "100", memory: 1Ti, ephemeral-storage: 1Ti, pods: "1000"}}
+    virtual: {{site: cpu-site, queueDelaySeconds: 0, failureRate: 0.0}}
+"""
+
+
+@pytest.fixture(scope="module")
+def ds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevstack]:
+    base = tmp_path_factory.mktemp("offload")
+    (base / "cluster.yaml").write_text(CLUSTER)
+    running = start_devstack(base / "state", None, str(base / "cluster.yaml"), "--site-poll", "0.3")
+    yield running
+    stop_devstack(running)
+
+
+def service_config(ds: RunningDevstack) -> str:
+    runner = [sys.executable, "-m", "server_ext.offload.runner"]
+    return (
+        "c.AccelhubService.kubernetes = True\n"
+        f"c.KubeCluster.kubeconfig = {str(ds.kubeconfig)!r}\n"
+        f"c.OffloadGateway.runner_command = {runner!r}\n"
+        f"c.OffloadGateway.job_env = {{'PYTHONPATH': {str(REPO)!r}}}\n"
+        "c.JobTracker.unreachable_grace_seconds = 1.0\n"
+        "c.JobTracker.tick_seconds = 0.5\n"
+        "c.QuotaPolicy.offload_quotas = {'bio': {'jobs': 1}}\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def hub(ds: RunningDevstack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    state = tmp_path_factory.mktemp("offload-hub")
+    running = start_hub(state / "hub", f"sqlite:///{state / 'accelhub.sqlite'}", service_config(ds))
+    running.state = state  # type: ignore[attr-defined]
+    yield running
+    running.process.stop()
+
+
+def until(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
+
+
+def notebook(*sources: str, parameters: str | None = None) -> dict[str, Any]:
+    cells = []
+    if parameters is not None:
+        cells.append(new_code_cell(parameters, metadata={"tags": ["parameters"]}))
+    cells += [new_code_cell(src) for src in sources]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    return json.loads(json.dumps(nb))
+
+
+def submit(hub: Hub, user: str, nb: dict[str, Any], **fields: Any) -> httpx.Response:
+    body = {"notebook": nb, "name": "analysis.ipynb", "site": "auto", "flavor": "a100", **fields}
+    return hub.call(user, "POST", "jobs", json=body)
+
+
+def job(hub: Hub, user: str, job_id: str) -> dict[str, Any]:
+    response = hub.call(user, "GET", f"jobs/{job_id}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def ended(hub: Hub, user: str, job_id: str, timeout: float = 90.0) -> dict[str, Any]:
+    return dict(
+        until(
+            lambda: (j := job(hub, user, job_id))["state"] not in ("pending", "running") and j,
+            timeout,
+        )
+    )
+
+
+def site_url(ds: RunningDevstack, node: str) -> str:
+    return str(json.loads((ds.state_dir / "devstack.json").read_text())["sites"][node])
+
+
+def faults(ds: RunningDevstack, node: str, **body: Any) -> None:
+    req = urllib.request.Request(
+        site_url(ds, node) + "/devstack/faults", data=json.dumps(body).encode(), method="PUT"
+    )
+    with urllib.request.urlopen(req, timeout=5):
+        pass
+
+
+def pod_exists(ds: RunningDevstack, name: str) -> bool:
+    out = ds.kubectl("get", "pods", "-n", "accelhub", "-o", "name", check=False).stdout
+    return f"pod/{name}" in out
+
+
+def test_sites_come_from_virtual_nodes(hub: Hub) -> None:
+    data = until(
+        lambda: (
+            (r := hub.call("ada", "GET", "sites").json())
+            and len(r.get("sites", [])) == 2
+            and all(s["ready"] for s in r["sites"])
+            and r
+        ),
+        30,
+    )
+    by_name = {s["name"]: s for s in data["sites"]}
+    assert set(by_name) == {GPU_SITE, CPU_SITE}  # cpu-1 is no site
+    assert by_name[GPU_SITE]["accelerators"] == {"nvidia.com/gpu": 4}
+    assert by_name[CPU_SITE]["accelerators"] == {}
+    assert by_name[GPU_SITE]["last_seen"]
+
+
+def test_notebook_with_parameters_runs_on_the_site_offering_gpus(
+    hub: Hub, ds: RunningDevstack
+) -> None:
+    nb = notebook("print('total', n * 2)", parameters="n = 1")
+    response = submit(hub, "ada", nb, parameters={"n": 21})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["site"] == GPU_SITE  # auto: the only site offering nvidia.com/gpu
+    assert created["site_reason"].startswith("chosen: offers nvidia.com/gpu, 4 free")
+    assert CPU_SITE in created["site_reason"]  # skipped, and why
+    pod = f"accelhub-job-{created['id'][-16:]}"
+    spec = json.loads(ds.kubectl("get", "pod", "-n", "accelhub", pod, "-o", "json").stdout)
+    assert spec["metadata"]["annotations"]["slurm-job.vk.io/flags"] == "--gres=gpu:1"
+    assert spec["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert spec["metadata"]["labels"]["accelhub.io/job"] == created["id"]
+    cm = json.loads(ds.kubectl("get", "configmap", "-n", "accelhub", pod, "-o", "json").stdout)
+    assert cm["metadata"]["ownerReferences"][0]["uid"] == spec["metadata"]["uid"]
+
+    done = ended(hub, "ada", created["id"])
+    assert done["state"] == "succeeded", done
+    assert done["has_result"] and done["progress"] == {"cell": 3, "of": 3}
+    prov = done["provenance"]
+    assert prov["parameters"] == {"n": 21} and prov["site"] == GPU_SITE
+    assert prov["started_at"] and prov["finished_at"] and len(prov["input_sha256"]) == 64
+    result = hub.call("ada", "GET", f"jobs/{created['id']}/result").json()
+    assert result["cells"][-1]["outputs"][0]["text"] == "total 42\n"  # injected n = 21
+    logs = hub.call("ada", "GET", f"jobs/{created['id']}/logs").text
+    assert "@@accelhub:progress" in logs and "total 42" in logs
+    until(lambda: not pod_exists(ds, pod), 20)  # the finished pod (and its ConfigMap) go
+
+
+def test_cell_job_runs_one_cell_with_its_setup(hub: Hub) -> None:
+    setup = new_code_cell("base = 40", metadata={"tags": ["setup"]})
+    other = new_code_cell("raise RuntimeError('not this one')")
+    target = new_code_cell("print(base + 2)")
+    nb = json.loads(json.dumps(new_notebook(cells=[setup, other, target])))
+    nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    response = submit(hub, "ada", nb, flavor="cpu", cell_id=target.id, setup="tagged")
+    assert response.status_code == 201, response.text
+    done = ended(hub, "ada", response.json()["id"])
+    assert done["state"] == "succeeded", done
+    assert done["cell_id"] == target.id
+    result = hub.call("ada", "GET", f"jobs/{done['id']}/result").json()
+    texts = [o.get("text") for c in result["cells"] for o in c.get("outputs", [])]
+    assert "42\n" in texts
+
+
+def test_raising_cell_fails_with_the_partial_notebook(hub: Hub) -> None:
+    nb = notebook("x = 1", "1 / 0", "print('never')")
+    response = submit(hub, "ada", nb, flavor="cpu")
+    assert response.status_code == 201, response.text
+    done = ended(hub, "ada", response.json()["id"])
+    assert (done["state"], done["reason"]) == ("failed", "failed")
+    assert "ZeroDivisionError" in done["message"]
+    assert done["has_result"]
+    result = hub.call("ada", "GET", f"jobs/{done['id']}/result").json()
+    assert any(o.get("ename") == "ZeroDivisionError" for o in result["cells"][1]["outputs"])
+
+
+def test_site_rejection_reaches_the_user_word_for_word(hub: Hub, ds: RunningDevstack) -> None:
+    faults(ds, GPU_SITE, failCreate="Invalid qos specification")
+    try:
+        response = submit(hub, "ada", notebook("1"), site=GPU_SITE)
+        assert response.status_code == 201, response.text
+        done = ended(hub, "ada", response.json()["id"])
+    finally:
+        faults(ds, GPU_SITE, failCreate=None)
+    assert (done["state"], done["reason"]) == ("failed", "site-rejected")
+    assert done["message"] == SBATCH + "Invalid qos specification"
+    result = hub.call("ada", "GET", f"jobs/{done['id']}/result")
+    assert result.status_code == 409 and "no result" in result.json()["message"]
+
+
+def gone(pid: int) -> bool:
+    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_cancel_deletes_the_pod_and_stops_the_site_process(hub: Hub, ds: RunningDevstack) -> None:
+    cell = "import os, time\nprint('pids', os.getppid(), os.getpid(), flush=True)\ntime.sleep(120)"
+    response = submit(hub, "ada", notebook(cell), flavor="cpu")
+    assert response.status_code == 201, response.text
+    created = response.json()
+    until(lambda: job(hub, "ada", created["id"])["state"] == "running", 60)
+    # The runner (the kernel's parent) streams the cell's output: our logs show it running.
+    line = until(
+        lambda: next(
+            (
+                x
+                for x in hub.call("ada", "GET", f"jobs/{created['id']}/logs").text.splitlines()
+                if x.startswith("pids ")
+            ),
+            None,
+        ),
+        30,
+    )
+    runner, kernel = (int(x) for x in line.split()[1:3])
+    assert not gone(runner) and not gone(kernel)
+    # Another user cannot see, follow or cancel it.
+    for method, path in [
+        ("GET", f"jobs/{created['id']}"),
+        ("DELETE", f"jobs/{created['id']}"),
+        ("GET", f"jobs/{created['id']}/logs?follow=1"),
+        ("GET", f"jobs/{created['id']}/result"),
+        ("POST", f"jobs/{created['id']}/rerun"),
+    ]:
+        other = hub.call("bob", method, path)
+        assert other.status_code == 404, (method, path, other.text)
+    assert created["id"] not in {j["id"] for j in hub.call("bob", "GET", "jobs").json()["jobs"]}
+    cancelled = hub.call("ada", "DELETE", f"jobs/{created['id']}")
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    until(lambda: not pod_exists(ds, f"accelhub-job-{created['id'][-16:]}"), 30)
+    until(lambda: gone(runner) and gone(kernel), 30)  # the site stopped it
+
+
+def test_over_the_group_offload_quota_is_refused_with_a_sentence(hub: Hub) -> None:
+    first = submit(hub, "dee", notebook("import time; time.sleep(60)"), flavor="cpu")
+    assert first.status_code == 201, first.text
+    try:
+        second = submit(hub, "dee", notebook("1"), flavor="cpu")
+        assert second.status_code == 403, second.text
+        assert second.json()["message"].startswith("Over the offload quota: the group bio")
+    finally:
+        hub.call("dee", "DELETE", f"jobs/{first.json()['id']}")
+
+
+def test_bad_submissions_get_sentences(hub: Hub) -> None:
+    big = notebook("x = '" + "a" * 1_000_000 + "'")
+    assert submit(hub, "ada", big).status_code == 413
+    bad = submit(hub, "ada", {"nbformat": 4, "cells": "nope"})
+    assert bad.status_code == 422 and "nbformat" in bad.json()["message"]
+    assert submit(hub, "ada", notebook("1"), flavor="h100").status_code == 422
+    unknown_site = submit(hub, "ada", notebook("1"), site="nowhere")
+    assert unknown_site.status_code == 422 and "nowhere" in unknown_site.json()["message"]
+    no_cell = submit(hub, "ada", notebook("1"), cell_id="missing")
+    assert no_cell.status_code == 422
+
+
+def test_auto_skips_a_site_that_stopped_answering(hub: Hub, ds: RunningDevstack) -> None:
+    faults(ds, GPU_SITE, unreachableSeconds=8)
+    until(
+        lambda: (
+            not next(
+                s for s in hub.call("ada", "GET", "sites").json()["sites"] if s["name"] == GPU_SITE
+            )["ready"]
+        ),
+        20,
+    )
+    response = submit(hub, "ada", notebook("1"), flavor="cpu")
+    assert response.status_code == 201, response.text
+    assert response.json()["site"] == CPU_SITE
+    assert f"{GPU_SITE} (not ready)" in response.json()["site_reason"]
+    refused = submit(hub, "ada", notebook("1"), flavor="a100")
+    assert refused.status_code == 409 and "No ready site offers" in refused.json()["message"]
+    until(
+        lambda: next(
+            s for s in hub.call("ada", "GET", "sites").json()["sites"] if s["name"] == GPU_SITE
+        )["ready"],
+        30,
+    )
+
+
+def test_a_job_survives_a_service_restart(hub: Hub, tmp_path: Path) -> None:
+    response = submit(
+        hub, "ada", notebook("import time; time.sleep(4)", "print('after')"), flavor="cpu"
+    )
+    assert response.status_code == 201, response.text
+    job_id = response.json()["id"]
+    until(lambda: job(hub, "ada", job_id)["state"] == "running", 60)
+    service = next(
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "hub_ext.service" in " ".join(p.info["cmdline"] or [])
+        and str(hub.state) in " ".join(p.info["cmdline"] or [])  # type: ignore[attr-defined]
+    )
+    service.kill()  # JupyterHub starts its managed service again (it polls every 30 s)
+    until(lambda: hub.call("ada", "GET", "sites").status_code == 200, 90)
+    done = ended(hub, "ada", job_id, timeout=120)
+    assert done["state"] == "succeeded", done
+    result = hub.call("ada", "GET", f"jobs/{job_id}/result").json()
+    assert result["cells"][-1]["outputs"][0]["text"] == "after\n"
