@@ -6,7 +6,8 @@ events in the release namespace. accelhub also needs:
 - the hub: a cluster-wide read and watch of nodes and pods (the inventory);
 - the hub service (a JupyterHub-managed service, so by default the same `hub`
   ServiceAccount): the same cluster-wide read, pods created and deleted in the release
-  namespace (reservation placeholders), and its PriorityClasses read or created;
+  namespace (reservation placeholders and offload jobs, with their ConfigMaps and logs), and
+  its PriorityClasses read or created;
 - the PriorityClasses the spawner and the service name.
 """
 
@@ -101,7 +102,16 @@ def manifests(
             "Role",
             service,
             release,
-            [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "delete"]}],
+            [
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "delete"]},
+                # Offload jobs: the notebook's ConfigMap (owned by its pod) and the pod's logs.
+                {
+                    "apiGroups": [""],
+                    "resources": ["configmaps"],
+                    "verbs": ["create", "patch", "delete"],
+                },
+                {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+            ],
             namespace,
         ),
         _binding("RoleBinding", service, release, "Role", service_sa, namespace, True),

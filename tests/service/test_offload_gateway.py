@@ -18,6 +18,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from tests.devstack.conftest import REPO, RunningDevstack, start_devstack, stop_devstack
+from tests.helpers.service_accounts import hub_kubeconfig
 from tests.service.hubstack import Hub, start_hub
 
 pytestmark = pytest.mark.integration
@@ -48,11 +49,11 @@ def ds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevstack]:
     stop_devstack(running)
 
 
-def service_config(ds: RunningDevstack) -> str:
+def service_config(kubeconfig: Path) -> str:
     runner = [sys.executable, "-m", "server_ext.offload.runner"]
     return (
         "c.AccelhubService.kubernetes = True\n"
-        f"c.KubeCluster.kubeconfig = {str(ds.kubeconfig)!r}\n"
+        f"c.KubeCluster.kubeconfig = {str(kubeconfig)!r}\n"
         f"c.OffloadGateway.runner_command = {runner!r}\n"
         f"c.OffloadGateway.job_env = {{'PYTHONPATH': {str(REPO)!r}}}\n"
         "c.JobTracker.unreachable_grace_seconds = 1.0\n"
@@ -64,7 +65,12 @@ def service_config(ds: RunningDevstack) -> str:
 @pytest.fixture(scope="module")
 def hub(ds: RunningDevstack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     state = tmp_path_factory.mktemp("offload-hub")
-    running = start_hub(state / "hub", f"sqlite:///{state / 'accelhub.sqlite'}", service_config(ds))
+    # The service acts as the hub's ServiceAccount with exactly the RBAC admins are told to
+    # grant (the chart's Role and `accelhub manifests`), enforced by devstack.
+    kubeconfig = hub_kubeconfig(ds.kubeconfig, state / "hub-kubeconfig")
+    running = start_hub(
+        state / "hub", f"sqlite:///{state / 'accelhub.sqlite'}", service_config(kubeconfig)
+    )
     running.state = state  # type: ignore[attr-defined]
     yield running
     running.process.stop()
