@@ -130,7 +130,7 @@ class AdmissionCore:
                 raise
             self._changed(flavor)
         elif isinstance(decision, Refusal) and wait and decision.reason in WAITABLE:
-            stamp = self._line_stamp(flavor)
+            stamp = self.ledger.line_stamp(flavor, self.clock())
             entry = QueueEntry(new_id(), user, server, flavor, count, stamp, decision.reason, now)
             before = self.ledger.queue_position(flavor, user, server)
             decision.queue_position = self.ledger.enqueue(entry)
@@ -184,15 +184,6 @@ class AdmissionCore:
                 await self.store.leave_queue(entry, self.clock(), outcome)
                 self._changed(slug)
         return left
-
-    def _line_stamp(self, flavor: str) -> datetime:
-        """The enqueue time of a new entry: now, and later than the line's last entry, so the
-        stored times keep the line's order across a restart (requests decide out of order)."""
-        line = self.ledger.queue.get(flavor)
-        stamp = self.clock()
-        if line:
-            stamp = max(stamp, line[-1].enqueued_at + timedelta(microseconds=1))
-        return stamp
 
     def _stale(self, entry: QueueEntry, now: datetime) -> bool:
         """True when the entry's owner stopped asking: its spawner gave up or went away."""

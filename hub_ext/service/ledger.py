@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..contract import WAITABLE, InUse, Refusal
 from .policy import Limits, QuotaPolicy
@@ -153,6 +153,14 @@ class Ledger:
             return position
         self.queue[entry.flavor].append(entry)
         return len(self.queue[entry.flavor])
+
+    def line_stamp(self, flavor: str, now: datetime) -> datetime:
+        """The enqueue time of a new entry: now, and later than the line's last entry, so the
+        stored times keep the line's order across a restart (requests decide out of order)."""
+        line = self.queue.get(flavor)
+        if line:
+            return max(now, line[-1].enqueued_at + timedelta(microseconds=1))
+        return now
 
     def dequeue(self, flavor: str, user: str, server: str) -> QueueEntry | None:
         line = self.queue.get(flavor, [])
