@@ -204,6 +204,17 @@ class ProcessKubelet:
         live = [w for w in found if not w.gone.is_set()]
         return (live or found)[-1]
 
+    async def exec(
+        self, namespace: str, pod: str, container: str, command: list[str], tty: bool, stdin: bool
+    ) -> Any:
+        """Start a command in a running container (`pods/exec`); see `kubelet_exec`."""
+        from devstack.controllers.kubelet_exec import start_exec
+
+        worker = self._worker(namespace, pod)
+        if worker is None:
+            raise bad_request(f'pod "{pod}" is not running on this kubelet')
+        return await start_exec(worker, container, command, tty, stdin)
+
     def has_pod(self, namespace: str, pod: str) -> bool:
         """Whether this kubelet runs (or ran) that pod."""
         return self._worker(namespace, pod) is not None
