@@ -203,8 +203,8 @@ async def run(args: argparse.Namespace) -> int:
     from kubernetes_asyncio import client
 
     from hub_ext.service.kube import KubeCluster
+    from hub_ext.service.shape import labels_of
     from tests.devstack.conftest import start_devstack, stop_devstack
-    from tests.service.helpers import labels_of
 
     members = [f"p{i:04d}" for i in range(args.participants)]
     outsiders = [f"o{i:04d}" for i in range(args.outsiders)]
@@ -319,11 +319,11 @@ async def over_allocation(api: Any, core: AdmissionCore, total: int) -> int:
     pods = (await api.list_pod_for_all_namespaces()).items
     used: Counter[str] = Counter()
     for p in pods:
-        if p.spec.node_name and p.status.phase in ("Pending", "Running"):
-            if p.metadata.deletion_timestamp is None:
-                for c in p.spec.containers:
-                    limits = (c.resources.limits if c.resources else None) or {}
-                    used[p.spec.node_name] += int(limits.get("nvidia.com/gpu", "0"))
+        live = p.status.phase in ("Pending", "Running") and p.metadata.deletion_timestamp is None
+        if p.spec.node_name and live:
+            for c in p.spec.containers:
+                limits = (c.resources.limits if c.resources else None) or {}
+                used[p.spec.node_name] += int(limits.get("nvidia.com/gpu", "0"))
     over = 0
     for node in nodes:
         cap = int((node.status.allocatable or {}).get("nvidia.com/gpu", "0"))
@@ -354,7 +354,7 @@ def report(
         f"(group quota {args.outsider_quota})"
     )
     print(f"  placeholders holding the {len(part)} reserved GPUs after {hold_seconds:.1f} s")
-    print(f"  all {len(people)} requests admitted/refused and pods created in {requests_done:.1f} s")
+    print(f"  all {len(people)} requests decided and pods created in {requests_done:.1f} s")
     print(f"  participants: {part_ok}/{len(part)} admitted, {part_running} running")
     print(
         f"  outsiders: {out_ok} admitted, {len(outs) - out_ok} refused"
