@@ -3,10 +3,11 @@
 
 The service's admission core (``AdmissionCore`` over the store's ``Repository``) and its cluster
 side (``KubeCluster``, fed by the shared watch-fed inventory) run in this process against a
-devstack cluster, as in ``bench_admission.py``'s smaller burst. The reservation's placeholders
-hold the participants' devices first; then every person, at the same instant, is admitted,
-gets a pod (a light command: ``sleep``) created, and participants' leases are bound to theirs.
-Participants' pods preempt the placeholders.
+devstack cluster, as in ``bench_admission.py``'s smaller burst; the hub's part, creating the
+pods, runs in a child process as it would in the hub. The reservation's placeholders hold the
+participants' devices first; then every person, at the same instant, is admitted, gets a pod
+(a light command: ``sleep``) created, and the lease is bound to it. Participants' pods preempt
+the placeholders.
 
 Per person: the time spent in admission (``core.admit``) and the time from the common start to
 the pod's Running (seen through the inventory's watch). Reported: participants admitted and
