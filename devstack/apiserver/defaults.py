@@ -152,6 +152,11 @@ def apply_create_defaults(rt: ResourceType, obj: Obj, store: ObjectStore) -> Non
         obj["status"] = {}
     elif plural in apps_kinds.WORKLOADS:
         apps_kinds.defaults(plural, obj, pod_spec_defaults)
+    elif plural == "customresourcedefinitions":
+        from devstack.apiserver.crds import status_for
+        from devstack.apiserver.meta import timestamp
+
+        obj["status"] = status_for(obj, timestamp())
     elif plural == "namespaces":
         name = obj["metadata"].get("name")
         if isinstance(name, str):

@@ -28,6 +28,7 @@ class ResourceType:
     field_selectors: tuple[str, ...] = ()
     has_status: bool = False
     has_generation: bool = True
+    custom_schema: str = ""  # a CRD version's openAPIV3Schema (JSON), for custom resources
 
     @property
     def key(self) -> str:
@@ -298,6 +299,18 @@ RESOURCES: tuple[ResourceType, ...] = (
         categories=("api-extensions",),
         has_status=True,
     ),
+    ResourceType(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        "customresourcedefinition",
+        False,
+        ("crd", "crds"),
+        subresources=("status",),
+        categories=("api-extensions",),
+        has_status=True,
+    ),
     # Review resources: create-only, answered at once and never stored.
     ResourceType(
         "authorization.k8s.io",
@@ -343,6 +356,7 @@ GROUP_PREFERRED = {
     "authentication.k8s.io": "v1",
     _RBAC: "v1",
     "apps": "v1",
+    "apiextensions.k8s.io": "v1",
     "apiregistration.k8s.io": "v1",
 }
 

@@ -815,6 +815,8 @@ class ObjectStore:
         if timer is not None:
             timer.cancel()
         self._publish(rt, WatchEvent("DELETED", final, stored, self._rv))
+        if rt.plural == "customresourcedefinitions":
+            self._drop_custom_resources(stored)
         if self._dependents.get(md["uid"]):
             self._spawn(self._collect_orphans(md["uid"]))
         self._spawn(self._finish_foreground_owners(stored))
@@ -1074,7 +1076,31 @@ class ObjectStore:
         self._uids[md["uid"]] = (rt.key, key[0], key[1])
         self._index_owners(rt, new, old)
         self._publish(rt, WatchEvent(etype, new, old, self._rv))
+        if rt.plural == "customresourcedefinitions":
+            self._serve_custom_resources()
         return new
+
+    def _drop_custom_resources(self, crd: Obj) -> None:
+        """A deleted CRD's resources go with it; its kinds are no longer served."""
+        spec = crd.get("spec") or {}
+        key = f"{(spec.get('names') or {}).get('plural', '')}.{spec.get('group', '')}"
+        for watcher in list(self._watchers.get(key, ())):
+            watcher.close()
+        for store in (self._data, self._history, self._floor, self._watchers):
+            store.pop(key, None)
+        self._serve_custom_resources()
+
+    def _serve_custom_resources(self) -> None:
+        """Serve every CRD's versions: a new registry, storage for new kinds (crds.py)."""
+        from devstack.apiserver import crds
+
+        self.registry = crds.registry_for(list(self._data["customresourcedefinitions"].values()))
+        for key in self.registry.storage_keys():
+            if key not in self._data:
+                self._data[key] = {}
+                self._history[key] = deque()
+                self._floor[key] = self._rv
+                self._watchers[key] = set()
 
     def _publish(self, rt: ResourceType, ev: WatchEvent) -> None:
         hist = self._history[rt.key]

@@ -317,7 +317,11 @@ def validate_create(rt: ResourceType, obj: Obj) -> None:
 
 def _kind_causes(rt: ResourceType, obj: Obj) -> list[Cause]:
     causes: list[Cause] = []
-    if rt.plural == "pods":
+    if rt.custom_schema:
+        from devstack.apiserver.crds import check
+
+        causes += check(rt, obj)
+    elif rt.plural == "pods":
         causes += _pod_spec_causes(obj.get("spec"), "spec")
     elif rt.plural in apps_kinds.WORKLOADS:
         causes += apps_kinds.causes(rt.plural, obj)
