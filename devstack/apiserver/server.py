@@ -19,6 +19,7 @@ from devstack.apiserver.handlers import (
     ResourceHandler,
 )
 from devstack.apiserver.openapi_pb import PROTO_ACCEPT, PROTO_MEDIA_TYPE
+from devstack.apiserver.portforward import PortForwardHandler
 from devstack.apiserver.store import ObjectStore
 from devstack.apiserver.streams import ExecHandler
 from devstack.apiserver.tls import TlsFiles
@@ -159,6 +160,7 @@ def make_app(api: ApiSettings) -> Application:
             (r"/openapi/v3/(.+)", OpenApiV3Handler, kw),
             (r"/api()/(v1)/?", GroupVersionHandler, kw),
             (r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/exec/?", ExecHandler, kw),
+            (r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward/?", PortForwardHandler, kw),
             (r"/api()/(v1)/(.*)", ResourceHandler, kw),
             (r"/apis/([^/]+)/?", GroupHandler, kw),
             (r"/apis/([^/]+)/([^/]+)/?", GroupVersionHandler, kw),
