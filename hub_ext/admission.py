@@ -151,6 +151,16 @@ class ServicePolicy(LoggingConfigurable):
         "as a user server reaches the service (default: <url>api/v1/activity).",
     )
 
+    user_url = Unicode(
+        config=True,
+        help="Base URL of the hub service as a user server reaches it (its "
+        "$ACCELHUB_SERVICE_URL, for offload) (default: url).",
+    )
+
+    @default("user_url")
+    def _default_user_url(self) -> str:
+        return self.url
+
     @default("url")
     def _default_url(self) -> str:
         return os.environ.get("ACCELHUB_ADMISSION_URL", "http://127.0.0.1:8081/services/accelhub/")

@@ -303,11 +303,15 @@ class AcceleratorSpawner(KubeSpawner):
         self._lease_id = (state.get(STATE_KEY) or {}).get("lease") or self._lease_id
 
     def get_env(self) -> dict[str, str]:
-        """KubeSpawner's env plus where the server reports GPU activity (for idle reclaim)."""
+        """KubeSpawner's env plus where the server reports GPU activity (for idle reclaim)
+        and reaches the hub service (for offload)."""
         env: dict[str, str] = dict(super().get_env())
         url = getattr(self.policy, "activity_url", "")
         if url:
             env.setdefault("ACCELHUB_ACTIVITY_URL", url)
+        service = getattr(self.policy, "user_url", "")
+        if service:
+            env.setdefault("ACCELHUB_SERVICE_URL", service)
         return env
 
     # -- progress --------------------------------------------------------------------------------

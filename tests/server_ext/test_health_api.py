@@ -29,7 +29,7 @@ def test_health_reports_version_and_features(lab_server: LabServer) -> None:
     data = json.loads(body)
     assert data["name"] == "accelhub"
     assert data["version"] == __version__
-    assert data["features"] == {"telemetry": True}
+    assert data["features"] == {"telemetry": True, "offload": True}
 
 
 @pytest.mark.parametrize("token", [None, "not-the-token"])

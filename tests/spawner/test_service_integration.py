@@ -239,6 +239,7 @@ def test_spawned_pod_knows_where_to_report_activity(
     pod = get_pod(spawner_devstack, "accelhub", cpu_server["state"]["pod_name"])
     env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
     assert env["ACCELHUB_ACTIVITY_URL"] == f"{hub.url}/services/accelhub/api/v1/activity"
+    assert env["ACCELHUB_SERVICE_URL"].rstrip("/") == f"{hub.url}/services/accelhub"
 
 
 def test_refused_and_timed_out_waits_leave_no_place_in_line(
