@@ -24,6 +24,7 @@ from .group_volumes import group_areas
 from .options import OptionsError, Selection, options_from_form, validate_options
 from .pending import availability, in_line, pod_phase_message, scheduler_message, timeout_message
 from .shaping import shape_pod
+from .tokens import server_token_scopes
 from .waiting import LeaseRequest, release_quietly, uninterruptible
 
 STATE_KEY = "accelhub"
@@ -99,6 +100,10 @@ class AcceleratorSpawner(KubeSpawner):
     @default("apply_user_options")
     def _default_apply_user_options(self) -> Any:
         return _apply_user_options
+
+    @default("server_token_scopes")
+    def _default_server_token_scopes(self) -> Any:
+        return server_token_scopes
 
     # -- shared collaborators -------------------------------------------------------------------
 

@@ -1,0 +1,306 @@
+"""Offload end to end through a real user server: JupyterHub, the hub service and its
+gateway, the AcceleratorSpawner on devstack, devstack's InterLink sites, and the user
+server's `/accelhub/api/offload` routes reached through the hub's proxy with the user's
+own token."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+from hub_ext.catalog import AI_INFN_CATALOG
+from hub_ext.service.auth import ADMIT, OFFLOAD, SERVICE_HUB_SCOPES
+from tests.devstack.conftest import RunningDevstack
+from tests.helpers.net import free_port
+from tests.spawner.hubstack import SpawnerHub, start_spawner_hub
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def offload_hub(
+    spawner_devstack: RunningDevstack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SpawnerHub]:
+    """JupyterHub + the accelhub service (with its offload gateway) + AcceleratorSpawner."""
+    state: Path = tmp_path_factory.mktemp("offload-hub")
+    hub_port, service_port = free_port(), free_port()
+    admit_token = secrets.token_hex(16)
+    service_cfg = state / "accelhub_service_config.py"
+    service_cfg.write_text(
+        f"c.AcceleratorCatalog.catalog_file = {AI_INFN_CATALOG!r}\n"
+        "c.QuotaPolicy.default_quota = {'*': {'devices': 8, 'per_user': 2}}\n"
+        f"c.AccelhubService.db_url = 'sqlite:///{state / 'accelhub.sqlite'}'\n"
+        "c.AccelhubService.kubernetes = True\n"
+        f"c.KubeCluster.kubeconfig = {str(spawner_devstack.kubeconfig)!r}\n"
+        f"c.OffloadGateway.runner_command = [{sys.executable!r}, '-m', "
+        "'server_ext.offload.runner']\n"
+        f"c.OffloadGateway.job_env = {{'PYTHONPATH': {str(REPO)!r}}}\n"
+    )
+    services: list[dict[str, Any]] = [
+        {
+            "name": "accelhub",
+            "url": f"http://127.0.0.1:{service_port}",
+            "command": [sys.executable, "-m", "hub_ext.service", f"--config={service_cfg}"],
+            "cwd": str(state),
+        },
+        {"name": "accelhub-spawner", "api_token": admit_token},
+    ]
+    roles: list[dict[str, Any]] = [
+        {"name": "accelhub-service", "services": ["accelhub"], "scopes": list(SERVICE_HUB_SCOPES)},
+        {"name": "accelhub-spawner", "services": ["accelhub-spawner"], "scopes": [ADMIT]},
+        {"name": "user", "scopes": ["self", OFFLOAD]},
+    ]
+    url = f"http://127.0.0.1:{hub_port}/services/accelhub/"
+    extra = "\n".join(
+        [
+            "from hub_ext.service.auth import CUSTOM_SCOPES",
+            "c.JupyterHub.custom_scopes = CUSTOM_SCOPES",
+            "c.AcceleratorSpawner.admission_policy_class = 'hub_ext.admission.ServicePolicy'",
+            f"c.ServicePolicy.url = {url!r}",
+            f"c.ServicePolicy.token = {admit_token!r}",
+            "c.KubeSpawner.start_timeout = 90",
+            # user servers import this checkout's server_ext, not the installed one
+            f"c.Spawner.environment = {{**c.Spawner.environment, 'PYTHONPATH': {str(REPO)!r}}}",
+        ]
+    )
+    hub = start_spawner_hub(
+        state, spawner_devstack.kubeconfig, extra + "\n", services, roles, hub_port=hub_port
+    )
+    yield hub
+    hub.shutdown()
+
+
+class Server:
+    """One user's default server, reached through the proxy with the user's own token."""
+
+    def __init__(self, hub: SpawnerHub, user: str) -> None:
+        self.hub, self.user = hub, user
+        self.token = hub.api("POST", f"/users/{user}/tokens", json={}).json()["token"]
+        self.headers = {"Authorization": f"token {self.token}"}
+
+    def start(self, flavor: str = "cpu") -> None:
+        response = self.hub.api("POST", f"/users/{self.user}/server", json={"flavor": flavor})
+        assert response.status_code in (201, 202), response.text
+        model = self.hub.wait_ready(self.user, timeout=120)
+        assert model.get("ready"), model
+
+    def stop(self) -> None:
+        self.hub.stop(self.user, timeout=90)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(
+            method,
+            f"{self.hub.url}/user/{self.user}/{path}",
+            headers=self.headers,
+            timeout=60,
+            **kwargs,
+        )
+
+    def offload(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self.call(method, f"accelhub/api/offload/{path}", **kwargs)
+
+    def put_notebook(self, path: str, *cells: Any) -> None:
+        nb = new_notebook(cells=list(cells))
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        folder = path.rpartition("/")[0]
+        if folder:
+            self.call("PUT", f"api/contents/{folder}", json={"type": "directory"})
+        body = {"type": "notebook", "format": "json", "content": json.loads(json.dumps(nb))}
+        response = self.call("PUT", f"api/contents/{path}", json=body)
+        assert response.status_code in (200, 201), response.text
+
+    def notebook(self, path: str) -> dict[str, Any] | None:
+        response = self.call("GET", f"api/contents/{path}")
+        return response.json()["content"] if response.status_code == 200 else None
+
+    def wait_final(self, job_id: str, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        job: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            job = self.offload("GET", f"jobs/{job_id}").json()
+            if job.get("state") in ("succeeded", "failed", "cancelled"):
+                return job
+            time.sleep(0.5)
+        raise TimeoutError(f"job {job_id} never ended: {job}")
+
+    def events(self, job_id: str, timeout: float = 120) -> list[dict[str, Any]]:
+        """Every frame of the job's event stream until it ends."""
+        url = f"{self.hub.url}/user/{self.user}/accelhub/api/offload/jobs/{job_id}/events"
+        request = HTTPRequest(url.replace("http://", "ws://"), headers=self.headers)
+
+        async def collect() -> list[dict[str, Any]]:
+            connection = await websocket_connect(request)
+            got: list[dict[str, Any]] = []
+            while True:
+                message = await asyncio.wait_for(connection.read_message(), timeout)
+                if message is None:
+                    return got
+                got.append(json.loads(message))
+
+        return asyncio.run(collect())
+
+
+def cell(source: str, cid: str, *tags: str) -> Any:
+    made = new_code_cell(source, metadata={"tags": list(tags)} if tags else {})
+    made["id"] = cid
+    return made
+
+
+def text_of(c: dict[str, Any]) -> str:
+    parts = []
+    for out in c.get("outputs") or []:
+        if out.get("output_type") == "stream":
+            text = out["text"]
+            parts.append(text if isinstance(text, str) else "".join(text))
+    return "".join(parts)
+
+
+def a_site(server: Server) -> str:
+    sites = server.offload("GET", "sites").json()["sites"]
+    ready = [s["name"] for s in sites if s.get("ready")]
+    assert ready, sites
+    return str(ready[0])
+
+
+@pytest.fixture(scope="module")
+def ada(offload_hub: SpawnerHub) -> Iterator[Server]:
+    server = Server(offload_hub, "ada")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_parameterised_notebook_runs_and_its_copy_appears_beside_it(ada: Server) -> None:
+    ada.put_notebook(
+        "work/analysis.ipynb",
+        cell("n = 1", "params", "parameters"),
+        cell(
+            "import time\nfor i in range(3):\n    print('step', i, flush=True)\n"
+            "    time.sleep(0.5)",
+            "steps",
+        ),
+        cell("print('n is', n)", "show"),
+    )
+    site = a_site(ada)
+    response = ada.offload(
+        "POST",
+        "jobs",
+        json={"path": "work/analysis.ipynb", "site": site, "flavor": "cpu", "parameters": {"n": 7}},
+    )
+    assert response.status_code == 201, response.text
+    job = response.json()
+    events = ada.events(job["id"])
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "hello" and kinds[-1] == "end", kinds
+    assert events[-1]["state"] == "succeeded", events[-3:]
+    seqs = [e["seq"] for e in events[1:]]
+    assert seqs == list(range(1, len(seqs) + 1))
+    final_state = max(
+        i for i, e in enumerate(events) if e["type"] == "state" and e["job"]["state"] == "succeeded"
+    )
+    progress = [i for i, e in enumerate(events) if e["type"] == "progress"]
+    lines = [e["line"] for e in events if e["type"] == "log"]
+    assert progress and progress[0] < final_state  # progress came while it ran
+    assert any("step 2" in line for line in lines), lines
+
+    fetched = ada.offload("POST", f"jobs/{job['id']}/fetch")
+    assert fetched.status_code == 200, fetched.text
+    path = fetched.json()["path"]
+    assert path == f"work/analysis.remote-{site}-{job['id']}.ipynb"
+    copy = ada.notebook(path)
+    assert copy is not None
+    assert "n is 7" in "".join(text_of(c) for c in copy["cells"])
+    original = ada.notebook("work/analysis.ipynb")
+    assert original is not None and all(not c.get("outputs") for c in original["cells"])
+
+
+def test_one_cell_runs_remotely_with_its_setup_cells(ada: Server) -> None:
+    ada.put_notebook(
+        "cells.ipynb",
+        cell("base = 40", "setup1", "setup"),
+        cell("raise RuntimeError('not a setup cell')", "other"),
+        cell("print('answer', base + 2)", "target"),
+    )
+    response = ada.offload(
+        "POST",
+        "jobs",
+        json={
+            "path": "cells.ipynb",
+            "site": a_site(ada),
+            "flavor": "cpu",
+            "cell_id": "target",
+            "setup": "tagged",
+        },
+    )
+    assert response.status_code == 201, response.text
+    job = ada.wait_final(response.json()["id"])
+    assert job["state"] == "succeeded", job
+    fetched = ada.offload("POST", f"jobs/{job['id']}/fetch")
+    assert fetched.status_code == 200, fetched.text
+    body = fetched.json()
+    assert body["cell_id"] == "target"
+    assert "answer 42" in text_of({"outputs": body["outputs"]})
+
+
+def test_another_user_cannot_see_follow_or_cancel_a_job(
+    ada: Server, offload_hub: SpawnerHub
+) -> None:
+    ada.put_notebook("slow.ipynb", cell("import time\ntime.sleep(20)", "s"))
+    response = ada.offload(
+        "POST", "jobs", json={"path": "slow.ipynb", "site": a_site(ada), "flavor": "cpu"}
+    )
+    assert response.status_code == 201, response.text
+    job_id = response.json()["id"]
+    bob = Server(offload_hub, "bob")
+    bob.start()
+    try:
+        seen = bob.offload("GET", f"jobs/{job_id}")
+        assert seen.status_code == 404, seen.text
+        assert "message" in seen.json()
+        assert job_id not in [j["id"] for j in bob.offload("GET", "jobs").json()["jobs"]]
+        assert bob.offload("DELETE", f"jobs/{job_id}").status_code == 404
+        assert bob.offload("GET", f"jobs/{job_id}/events").status_code == 404
+        assert bob.offload("POST", f"jobs/{job_id}/fetch").status_code == 404
+    finally:
+        bob.stop()
+    assert ada.offload("GET", f"jobs/{job_id}").json()["state"] in ("pending", "running")
+    cancelled = ada.offload("DELETE", f"jobs/{job_id}")
+    assert cancelled.status_code == 200, cancelled.text
+    assert ada.wait_final(job_id)["state"] == "cancelled"
+
+
+def test_a_job_survives_its_users_server_stopping_and_starting(
+    offload_hub: SpawnerHub, ada: Server
+) -> None:
+    ada.put_notebook("long.ipynb", cell("import time\ntime.sleep(6)\nprint('done')", "l"))
+    response = ada.offload(
+        "POST", "jobs", json={"path": "long.ipynb", "site": a_site(ada), "flavor": "cpu"}
+    )
+    assert response.status_code == 201, response.text
+    job_id = response.json()["id"]
+    ada.stop()
+    ada.start()
+    assert job_id in [j["id"] for j in ada.offload("GET", "jobs").json()["jobs"]]
+    assert ada.wait_final(job_id)["state"] == "succeeded"
+    fetched = ada.offload("POST", f"jobs/{job_id}/fetch")
+    assert fetched.status_code == 200, fetched.text
+    copy = ada.notebook(fetched.json()["path"])
+    assert copy is not None and "done" in text_of(copy["cells"][0])
