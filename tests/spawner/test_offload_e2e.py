@@ -304,3 +304,27 @@ def test_a_job_survives_its_users_server_stopping_and_starting(
     assert fetched.status_code == 200, fetched.text
     copy = ada.notebook(fetched.json()["path"])
     assert copy is not None and "done" in text_of(copy["cells"][0])
+
+
+def test_a_raising_cell_fails_the_job_and_the_partial_notebook_comes_back(ada: Server) -> None:
+    ada.put_notebook(
+        "broken.ipynb",
+        cell("print('before')", "ok"),
+        cell("raise ValueError('bad calibration')", "bad"),
+        cell("print('never')", "after"),
+    )
+    response = ada.offload(
+        "POST", "jobs", json={"path": "broken.ipynb", "site": a_site(ada), "flavor": "cpu"}
+    )
+    assert response.status_code == 201, response.text
+    job = ada.wait_final(response.json()["id"])
+    assert job["state"] == "failed" and job["reason"] == "failed", job
+    fetched = ada.offload("POST", f"jobs/{job['id']}/fetch")
+    assert fetched.status_code == 200, fetched.text
+    copy = ada.notebook(fetched.json()["path"])
+    assert copy is not None
+    ok, bad, after = copy["cells"]
+    assert "before" in text_of(ok)
+    errors = [o for o in bad["outputs"] if o["output_type"] == "error"]
+    assert errors and errors[0]["evalue"] == "bad calibration"
+    assert not after.get("outputs")
