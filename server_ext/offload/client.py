@@ -14,10 +14,11 @@ from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
+from hub_ext.contract import JOB_STATES, OPEN_STATES, Job
+
 from .config import OffloadConfig
 
-STATES = ("pending", "running", "succeeded", "failed", "cancelled")
-FINAL = frozenset({"succeeded", "failed", "cancelled"})
+FINAL = frozenset(JOB_STATES) - OPEN_STATES
 
 
 class ServiceError(Exception):
@@ -30,21 +31,18 @@ class ServiceError(Exception):
 
 
 def read_job(data: Any) -> dict[str, Any]:
-    """A job as the service sent it, checked for the fields this server relies on."""
-    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
-        raise ServiceError(502, "The accelhub service answered with a job that has no id.")
-    if data.get("state") not in STATES:
+    """A job as the service sent it, read through the contract's `Job` type."""
+    try:
+        job = Job.from_json(data) if isinstance(data, dict) else None
+    except (TypeError, ValueError):
+        job = None
+    if job is None or not job.id:
+        raise ServiceError(502, "The accelhub service answered with a job this server cannot read.")
+    if job.state not in JOB_STATES:
         raise ServiceError(
-            502, f"The accelhub service answered with an unknown job state {data.get('state')!r}."
+            502, f"The accelhub service answered with an unknown job state {job.state!r}."
         )
-    progress = data.get("progress")
-    if progress is not None and not (
-        isinstance(progress, dict)
-        and isinstance(progress.get("cell"), int)
-        and isinstance(progress.get("of"), int)
-    ):
-        data = {**data, "progress": None}
-    return data
+    return job.to_json()
 
 
 def _body_message(raw: bytes) -> str:

@@ -6,6 +6,7 @@ service's refusals are answered with its status and its sentence, word for word.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, cast
 
@@ -15,12 +16,12 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web, websocket
 
+from hub_ext.contract import SETUP_POLICIES, ContractError, JobRequest
+
 from ..handlers.health import AUTH_RESOURCE
 from .client import ServiceError
 from .paths import PathError, api_path, confine, copy_path
 from .service import SETTINGS_KEY, Offload
-
-SETUP = ("tagged", "above")
 
 
 def _offload(handler: web.RequestHandler) -> Offload:
@@ -123,38 +124,19 @@ class JobsHandler(OffloadHandler):
             raise _bad("The request body must be JSON.") from None
         if not isinstance(body, dict):
             raise _bad("The request body must be a JSON object.")
-        site = body.get("site", "auto")
-        flavor = body.get("flavor")
-        parameters = body.get("parameters") or {}
-        cell_id = body.get("cell_id")
-        setup = body.get("setup", "tagged")
-        if not isinstance(site, str) or not site:
-            raise _bad('site must be a site name or "auto".')
-        if not isinstance(flavor, str) or not flavor:
-            raise _bad("flavor must name a flavor of the catalog.")
-        if not isinstance(parameters, dict):
-            raise _bad("parameters must be a JSON object of names and values.")
-        if cell_id is not None and (not isinstance(cell_id, str) or not cell_id):
-            raise _bad("cell_id must be a cell's id, or null for the whole notebook.")
-        if setup not in SETUP:
+        fields = {k: v for k, v in body.items() if k not in ("path", "notebook", "name")}
+        try:
+            request = JobRequest.parse({**fields, "notebook": {}})
+        except ContractError as error:
+            raise _bad(str(error)) from None
+        if request.setup not in SETUP_POLICIES:
             raise _bad('setup must be "tagged" or "above".')
         try:
             path, notebook = await self._read_notebook(body.get("path"))
         except PathError as error:
             raise _path_refused(error) from None
-        job = await self._call(
-            _offload(self).client.submit(
-                {
-                    "notebook": notebook,
-                    "name": path,
-                    "site": site,
-                    "flavor": flavor,
-                    "parameters": parameters,
-                    "cell_id": cell_id,
-                    "setup": setup,
-                }
-            )
-        )
+        request = dataclasses.replace(request, notebook=notebook, name=path)
+        job = await self._call(_offload(self).client.submit(request.to_json()))
         self.set_status(201)
         self.finish(json.dumps(job))
 

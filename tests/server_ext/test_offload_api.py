@@ -238,6 +238,9 @@ def test_bad_bodies_get_sentences(lab: Lab) -> None:
     )
     assert response.status_code == 400
     assert response.json()["message"] == 'setup must be "tagged" or "above".'
+    response = lab.call("POST", "jobs", json={"path": "work/analysis.ipynb"})
+    assert response.status_code == 400
+    assert response.json()["message"] == "The field 'flavor' is required."
     response = lab.call("POST", "jobs", content=b"{nope")
     assert response.status_code == 400
     assert response.json()["message"] == "The request body must be JSON."
