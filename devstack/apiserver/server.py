@@ -21,7 +21,7 @@ from devstack.apiserver.handlers import (
 from devstack.apiserver.openapi_pb import PROTO_ACCEPT, PROTO_MEDIA_TYPE
 from devstack.apiserver.portforward import PortForwardHandler
 from devstack.apiserver.store import ObjectStore
-from devstack.apiserver.streams import ExecHandler
+from devstack.apiserver.streams import AttachHandler, ExecHandler
 from devstack.apiserver.tls import TlsFiles
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
@@ -160,6 +160,7 @@ def make_app(api: ApiSettings) -> Application:
             (r"/openapi/v3/(.+)", OpenApiV3Handler, kw),
             (r"/api()/(v1)/?", GroupVersionHandler, kw),
             (r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/exec/?", ExecHandler, kw),
+            (r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/attach/?", AttachHandler, kw),
             (r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward/?", PortForwardHandler, kw),
             (r"/api()/(v1)/(.*)", ResourceHandler, kw),
             (r"/apis/([^/]+)/?", GroupHandler, kw),

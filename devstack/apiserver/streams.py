@@ -50,6 +50,8 @@ def exit_status(code: int, command: list[str]) -> dict[str, Any]:
 class ExecHandler(WebSocketHandler):
     """`/api/v1/namespaces/<ns>/pods/<name>/exec`."""
 
+    subresource = "exec"
+
     def initialize(self, api: Any) -> None:
         self.api = api
         self.store = api.store
@@ -71,7 +73,11 @@ class ExecHandler(WebSocketHandler):
     async def post(self, namespace: str, name: str) -> None:
         """The SPDY upgrade clients fall back to: refused after the same checks."""
         if self._checked(namespace, name):
-            self._fail(bad_request("devstack serves pods/exec over WebSocket only, not SPDY"))
+            self._fail(
+                bad_request(
+                    f"devstack serves pods/{self.subresource} over WebSocket only, not SPDY"
+                )
+            )
 
     def _checked(self, namespace: str, name: str) -> bool:
         """Authenticate, authorize and find the pod's kubelet; answer the Status if not."""
@@ -81,7 +87,9 @@ class ExecHandler(WebSocketHandler):
             if user is None:
                 raise unauthorized()
             rbac.authorize(
-                self.store, user, rbac.Request("create", "", "pods", "exec", namespace, name)
+                self.store,
+                user,
+                rbac.Request("create", "", "pods", self.subresource, namespace, name),
             )
             pod = self.store._data["pods"].get((namespace, name))
             if pod is None:
@@ -179,3 +187,37 @@ class ExecHandler(WebSocketHandler):
 
     def check_origin(self, origin: str) -> bool:
         return True
+
+
+class AttachHandler(ExecHandler):
+    """`/api/v1/namespaces/<ns>/pods/<name>/attach`: the container's output from now on
+    (stdout and stderr as its log holds them, on channel 1) until it ends."""
+
+    subresource = "attach"
+
+    async def open(self, *_args: str) -> None:
+        query = parse_qs(self.request.query)
+        pod = self.store._data["pods"][(self.namespace, self.name)]
+        first = ((pod.get("spec") or {}).get("containers") or [{}])[0].get("name", "")
+        container = (query.get("container") or [first])[-1]
+        self.follow = asyncio.get_running_loop().create_task(self._follow(container))
+
+    async def _follow(self, container: str) -> None:
+        status: dict[str, Any] = {"metadata": {}, "status": "Success"}
+        try:
+            async for chunk in self.kubelet.read_logs(
+                self.namespace, self.name, container, follow=True, tail_lines=0
+            ):
+                self._send(STDOUT, chunk)
+        except ApiError as err:
+            status = {k: v for k, v in err.to_status().items() if k != "kind"}
+        self._send(ERROR, json.dumps(status).encode())
+        self.close(1000)
+
+    def on_message(self, message: str | bytes) -> None:
+        """devstack containers read no stdin: input is dropped."""
+
+    def on_close(self) -> None:
+        follow = getattr(self, "follow", None)
+        if follow is not None:
+            follow.cancel()

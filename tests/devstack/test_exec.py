@@ -114,3 +114,30 @@ def test_exec_needs_create_on_pods_exec(
         f'pods "{pod}" is forbidden: User "system:serviceaccount:{ns}:viewer" cannot create '
         f'resource "pods/exec" in API group "" in the namespace "{ns}"'
     ) in denied.stderr
+
+
+def test_kubectl_attach_follows_new_output(devstack: RunningDevstack) -> None:
+    ns = f"at-{os.urandom(3).hex()}"
+    devstack.kubectl("create", "namespace", ns)
+    script = (
+        "import time\nfor i in range(6):\n    print('tick', i, flush=True)\n    time.sleep(0.5)\n"
+    )
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "ticker"},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "x", "command": [sys.executable, "-c", script]}],
+        },
+    }
+    try:
+        devstack.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(pod))
+        devstack.kubectl("wait", "--for=condition=Ready", "pod/ticker", "-n", ns, "--timeout=30s")
+        time.sleep(1)  # a tick or two go by before attaching
+        got = devstack.kubectl("attach", "ticker", "-n", ns, timeout=30)
+        ticks = got.stdout.splitlines()
+        assert ticks and ticks[-1] == "tick 5"  # followed to the end
+        assert len(ticks) < 6  # from the moment of attaching, not the whole log
+    finally:
+        devstack.kubectl("delete", "namespace", ns, "--wait=false", check=False)
