@@ -28,6 +28,13 @@ TYPES: tuple[type[wire.Wire], ...] = (
     wire.Reservation,
     wire.DeviceActivity,
     wire.ActivityReport,
+    wire.Site,
+    wire.Sites,
+    wire.JobRequest,
+    wire.JobProgress,
+    wire.Provenance,
+    wire.Job,
+    wire.Jobs,
 )
 _STR = {"type": "string"}
 _TIME = {"type": "string", "format": "date-time"}
@@ -89,6 +96,7 @@ _ERRORS = {
     "403": _json(_ref("Error"), "Not allowed"),
     "404": _json(_ref("Error"), "Not found"),
     "409": _json(_ref("Error"), "Conflict"),
+    "413": _json(_ref("Error"), "Body too large"),
     "422": _json(_ref("Error"), "Invalid field"),
     "503": _json(_ref("Error"), "The database cannot be reached now; nothing was changed"),
 }
@@ -123,6 +131,38 @@ def _path(name: str) -> list[dict[str, Any]]:
 
 def _list(key: str, item: str) -> dict[str, Any]:
     return {"type": "object", "properties": {key: {"type": "array", "items": _ref(item)}}}
+
+
+def offload_paths() -> dict[str, Any]:
+    """The offload API (scope custom:accelhub:offload, the user's own token)."""
+    logs = _op("A job's log text", None, query={"follow": {"type": "string", "enum": ["0", "1"]}})
+    logs["responses"]["200"] = {
+        "description": "Log text",
+        "content": {"text/plain": {"schema": _STR}},
+    }
+    return {
+        "/sites": {"get": _op("Remote sites (InterLink virtual nodes)", _ref("Sites"))},
+        "/jobs": {
+            "get": _op("Offload jobs: your own; admins all", _ref("Jobs"), query={"user": _STR}),
+            "post": _op(
+                "Run a notebook or a cell on a site", _ref("Job"), "JobRequest", None, "201"
+            ),
+        },
+        "/jobs/{job_id}": {
+            "parameters": _path("job_id"),
+            "get": _op("One job", _ref("Job")),
+            "delete": _op("Cancel a job", _ref("Job")),
+        },
+        "/jobs/{job_id}/logs": {"parameters": _path("job_id"), "get": logs},
+        "/jobs/{job_id}/result": {
+            "parameters": _path("job_id"),
+            "get": _op("The executed (or partial) notebook", _OBJECT),
+        },
+        "/jobs/{job_id}/rerun": {
+            "parameters": _path("job_id"),
+            "post": _op("Submit the same inputs again", _ref("Job"), status="201"),
+        },
+    }
 
 
 def openapi_document(prefix: str) -> dict[str, Any]:
@@ -206,6 +246,7 @@ def openapi_document(prefix: str) -> dict[str, Any]:
             )
         },
         "/flavors": {"get": _op("Flavors and live use", _OBJECT)},
+        **offload_paths(),
         "/policy": {"get": _op("Quotas and groups (admins)", _OBJECT)},
     }
     return {

@@ -45,7 +45,13 @@ class JobTracker(Configurable):
         help="Running jobs whose logs are followed for per-cell progress at once (one stream "
         "each); others get their progress when they end.",
     )
-    log_reads = Int(8, config=True, help="Finished jobs' logs read at once.")
+    log_reads = Int(16, config=True, help="Finished jobs' logs read at once.")
+    follow_wait_seconds = Float(
+        2.0,
+        config=True,
+        help="How long a finished job's log follow may take to reach its end; its lines then "
+        "give the result and the log is not read again.",
+    )
     max_log_chars = Int(
         256 * 1024, config=True, help="Log text kept per finished job (its last characters)."
     )
@@ -63,6 +69,8 @@ class JobTracker(Configurable):
         self._busy: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._follows: dict[str, asyncio.Task[None]] = {}
+        self._followed: set[str] = set()  # one follow per job, never renewed
+        self._streamed: dict[str, list[str]] = {}  # lines of follows that reached their end
         self._reads = asyncio.Semaphore(self.log_reads)
         self._unreachable_since: dict[str, datetime] = {}
         self._tick: asyncio.Task[None] | None = None
@@ -178,6 +186,8 @@ class JobTracker(Configurable):
         follow = self._follows.pop(job.id, None)
         if follow is not None:
             follow.cancel()
+        self._followed.discard(job.id)
+        self._streamed.pop(job.id, None)
         await self.gateway.finish(job, state, reason, message, result, logs)
 
     async def _ended(self, job: JobRecord, pod: PodView) -> None:
@@ -194,8 +204,10 @@ class JobTracker(Configurable):
         if pod.started and job.started_at is None:
             job.started_at = parse_time(pod.started)
         try:
-            async with self._reads:
-                text = await self.read_logs(job)
+            lines = await self._followed_lines(job)
+            if lines is None:
+                async with self._reads:
+                    lines = (await self.read_logs(job)).splitlines()
         except ApiException as error:
             await self._end(
                 job,
@@ -204,7 +216,6 @@ class JobTracker(Configurable):
                 f"The job ended ({pod.phase}) but its logs could not be read: {api_reason(error)}",
             )
             return
-        lines = text.splitlines()
         self._progress(job, lines)
         kept = "\n".join(line for line in lines if not line.startswith(frames.DATA))
         kept = kept[-self.max_log_chars :]
@@ -243,21 +254,40 @@ class JobTracker(Configurable):
                     int(event.get("of", 0)),
                 )
 
+    async def _followed_lines(self, job: JobRecord) -> list[str] | None:
+        """The whole log from the job's follow, once it reached the end with a result frame."""
+        task = self._follows.get(job.id)
+        if task is not None:
+            await asyncio.wait({task}, timeout=self.follow_wait_seconds)
+        lines = self._streamed.get(job.id)
+        if lines is None or (task is not None and not task.done()):
+            return None
+        try:
+            frames.decode_result(lines)
+        except frames.FrameError:
+            return None
+        return lines
+
     # -- progress while running -----------------------------------------------------------
 
     def _follow(self, job: JobRecord) -> None:
-        if job.id in self._follows or len(self._follows) >= self.max_follows:
+        if job.id in self._followed or len(self._follows) >= self.max_follows:
             return
+        self._followed.add(job.id)
         self._follows[job.id] = asyncio.create_task(self._follow_logs(job))
 
     async def _follow_logs(self, job: JobRecord) -> None:
+        lines: list[str] = []
         try:
             async for line in self.stream_logs(job):
+                lines.append(line)
                 event = frames.parse_progress(line)
                 if event is not None:
                     self._progress(job, [line])
                     async with self.changed:
                         self.changed.notify_all()
+            if job.id in self._followed:
+                self._streamed[job.id] = lines  # the stream reached the log's end
         except (TimeoutError, ApiException, OSError) as error:
             log.info("log follow of job %s ended: %s", job.id, error)
         finally:

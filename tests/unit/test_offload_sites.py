@@ -1,0 +1,134 @@
+"""Sites from virtual nodes and the auto choice, on the pure inventory state; job pods."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hub_ext.cluster_state import InventoryState
+from hub_ext.contract import JOB_LABEL
+from hub_ext.flavors import Flavor
+from hub_ext.service.offload import pods, sites
+from hub_ext.service.offload.record import JobRecord
+
+GPU = Flavor(slug="a100", display_name="A100", kind="gpu", resource="nvidia.com/gpu", counts=(2,))
+
+
+def node(name: str, ready: bool = True, gpus: int = 0, **labels: str) -> dict[str, Any]:
+    allocatable = {"cpu": "100", **({"nvidia.com/gpu": str(gpus)} if gpus else {})}
+    return {
+        "metadata": {
+            "name": name,
+            "labels": {"virtual-node.interlink/type": "virtual-kubelet", **labels},
+        },
+        "spec": {"taints": [{"key": sites.TAINT_KEY, "value": "true", "effect": "NoSchedule"}]},
+        "status": {
+            "allocatable": allocatable,
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "False",
+                    "message": "ok" if ready else "the site's plugin at http://x does not answer",
+                    "lastHeartbeatTime": "2026-01-01T00:00:00Z",
+                }
+            ],
+        },
+    }
+
+
+def pod(name: str, node_name: str, gpus: int, phase: str = "Running") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": "accelhub", "labels": {JOB_LABEL: name}},
+        "spec": {
+            "nodeName": node_name,
+            "containers": [{"resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}],
+        },
+        "status": {"phase": phase},
+    }
+
+
+def state(*objs: dict[str, Any]) -> InventoryState:
+    st = InventoryState([GPU])
+    for obj in objs:
+        (st.set_pod if "spec" in obj and "nodeName" in obj["spec"] else st.set_node)(obj)
+    return st
+
+
+def test_only_virtual_nodes_are_sites_with_free_devices_and_health() -> None:
+    plain = {"metadata": {"name": "cpu-1"}, "status": {"allocatable": {"cpu": "8"}}}
+    st = state(
+        node("vk-a", gpus=4, **{"accelhub.io/site-display-name": "Leonardo"}),
+        node("vk-b", ready=False),
+        plain,
+        pod("j1", "vk-a", 1),
+        pod("j2", "vk-a", 2, phase="Succeeded"),  # finished: holds nothing
+    )
+    found = {s.name: s for s in sites.sites(st, {"vk-a": 3})}
+    assert set(found) == {"vk-a", "vk-b"}
+    assert found["vk-a"].display_name == "Leonardo"
+    assert found["vk-a"].accelerators == {"nvidia.com/gpu": 3}
+    assert (found["vk-a"].queue, found["vk-a"].ready, found["vk-a"].last_seen) == (
+        3,
+        True,
+        "2026-01-01T00:00:00Z",
+    )
+    assert not found["vk-b"].ready and "does not answer" in (found["vk-b"].message or "")
+
+
+def test_auto_takes_the_ready_site_with_most_free_devices_and_says_why() -> None:
+    st = state(node("vk-a", gpus=4), node("vk-b", gpus=8), node("vk-c"), pod("j", "vk-b", 6))
+    choice = sites.choose(st, sites.sites(st, {}), "nvidia.com/gpu", 2)
+    assert choice.site is not None and choice.site.name == "vk-a"  # 4 free beats 2 free
+    assert choice.reason == (
+        "chosen: offers nvidia.com/gpu, 4 free, 0 queued; skipped vk-c (no 2 nvidia.com/gpu)"
+    )
+
+
+def test_auto_skips_a_not_ready_site_and_refuses_when_none_fits() -> None:
+    st = state(node("vk-a", ready=False, gpus=4), node("vk-b", gpus=1))
+    choice = sites.choose(st, sites.sites(st, {}), "nvidia.com/gpu", 2)
+    assert choice.site is None
+    assert choice.reason == (
+        "No ready site offers 2 nvidia.com/gpu: vk-a (not ready), vk-b (no 2 nvidia.com/gpu)."
+    )
+
+
+def test_queue_breaks_ties() -> None:
+    st = state(node("vk-a"), node("vk-b"))
+    choice = sites.choose(st, sites.sites(st, {"vk-a": 2}), None, 0)
+    assert choice.site is not None and choice.site.name == "vk-b"
+
+
+def test_the_pod_lands_on_the_site_with_devices_annotations_and_the_notebook() -> None:
+    job = JobRecord(
+        id="j" * 32,
+        user="ada@example.org",
+        group=None,
+        name="a.ipynb",
+        site="vk-a",
+        site_reason="",
+        flavor="a100",
+        count=2,
+        cell_id="c9",
+        setup="above",
+        parameters={"n": 1},
+        resources=pods.resources(GPU, 2),
+        image="img",
+        input_sha256="0" * 64,
+        namespace="accelhub",
+        pod="accelhub-job-x",
+        submitted_at=datetime.now(UTC),
+    )
+    notes = pods.site_annotations({"slurm-job.vk.io/flags": "--gres=gpu:{count}"}, 2, "ada", "a")
+    manifest = pods.pod(job, ["python", "-m", "server_ext.offload.runner"], notes, {})
+    spec = manifest["spec"]
+    assert spec["nodeSelector"] == {"kubernetes.io/hostname": "vk-a"}
+    assert spec["tolerations"][0]["key"] == "virtual-node.interlink/no-schedule"
+    assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
+    assert spec["containers"][0]["args"][-4:] == ["--cell-id", "c9", "--setup", "above"]
+    assert manifest["metadata"]["annotations"]["slurm-job.vk.io/flags"] == "--gres=gpu:2"
+    assert manifest["metadata"]["labels"]["accelhub.io/user"] == "ada-example.org"
+    assert "slurm-job.vk.io/flags" not in pods.site_annotations(
+        {"slurm-job.vk.io/flags": "--gres=gpu:{count}"}, 0, "ada", "cpu"
+    )
+    assert '"n": 1' in pods.configmap(job, {"cells": []})["data"]["parameters.json"]
