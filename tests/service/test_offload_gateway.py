@@ -180,6 +180,39 @@ def test_notebook_with_parameters_runs_on_the_site_offering_gpus(
     logs = hub.call("ada", "GET", f"jobs/{created['id']}/logs").text
     assert "@@accelhub:progress" in logs and "total 42" in logs
     until(lambda: not pod_exists(ds, pod), 20)  # the finished pod (and its ConfigMap) go
+    again = hub.call("ada", "POST", f"jobs/{created['id']}/rerun")
+    assert again.status_code == 201, again.text
+    rerun = again.json()
+    assert rerun["id"] != created["id"]
+    same = ("input_sha256", "parameters", "site", "flavor")
+    assert {k: rerun["provenance"][k] for k in same} == {k: prov[k] for k in same}
+    assert ended(hub, "ada", rerun["id"])["state"] == "succeeded"
+
+
+def test_progress_and_logs_arrive_while_the_job_runs(hub: Hub) -> None:
+    nb = notebook("print('first', flush=True)", "import time; time.sleep(4)", "print('last')")
+    response = submit(hub, "ada", nb, flavor="cpu")
+    assert response.status_code == 201, response.text
+    job_id = response.json()["id"]
+    # Follow from the start: the stream waits while the job is pending, ends when it ends.
+    token = hub.token_for("ada")
+    lines: list[str] = []
+    with httpx.stream(
+        "GET",
+        hub.api + f"jobs/{job_id}/logs?follow=1",
+        headers={"Authorization": f"token {token}"},
+        timeout=90,
+    ) as stream:
+        assert stream.status_code == 200
+        for line in stream.iter_lines():
+            lines.append(line)
+            if line.startswith("@@accelhub:progress") and '"event":"start","cell":2' in line:
+                running = job(hub, "ada", job_id)  # mid-job: cell 1 done, cell 2 running
+                assert running["state"] == "running"
+                assert running["progress"] == {"cell": 1, "of": 3}, running
+    assert "first" in lines and "last" in lines
+    assert any(x.startswith("@@accelhub:result-end") for x in lines)
+    assert ended(hub, "ada", job_id)["state"] == "succeeded"
 
 
 def test_cell_job_runs_one_cell_with_its_setup(hub: Hub) -> None:
@@ -289,6 +322,9 @@ def test_bad_submissions_get_sentences(hub: Hub) -> None:
 
 
 def test_auto_skips_a_site_that_stopped_answering(hub: Hub, ds: RunningDevstack) -> None:
+    long = submit(hub, "ada", notebook("import time; time.sleep(60)"), site=GPU_SITE)
+    assert long.status_code == 201, long.text
+    until(lambda: job(hub, "ada", long.json()["id"])["state"] == "running", 60)
     faults(ds, GPU_SITE, unreachableSeconds=8)
     until(
         lambda: (
@@ -304,6 +340,10 @@ def test_auto_skips_a_site_that_stopped_answering(hub: Hub, ds: RunningDevstack)
     assert f"{GPU_SITE} (not ready)" in response.json()["site_reason"]
     refused = submit(hub, "ada", notebook("1"), flavor="a100")
     assert refused.status_code == 409 and "No ready site offers" in refused.json()["message"]
+    # The job running there fails, naming the site and why (grace: 1 s in this test).
+    lost = ended(hub, "ada", long.json()["id"], timeout=30)
+    assert (lost["state"], lost["reason"]) == ("failed", "site-unreachable")
+    assert lost["message"].startswith(f"The site {GPU_SITE} stopped answering")
     until(
         lambda: next(
             s for s in hub.call("ada", "GET", "sites").json()["sites"] if s["name"] == GPU_SITE
