@@ -17,8 +17,8 @@ Controller contract (scheduler, kubelet, job controller)::
                       subresource="status")                          # the kubelet
     await store.delete("pods", "web-0", namespace="default", grace_period_seconds=0)
                                                                      # kubelet confirms
-    await store.record_event(pod, "Scheduled", "Successfully assigned ...",
-                             source_component="default-scheduler")
+    await record_event(store, pod, "Scheduled", "Successfully assigned ...",
+                       source_component="default-scheduler")   # controllers/events.py
     store.register_log_source(kubelet)                               # serves pods/log
 
 Objects returned are private copies; callers may mutate them freely.
@@ -53,7 +53,6 @@ from devstack.apiserver.meta import (
     meta,
     new_uid,
     now,
-    object_ref,
     timestamp,
 )
 from devstack.apiserver.registry import DEFAULT_REGISTRY, Registry, ResourceType
@@ -112,7 +111,6 @@ class ObjectStore:
         self._watchers: dict[str, set[Watcher]] = {k: set() for k in self._data}
         self._dependents: dict[str, set[tuple[str, str, str]]] = {}
         self._uids: dict[str, tuple[str, str, str]] = {}
-        self._event_index: dict[tuple[str, ...], Key] = {}
         # uid -> field manager -> last applied configuration (server-side apply).
         self._applied: dict[str, dict[str, Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -1004,67 +1002,6 @@ class ObjectStore:
             del new["metadata"]["finalizers"]
         self._update(self.registry.by_name(loc[0]), owner, new, None)
 
-    # ---- events ----------------------------------------------------------------------
-
-    async def record_event(
-        self,
-        involved_object: Obj,
-        reason: str,
-        message: str,
-        type: str = "Normal",
-        source_component: str = "devstack",
-        source_host: str | None = None,
-    ) -> None:
-        """Record a core/v1 Event about an object (or ObjectReference).
-
-        Repeats with the same object, reason, message, type and source increment `count`
-        and `lastTimestamp` instead of creating a new Event, as real components do.
-        """
-        ref = object_ref(involved_object)
-        ns = ref.get("namespace") or "default"
-        if ("", ns) not in self._data["namespaces"]:
-            ns = "default"
-        dedup = (
-            ns,
-            ref.get("kind", ""),
-            ref.get("name", ""),
-            ref.get("uid", ""),
-            ref.get("fieldPath", ""),
-            reason,
-            message,
-            type,
-            source_component,
-        )
-        rt = self.registry.by_name("events")
-        stamp = timestamp()
-        existing_key = self._event_index.get(dedup)
-        existing = self._data[rt.key].get(existing_key) if existing_key else None
-        if existing is not None:
-            new = deep_copy(existing)
-            new["count"] = int(new.get("count", 1)) + 1
-            new["lastTimestamp"] = stamp
-            self._commit(rt, new, existing, "MODIFIED")
-            return
-        source: dict[str, str] = {"component": source_component}
-        if source_host:
-            source["host"] = source_host
-        event = {
-            "metadata": {"name": f"{ref.get('name', 'event')}.{_event_suffix()}", "namespace": ns},
-            "involvedObject": ref,
-            "reason": reason,
-            "message": message,
-            "type": type,
-            "source": source,
-            "count": 1,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "eventTime": None,
-            "reportingComponent": source_component,
-            "reportingInstance": source_host or "",
-        }
-        created = self._create_sync(rt, event, ns)
-        self._event_index[dedup] = (ns, created["metadata"]["name"])
-
     # ---- commit and fan-out ----------------------------------------------------------
 
     def _commit(self, rt: ResourceType, new: Obj, old: Obj | None, etype: str) -> Obj:
@@ -1136,14 +1073,6 @@ class ObjectStore:
             raise bad_request(
                 "continue key is not valid: illegal base64 data at input byte 0"
             ) from None
-
-
-_counter = [0]
-
-
-def _event_suffix() -> str:
-    _counter[0] += 1
-    return f"{int(now().timestamp() * 1e9) + _counter[0]:x}"
 
 
 def _spec_changed(old: Obj, new: Obj) -> bool:

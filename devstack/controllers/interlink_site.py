@@ -15,6 +15,7 @@ import aiohttp
 from devstack.apiserver.errors import ApiError
 from devstack.apiserver.meta import object_ref, timestamp
 from devstack.apiserver.serviceaccounts import TOKEN_VOLUME_PREFIX
+from devstack.controllers.events import record_event
 from devstack.controllers.interlink_status import (
     TERMINAL,
     pod_status_from,
@@ -181,7 +182,8 @@ class SiteBridge:
 
     async def _event(self, pod: Obj, reason: str, message: str, type: str = "Normal") -> None:
         with contextlib.suppress(ApiError):
-            await self.store.record_event(
+            await record_event(
+                self.store,
                 object_ref(pod),
                 reason,
                 message,

@@ -11,6 +11,7 @@ from typing import Any
 
 from devstack.apiserver.errors import ApiError
 from devstack.apiserver.meta import parse_timestamp, timestamp
+from devstack.controllers.events import record_event
 from devstack.controllers.informer import Informer, Obj, obj_key
 
 log = logging.getLogger(__name__)
@@ -196,8 +197,8 @@ class JobController:
 
     async def _event(self, job: Obj, reason: str, message: str, type: str = "Normal") -> None:
         with contextlib.suppress(ApiError):
-            await self.store.record_event(
-                job, reason, message, type=type, source_component=COMPONENT
+            await record_event(
+                self.store, job, reason, message, type=type, source_component=COMPONENT
             )
 
     async def _sync(self, job: Obj) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from devstack.apiserver.errors import ApiError
 from devstack.apiserver.meta import object_ref, timestamp
+from devstack.controllers.events import record_event
 from devstack.controllers.kubelet_container import ContainerRunner, drain, group_gone
 from devstack.controllers.kubelet_devices import AllocationError
 from devstack.controllers.kubelet_process import exit_code, group_alive, signal_group
@@ -144,7 +145,8 @@ class PodWorker:
             group = "initContainers" if rec is not None and rec.init else "containers"
             ref["fieldPath"] = f"spec.{group}{{{container}}}"
         with contextlib.suppress(ApiError):
-            await self.svc.store.record_event(
+            await record_event(
+                self.svc.store,
                 ref,
                 reason,
                 message,

@@ -12,6 +12,7 @@ from typing import Any
 
 from devstack.apiserver.errors import ApiError
 from devstack.apiserver.meta import timestamp
+from devstack.controllers.events import record_event
 from devstack.controllers.informer import Informer, Obj, obj_key
 from devstack.controllers.scheduling.cluster import ClusterState, Decision
 from devstack.controllers.scheduling.messages import prefilter_error
@@ -288,7 +289,8 @@ class Scheduler:
         self._drop_pending(key)
         view.node_name = node
         self.state.account_pod(view)
-        await self.store.record_event(
+        await record_event(
+            self.store,
             bound,
             "Scheduled",
             f"Successfully assigned {md['namespace']}/{md['name']} to {node}",
@@ -319,7 +321,8 @@ class Scheduler:
                     subresource="status",
                 )
                 entry.obj = updated
-        await self.store.record_event(
+        await record_event(
+            self.store,
             entry.obj,
             "FailedScheduling",
             message,
@@ -377,7 +380,8 @@ class Scheduler:
                 namespace=victim.namespace,
                 subresource="status",
             )
-        await self.store.record_event(
+        await record_event(
+            self.store,
             current,
             "Preempted",
             f"Preempted by pod {preemptor.uid} on node {node}",

@@ -19,6 +19,7 @@ from typing import Any
 from devstack.apiserver.errors import ApiError
 from devstack.apiserver.storage_kinds import PV_PROTECTION, PVC_PROTECTION
 from devstack.cluster import PROVISIONER
+from devstack.controllers.events import record_event
 from devstack.controllers.informer import Informer, Obj
 from devstack.controllers.storage_match import best_volume, claim_names, pod_uses_claim
 
@@ -326,7 +327,7 @@ class StorageController:
         if self._said.get(uid) == (reason, message):
             return
         self._said[uid] = (reason, message)
-        await self.store.record_event(obj, reason, message, type=type, source_component=component)
+        await record_event(self.store, obj, reason, message, type=type, source_component=component)
 
 
 def _claim_ref(pvc: Obj) -> dict[str, str]:

@@ -15,6 +15,7 @@ from kubernetes_asyncio import client, config
 
 from devstack.apiserver.errors import ApiError
 from devstack.apiserver.store import ObjectStore
+from devstack.controllers.events import record_event
 from devstack.runtime import Devstack
 
 
@@ -146,14 +147,15 @@ async def test_record_event_deduplicates(tmp_path: Path) -> None:
             "default",
         )
         for _ in range(3):
-            await store.record_event(
+            await record_event(
+                store,
                 pod,
                 "FailedScheduling",
                 "0/12 nodes are available",
                 type="Warning",
                 source_component="default-scheduler",
             )
-        await store.record_event(pod, "Scheduled", "ok", source_component="default-scheduler")
+        await record_event(store, pod, "Scheduled", "ok", source_component="default-scheduler")
         events, _ = store.list("events", "default", field_selector="involvedObject.name=ev")
         by_reason = {e["reason"]: e for e in events}
         assert by_reason["FailedScheduling"]["count"] == 3
