@@ -293,6 +293,9 @@ class JobTracker(Configurable):
         finally:
             if self._follows.get(job.id) is asyncio.current_task():
                 del self._follows[job.id]
+            if not job.open:  # ended elsewhere (a cancel): keep nothing of it
+                self._followed.discard(job.id)
+                self._streamed.pop(job.id, None)
 
     async def stream_logs(self, job: JobRecord) -> AsyncIterator[str]:
         """The pod's log lines as they come (one stream)."""
