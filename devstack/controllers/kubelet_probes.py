@@ -70,7 +70,7 @@ async def _http(probe: Mapping[str, Any], target: ProbeTarget, limit: float) -> 
             f"while awaiting headers)"
         )
     except OSError as exc:
-        return False, f'Get "{url}": dial tcp {host}:{port}: connect: {_reason(exc)}'
+        return False, f'Get "{url}": dial tcp {host}:{port}: connect: {dial_reason(exc)}'
     parts = status_line.decode(errors="replace").split()
     code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
     if 200 <= code < 400:
@@ -78,7 +78,8 @@ async def _http(probe: Mapping[str, Any], target: ProbeTarget, limit: float) -> 
     return False, f"HTTP probe failed with statuscode: {code}"
 
 
-def _reason(exc: OSError) -> str:
+def dial_reason(exc: OSError) -> str:
+    """The end of Go's dial error for a failed connect, e.g. "connection refused"."""
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     return (exc.strerror or str(exc)).lower()
@@ -96,7 +97,7 @@ async def _tcp(probe: Mapping[str, Any], target: ProbeTarget, limit: float) -> t
     except TimeoutError:
         return False, f"dial tcp {host}:{port}: i/o timeout"
     except OSError as exc:
-        return False, f"dial tcp {host}:{port}: connect: {_reason(exc)}"
+        return False, f"dial tcp {host}:{port}: connect: {dial_reason(exc)}"
     return True, ""
 
 
