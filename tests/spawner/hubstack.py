@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from hub_ext.catalog import AI_INFN_CATALOG
+from hub_ext.service.auth import ADMIN, ADMIT, SERVICE_HUB_SCOPES
 from tests.conftest import subprocess_env
 from tests.helpers.net import free_port
 from tests.helpers.processes import ServerProcess
@@ -184,3 +185,65 @@ def start_spawner_hub(
         time.sleep(0.2)
     process.stop()
     raise RuntimeError(f"JupyterHub did not come up:\n{process.log_text()}")
+
+
+def start_service_hub(
+    state: Path,
+    kubeconfig: Path,
+    service_config: str,
+    extra: str = "",
+    *,
+    admin_token: str | None = None,
+    roles: list[dict[str, Any]] | None = None,
+) -> tuple[SpawnerHub, str, str]:
+    """Start JupyterHub with the accelhub service and the AcceleratorSpawner on ServicePolicy.
+
+    ``service_config`` is the service's config (its SQLite file in ``state`` is set here);
+    ``admin_token`` adds an ``accelhub-admin`` service holding the ADMIN scope. Waits until
+    the service answers; returns the hub, the service's URL through the proxy and the
+    spawner's admission token.
+    """
+    hub_port, service_port = free_port(), free_port()
+    admit_token = secrets.token_hex(16)
+    service_cfg = state / "accelhub_service_config.py"
+    service_cfg.write_text(
+        f"c.AccelhubService.db_url = 'sqlite:///{state / 'accelhub.sqlite'}'\n" + service_config
+    )
+    services: list[dict[str, Any]] = [
+        {
+            "name": "accelhub",
+            "url": f"http://127.0.0.1:{service_port}",
+            "command": [sys.executable, "-m", "hub_ext.service", f"--config={service_cfg}"],
+            "cwd": str(state),
+        },
+        {"name": "accelhub-spawner", "api_token": admit_token},
+    ]
+    all_roles: list[dict[str, Any]] = [
+        {"name": "accelhub-service", "services": ["accelhub"], "scopes": list(SERVICE_HUB_SCOPES)},
+        {"name": "accelhub-spawner", "services": ["accelhub-spawner"], "scopes": [ADMIT]},
+    ]
+    if admin_token is not None:
+        services.append({"name": "accelhub-admin", "api_token": admin_token})
+        all_roles.append(
+            {"name": "accelhub-admin", "services": ["accelhub-admin"], "scopes": [ADMIN]}
+        )
+    url = f"http://127.0.0.1:{hub_port}/services/accelhub/"
+    hub_extra = (
+        "from hub_ext.service.auth import CUSTOM_SCOPES\n"
+        "c.JupyterHub.custom_scopes = CUSTOM_SCOPES\n"
+        "c.AcceleratorSpawner.admission_policy_class = 'hub_ext.admission.ServicePolicy'\n"
+        f"c.ServicePolicy.url = {url!r}\n"
+        f"c.ServicePolicy.token = {admit_token!r}\n" + extra
+    )
+    hub = start_spawner_hub(
+        state, kubeconfig, hub_extra, services, [*all_roles, *(roles or [])], hub_port=hub_port
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "api/v1/openapi.json", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return hub, url, admit_token

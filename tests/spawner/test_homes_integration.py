@@ -4,8 +4,6 @@ storage settings and devstack's provisioner."""
 from __future__ import annotations
 
 import json
-import secrets
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +14,8 @@ import pytest
 
 from hub_ext.catalog import AI_INFN_CATALOG
 from hub_ext.demo.config import HOME, storage_settings
-from hub_ext.service.auth import ADMIT, SERVICE_HUB_SCOPES
 from tests.devstack.conftest import RunningDevstack
-from tests.helpers.net import free_port
-from tests.spawner.hubstack import SpawnerHub, start_spawner_hub
+from tests.spawner.hubstack import SpawnerHub, start_service_hub
 
 pytestmark = pytest.mark.integration
 
@@ -32,44 +28,21 @@ def homes_hub(
 ) -> Iterator[SpawnerHub]:
     """JupyterHub + accelhub service + AcceleratorSpawner with the demo's storage settings."""
     state: Path = tmp_path_factory.mktemp("homes-hub")
-    hub_port, service_port = free_port(), free_port()
-    admit_token = secrets.token_hex(16)
-    service_cfg = state / "accelhub_service_config.py"
-    service_cfg.write_text(
+    hub, _, _ = start_service_hub(
+        state,
+        spawner_devstack.kubeconfig,
         f"c.AcceleratorCatalog.catalog_file = {AI_INFN_CATALOG!r}\n"  # the hub's catalog too
         "c.QuotaPolicy.default_quota = {'*': {'devices': 8, 'per_user': 2}}\n"
-        f"c.AccelhubService.db_url = 'sqlite:///{state / 'accelhub.sqlite'}'\n"
         "c.AccelhubService.static_capacity = "
-        "{'t4': 2, 'mig-1g-10gb-single': 7, 'cpu': 100}\n"
-    )
-    services: list[dict[str, Any]] = [
-        {
-            "name": "accelhub",
-            "url": f"http://127.0.0.1:{service_port}",
-            "command": [sys.executable, "-m", "hub_ext.service", f"--config={service_cfg}"],
-            "cwd": str(state),
-        },
-        {"name": "accelhub-spawner", "api_token": admit_token},
-    ]
-    roles: list[dict[str, Any]] = [
-        {"name": "accelhub-service", "services": ["accelhub"], "scopes": list(SERVICE_HUB_SCOPES)},
-        {"name": "accelhub-spawner", "services": ["accelhub-spawner"], "scopes": [ADMIT]},
-    ]
-    url = f"http://127.0.0.1:{hub_port}/services/accelhub/"
-    extra = "\n".join(
-        [
-            "from hub_ext.service.auth import CUSTOM_SCOPES",
-            "c.JupyterHub.custom_scopes = CUSTOM_SCOPES",
-            "c.AcceleratorSpawner.admission_policy_class = 'hub_ext.admission.ServicePolicy'",
-            f"c.ServicePolicy.url = {url!r}",
-            f"c.ServicePolicy.token = {admit_token!r}",
-            f"c.AcceleratorCatalog.catalog_file = {AI_INFN_CATALOG!r}",
-            "c.KubeSpawner.start_timeout = 90",
-            *(f"{name} = {value!r}" for name, value in storage_settings()),
-        ]
-    )
-    hub = start_spawner_hub(
-        state, spawner_devstack.kubeconfig, extra + "\n", services, roles, hub_port=hub_port
+        "{'t4': 2, 'mig-1g-10gb-single': 7, 'cpu': 100}\n",
+        "\n".join(
+            [
+                f"c.AcceleratorCatalog.catalog_file = {AI_INFN_CATALOG!r}",
+                "c.KubeSpawner.start_timeout = 90",
+                *(f"{name} = {value!r}" for name, value in storage_settings()),
+            ]
+        )
+        + "\n",
     )
     yield hub
     hub.shutdown()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -21,10 +20,9 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from hub_ext.catalog import AI_INFN_CATALOG
-from hub_ext.service.auth import ADMIT, OFFLOAD, SERVICE_HUB_SCOPES
+from hub_ext.service.auth import OFFLOAD
 from tests.devstack.conftest import RunningDevstack
-from tests.helpers.net import free_port
-from tests.spawner.hubstack import SpawnerHub, start_spawner_hub
+from tests.spawner.hubstack import SpawnerHub, start_service_hub
 
 pytestmark = pytest.mark.integration
 
@@ -37,48 +35,25 @@ def offload_hub(
 ) -> Iterator[SpawnerHub]:
     """JupyterHub + the accelhub service (with its offload gateway) + AcceleratorSpawner."""
     state: Path = tmp_path_factory.mktemp("offload-hub")
-    hub_port, service_port = free_port(), free_port()
-    admit_token = secrets.token_hex(16)
-    service_cfg = state / "accelhub_service_config.py"
-    service_cfg.write_text(
+    hub, _, _ = start_service_hub(
+        state,
+        spawner_devstack.kubeconfig,
         f"c.AcceleratorCatalog.catalog_file = {AI_INFN_CATALOG!r}\n"
         "c.QuotaPolicy.default_quota = {'*': {'devices': 8, 'per_user': 2}}\n"
-        f"c.AccelhubService.db_url = 'sqlite:///{state / 'accelhub.sqlite'}'\n"
         "c.AccelhubService.kubernetes = True\n"
         f"c.KubeCluster.kubeconfig = {str(spawner_devstack.kubeconfig)!r}\n"
         f"c.OffloadGateway.runner_command = [{sys.executable!r}, '-m', "
         "'server_ext.offload.runner']\n"
-        f"c.OffloadGateway.job_env = {{'PYTHONPATH': {str(REPO)!r}}}\n"
-    )
-    services: list[dict[str, Any]] = [
-        {
-            "name": "accelhub",
-            "url": f"http://127.0.0.1:{service_port}",
-            "command": [sys.executable, "-m", "hub_ext.service", f"--config={service_cfg}"],
-            "cwd": str(state),
-        },
-        {"name": "accelhub-spawner", "api_token": admit_token},
-    ]
-    roles: list[dict[str, Any]] = [
-        {"name": "accelhub-service", "services": ["accelhub"], "scopes": list(SERVICE_HUB_SCOPES)},
-        {"name": "accelhub-spawner", "services": ["accelhub-spawner"], "scopes": [ADMIT]},
-        {"name": "user", "scopes": ["self", OFFLOAD]},
-    ]
-    url = f"http://127.0.0.1:{hub_port}/services/accelhub/"
-    extra = "\n".join(
-        [
-            "from hub_ext.service.auth import CUSTOM_SCOPES",
-            "c.JupyterHub.custom_scopes = CUSTOM_SCOPES",
-            "c.AcceleratorSpawner.admission_policy_class = 'hub_ext.admission.ServicePolicy'",
-            f"c.ServicePolicy.url = {url!r}",
-            f"c.ServicePolicy.token = {admit_token!r}",
-            "c.KubeSpawner.start_timeout = 90",
-            # user servers import this checkout's server_ext, not the installed one
-            f"c.Spawner.environment = {{**c.Spawner.environment, 'PYTHONPATH': {str(REPO)!r}}}",
-        ]
-    )
-    hub = start_spawner_hub(
-        state, spawner_devstack.kubeconfig, extra + "\n", services, roles, hub_port=hub_port
+        f"c.OffloadGateway.job_env = {{'PYTHONPATH': {str(REPO)!r}}}\n",
+        "\n".join(
+            [
+                "c.KubeSpawner.start_timeout = 90",
+                # user servers import this checkout's server_ext, not the installed one
+                f"c.Spawner.environment = {{**c.Spawner.environment, 'PYTHONPATH': {str(REPO)!r}}}",
+            ]
+        )
+        + "\n",
+        roles=[{"name": "user", "scopes": ["self", OFFLOAD]}],
     )
     yield hub
     hub.shutdown()

@@ -4,7 +4,6 @@ agree while device-holding pods come and go in another namespace and when a node
 from __future__ import annotations
 
 import secrets
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,10 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub_ext.service.auth import ADMIN, ADMIT, SERVICE_HUB_SCOPES
 from tests.devstack.conftest import RunningDevstack
-from tests.helpers.net import free_port
-from tests.spawner.hubstack import SpawnerHub, start_spawner_hub
+from tests.spawner.hubstack import SpawnerHub, start_service_hub
 from tests.spawner.kube import hold_devices, release, wait_phase
 from tests.spawner.test_hub_integration import form_counts
 
@@ -31,57 +28,23 @@ def watched_hub(
 ) -> Iterator[tuple[SpawnerHub, str, str]]:
     """JupyterHub (ServicePolicy) + the service talking to devstack, one catalog file."""
     state: Path = tmp_path_factory.mktemp("one-view")
-    hub_port, service_port = free_port(), free_port()
-    admit_token, admin_token = secrets.token_hex(16), secrets.token_hex(16)
+    admin_token = secrets.token_hex(16)
     catalog = state / "catalog.yaml"
     catalog.write_text(
         "- {slug: cpu, kind: cpu, default_memory: 1Gi}\n"
         "- {slug: t4, display_name: T4, kind: gpu, counts: [1, 2],\n"
         "   node_selector: {nvidia.com/gpu.product: Tesla-T4}}\n"
     )
-    service_cfg = state / "accelhub_service_config.py"
-    service_cfg.write_text(
+    hub, url, admit_token = start_service_hub(
+        state,
+        spawner_devstack.kubeconfig,
         f"c.AcceleratorCatalog.catalog_file = {str(catalog)!r}\n"
         "c.QuotaPolicy.default_quota = {'*': {'devices': 10, 'per_user': 10}}\n"
-        f"c.AccelhubService.db_url = 'sqlite:///{state / 'accelhub.sqlite'}'\n"
         "c.AccelhubService.kubernetes = True\n"
-        f"c.KubeCluster.kubeconfig = {str(spawner_devstack.kubeconfig)!r}\n"
+        f"c.KubeCluster.kubeconfig = {str(spawner_devstack.kubeconfig)!r}\n",
+        f"c.AcceleratorCatalog.catalog_file = {str(catalog)!r}\n",
+        admin_token=admin_token,
     )
-    services: list[dict[str, Any]] = [
-        {
-            "name": "accelhub",
-            "url": f"http://127.0.0.1:{service_port}",
-            "command": [sys.executable, "-m", "hub_ext.service", f"--config={service_cfg}"],
-            "cwd": str(state),
-        },
-        {"name": "accelhub-spawner", "api_token": admit_token},
-        {"name": "accelhub-admin", "api_token": admin_token},
-    ]
-    roles: list[dict[str, Any]] = [
-        {"name": "accelhub-service", "services": ["accelhub"], "scopes": list(SERVICE_HUB_SCOPES)},
-        {"name": "accelhub-spawner", "services": ["accelhub-spawner"], "scopes": [ADMIT]},
-        {"name": "accelhub-admin", "services": ["accelhub-admin"], "scopes": [ADMIN]},
-    ]
-    url = f"http://127.0.0.1:{hub_port}/services/accelhub/"
-    extra = (
-        "from hub_ext.service.auth import CUSTOM_SCOPES\n"
-        "c.JupyterHub.custom_scopes = CUSTOM_SCOPES\n"
-        "c.AcceleratorSpawner.admission_policy_class = 'hub_ext.admission.ServicePolicy'\n"
-        f"c.ServicePolicy.url = {url!r}\n"
-        f"c.ServicePolicy.token = {admit_token!r}\n"
-        f"c.AcceleratorCatalog.catalog_file = {str(catalog)!r}\n"
-    )
-    hub = start_spawner_hub(
-        state, spawner_devstack.kubeconfig, extra, services, roles, hub_port=hub_port
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "api/v1/openapi.json", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
     yield hub, url, admit_token
     hub.shutdown()
 

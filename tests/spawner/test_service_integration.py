@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,10 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hub_ext.service.auth import ADMIN, ADMIT, SERVICE_HUB_SCOPES
 from tests.devstack.conftest import RunningDevstack
-from tests.helpers.net import free_port
-from tests.spawner.hubstack import SpawnerHub, start_spawner_hub
+from tests.spawner.hubstack import SpawnerHub, start_service_hub
 from tests.spawner.kube import get_pod
 
 pytestmark = pytest.mark.integration
@@ -30,8 +27,7 @@ def service_hub(
 ) -> Iterator[tuple[SpawnerHub, str]]:
     """JupyterHub + the accelhub service (static capacity) + AcceleratorSpawner(ServicePolicy)."""
     state: Path = tmp_path_factory.mktemp("service-hub")
-    hub_port, service_port = free_port(), free_port()
-    admit_token, admin_token = secrets.token_hex(16), secrets.token_hex(16)
+    admin_token = secrets.token_hex(16)
     catalog = state / "catalog.yaml"  # one catalog file, read by the hub and the service
     catalog.write_text(
         "- {slug: cpu, kind: cpu, default_memory: 1Gi}\n"
@@ -40,63 +36,26 @@ def service_hub(
         "  kind: gpu\n"
         "  node_selector: {nvidia.com/gpu.product: Tesla-T4}\n"
     )
-    service_cfg = state / "accelhub_service_config.py"
-    service_cfg.write_text(
+    hub, _, _ = start_service_hub(
+        state,
+        spawner_devstack.kubeconfig,
         f"c.AcceleratorCatalog.catalog_file = {str(catalog)!r}\n"
         "c.QuotaPolicy.group_quotas = {'physics': {'t4': {'devices': 1, 'per_user': 1}},\n"
         "  'hackers': {'t4': {'devices': 2, 'per_user': 2}}}\n"
         "c.QuotaPolicy.default_quota = {'cpu': {'devices': None, 'per_user': 5},\n"
         "  't4': {'devices': 1, 'per_user': 1}}\n"
-        f"c.AccelhubService.db_url = 'sqlite:///{state / 'accelhub.sqlite'}'\n"
         "c.AccelhubService.group_cache_seconds = 1.0\n"
         "c.AccelhubService.static_capacity = {'t4': 2, 'cpu': 100}\n"
         f"c.AccelhubService.queue_stale_seconds = {STALE_SECONDS}\n"
-        "c.AccelhubService.tick_seconds = 0.5\n"
-    )
-    services: list[dict[str, Any]] = [
-        {
-            "name": "accelhub",
-            "url": f"http://127.0.0.1:{service_port}",
-            "command": [sys.executable, "-m", "hub_ext.service", f"--config={service_cfg}"],
-            "cwd": str(state),
-        },
-        {"name": "accelhub-spawner", "api_token": admit_token},
-        {"name": "accelhub-admin", "api_token": admin_token},
-    ]
-    roles: list[dict[str, Any]] = [
-        {
-            "name": "accelhub-service",
-            "services": ["accelhub"],
-            "scopes": list(SERVICE_HUB_SCOPES),
-        },
-        {"name": "accelhub-spawner", "services": ["accelhub-spawner"], "scopes": [ADMIT]},
-        {"name": "accelhub-admin", "services": ["accelhub-admin"], "scopes": [ADMIN]},
-    ]
-    url = f"http://127.0.0.1:{hub_port}/services/accelhub/"
-    extra = (
-        "from hub_ext.service.auth import CUSTOM_SCOPES\n"
-        "c.JupyterHub.custom_scopes = CUSTOM_SCOPES\n"
-        "c.AcceleratorSpawner.admission_policy_class = 'hub_ext.admission.ServicePolicy'\n"
-        f"c.ServicePolicy.url = {url!r}\n"
-        f"c.ServicePolicy.token = {admit_token!r}\n"
+        "c.AccelhubService.tick_seconds = 0.5\n",
         "c.AcceleratorSpawner.admission_poll_seconds = 1.0\n"
         "def _short_wait(spawner):  # the server named 'short' gives up waiting after 15 s\n"
         "    if spawner.name == 'short':\n"
         "        spawner.timeout_margin = spawner.start_timeout - 15\n"
         "c.Spawner.pre_spawn_hook = _short_wait\n"
-        f"c.AcceleratorCatalog.catalog_file = {str(catalog)!r}\n"
+        f"c.AcceleratorCatalog.catalog_file = {str(catalog)!r}\n",
+        admin_token=admin_token,
     )
-    hub = start_spawner_hub(
-        state, spawner_devstack.kubeconfig, extra, services, roles, hub_port=hub_port
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "api/v1/openapi.json", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
     yield hub, admin_token
     hub.shutdown()
 
