@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from conftest import RunningDevstack
+
+from tests.helpers.waiting import waiter
 
 pytestmark = pytest.mark.integration
 SLEEP = [sys.executable, "-c", "import time; time.sleep(3600)"]
@@ -25,15 +26,7 @@ def ns(devstack: RunningDevstack) -> Iterator[str]:
     devstack.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
+until = waiter(30.0, 0.2)
 
 
 def _json(ds: RunningDevstack, *args: str) -> Any:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import yaml
 from conftest import RunningDevstack
+
+from tests.helpers.waiting import waiter
 
 pytestmark = pytest.mark.integration
 
@@ -25,15 +25,7 @@ def ns(devstack: RunningDevstack) -> Iterator[str]:
     devstack.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def until(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
+until = waiter(20.0, 0.1)
 
 
 def _root_ca(ds: RunningDevstack, ns: str) -> str | None:

@@ -8,9 +8,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import psutil
@@ -19,6 +18,7 @@ import yaml
 
 from tests.devstack.conftest import REPO, RunningDevstack, start_devstack, stop_devstack
 from tests.helpers.net import free_port
+from tests.helpers.waiting import waiter
 
 pytestmark = pytest.mark.integration
 LOCAL, EXTERNAL = "vk-leonardo-cineca", "vk-infn-cloud-bologna"
@@ -92,19 +92,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def until(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (subprocess.CalledProcessError, KeyError, IndexError, ValueError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
+until = waiter(20.0, 0.2, (subprocess.CalledProcessError, KeyError, IndexError, ValueError))
 
 
 def site_url(ds: RunningDevstack, node: str) -> str:

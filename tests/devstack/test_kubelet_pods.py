@@ -7,7 +7,7 @@ import os
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
+from tests.helpers.waiting import waiter
 
 pytestmark = pytest.mark.integration
 
@@ -44,19 +45,7 @@ def get(ds: RunningDevstack, ns: str, kind: str, name: str) -> dict[str, Any]:
     return json.loads(ds.kubectl("get", "-n", ns, kind, name, "-o", "json").stdout)
 
 
-def until(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (subprocess.CalledProcessError, KeyError, IndexError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
+until = waiter(20.0, 0.2, (subprocess.CalledProcessError, KeyError, IndexError))
 
 
 def phase(ds: RunningDevstack, ns: str, name: str) -> str:

@@ -7,10 +7,9 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 
 from tests.devstack.conftest import RunningDevstack
 from tests.helpers.net import free_port, wait_for_http
+from tests.helpers.waiting import waiter
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -26,15 +26,7 @@ VENV_BIN = Path(sys.executable).parent
 CHP_BIN = REPO / ".tools" / "node_modules" / ".bin"
 
 
-def until(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
+until = waiter(60.0, 0.3)
 
 
 class Hub:

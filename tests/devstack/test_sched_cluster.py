@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
 
 from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
+from tests.helpers.waiting import waiter
 
 pytestmark = pytest.mark.integration
 TAINT = "2 node(s) had untolerated taint {virtual-node.interlink/no-schedule: true}"
@@ -36,19 +36,7 @@ def ns(ds: RunningDevstack) -> Iterator[str]:
     ds.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def until(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (subprocess.CalledProcessError, KeyError, IndexError, StopIteration) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
+until = waiter(20.0, 0.2, (subprocess.CalledProcessError, KeyError, IndexError, StopIteration))
 
 
 def pod(name: str, resources: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:

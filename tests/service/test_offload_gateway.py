@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from tests.devstack.conftest import REPO, RunningDevstack, start_devstack, stop_devstack
 from tests.helpers.service_accounts import hub_kubeconfig
+from tests.helpers.waiting import waiter
 from tests.service.hubstack import Hub, start_hub
 
 pytestmark = pytest.mark.integration
@@ -76,15 +76,7 @@ def hub(ds: RunningDevstack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     running.process.stop()
 
 
-def until(check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
+until = waiter(60.0, 0.2)
 
 
 def notebook(*sources: str, parameters: str | None = None) -> dict[str, Any]:
