@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -170,6 +171,17 @@ def devstack_env(devstack: RunningDevstack) -> dict[str, str]:
 def kubectl(devstack_api: RunningDevstack) -> Callable[..., subprocess.CompletedProcess[str]]:
     """`kubectl(*args, check=True, input=None)` against the API-only devstack."""
     return devstack_api.kubectl
+
+
+@contextlib.contextmanager
+def scratch_namespace(ds: RunningDevstack, prefix: str) -> Iterator[str]:
+    """A namespace named ``<prefix>-<random>`` in ``ds``, deleted (without waiting) after."""
+    name = f"{prefix}-{os.urandom(3).hex()}"
+    ds.kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        ds.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 @pytest.fixture

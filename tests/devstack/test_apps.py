@@ -4,13 +4,12 @@ scale, a new template, cascading deletion; ReplicationController and APIService.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import RunningDevstack
+from conftest import RunningDevstack, scratch_namespace
 
 from tests.helpers.waiting import waiter
 
@@ -20,10 +19,8 @@ SLEEP = [sys.executable, "-c", "import time; time.sleep(3600)"]
 
 @pytest.fixture
 def ns(devstack: RunningDevstack) -> Iterator[str]:
-    name = f"ap-{os.urandom(3).hex()}"
-    devstack.kubectl("create", "namespace", name)
-    yield name
-    devstack.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with scratch_namespace(devstack, "ap") as name:
+        yield name
 
 
 until = waiter(30.0, 0.2)

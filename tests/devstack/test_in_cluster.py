@@ -4,13 +4,12 @@ ServiceAccount token volume (in-cluster config), TokenRequest, and `get svc -o w
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 
 import pytest
 import yaml
-from conftest import RunningDevstack
+from conftest import RunningDevstack, scratch_namespace
 
 from tests.helpers.waiting import waiter
 
@@ -19,10 +18,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def ns(devstack: RunningDevstack) -> Iterator[str]:
-    name = f"ic-{os.urandom(3).hex()}"
-    devstack.kubectl("create", "namespace", name)
-    yield name
-    devstack.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with scratch_namespace(devstack, "ic") as name:
+        yield name
 
 
 until = waiter(20.0, 0.1)

@@ -5,7 +5,6 @@ other an external `accelhub devstack interlink-plugin` reached with `--site`."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import urllib.request
@@ -16,7 +15,13 @@ import psutil
 import pytest
 import yaml
 
-from tests.devstack.conftest import REPO, RunningDevstack, start_devstack, stop_devstack
+from tests.devstack.conftest import (
+    REPO,
+    RunningDevstack,
+    scratch_namespace,
+    start_devstack,
+    stop_devstack,
+)
 from tests.helpers.net import free_port
 from tests.helpers.waiting import waiter
 
@@ -76,10 +81,8 @@ def ds(
 
 @pytest.fixture
 def ns(ds: RunningDevstack) -> Iterator[str]:
-    name = f"il-{os.urandom(3).hex()}"
-    ds.kubectl("create", "namespace", name)
-    yield name
-    ds.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with scratch_namespace(ds, "il") as name:
+        yield name
 
 
 def _answers(url: str) -> bool:

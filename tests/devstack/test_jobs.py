@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from devstack.controllers.jobs import JobController
 from devstack.controllers.kubelet import ProcessKubelet
 from devstack.controllers.rootca import RootCaPublisher
 from devstack.controllers.scheduler import Scheduler
-from tests.devstack.conftest import RunningDevstack
+from tests.devstack.conftest import RunningDevstack, scratch_namespace
 
 
 def job(name: str, script: str, **spec: Any) -> dict[str, Any]:
@@ -49,10 +48,8 @@ def job(name: str, script: str, **spec: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def ns(devstack: RunningDevstack) -> Iterator[str]:
-    name = f"j-{os.urandom(3).hex()}"
-    devstack.kubectl("create", "namespace", name)
-    yield name
-    devstack.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with scratch_namespace(devstack, "j") as name:
+        yield name
 
 
 @pytest.mark.integration

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import urllib.request
@@ -15,7 +14,12 @@ import psutil
 import pytest
 import yaml
 
-from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
+from tests.devstack.conftest import (
+    RunningDevstack,
+    scratch_namespace,
+    start_devstack,
+    stop_devstack,
+)
 from tests.helpers.waiting import waiter
 
 pytestmark = pytest.mark.integration
@@ -31,10 +35,8 @@ def ds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevstack]:
 
 @pytest.fixture
 def ns(ds: RunningDevstack) -> Iterator[str]:
-    name = f"k-{os.urandom(3).hex()}"
-    ds.kubectl("create", "namespace", name)
-    yield name
-    ds.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with scratch_namespace(ds, "k") as name:
+        yield name
 
 
 def apply(ds: RunningDevstack, ns: str, *objs: dict[str, Any]) -> None:

@@ -4,7 +4,6 @@ PVC protection, reclaim policies Delete and Retain, and pods waiting on claims."
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
+from tests.devstack.conftest import (
+    RunningDevstack,
+    scratch_namespace,
+    start_devstack,
+    stop_devstack,
+)
 from tests.devstack.test_kubelet_pods import until
 
 pytestmark = pytest.mark.integration
@@ -28,10 +32,8 @@ def ds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevstack]:
 
 @pytest.fixture
 def ns(ds: RunningDevstack) -> Iterator[str]:
-    name = f"s-{os.urandom(3).hex()}"
-    ds.kubectl("create", "namespace", name)
-    yield name
-    ds.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with scratch_namespace(ds, "s") as name:
+        yield name
 
 
 def apply(ds: RunningDevstack, ns: str, *objs: dict[str, Any]) -> None:
