@@ -36,7 +36,8 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from hub_ext.service.records import Lease, QueueEntry
 from hub_ext.service.store import Repository
-from hub_ext.service.store.repository import lease_keys
+from hub_ext.service.store.engine import sqlite_pragmas
+from hub_ext.service.store.repository import lease_keys, lease_values
 from tests.benchmarks import baseline_statements as st
 from tests.benchmarks.baseline_statements import Params, Template
 
@@ -380,15 +381,11 @@ def is_sqlite(engine: AsyncEngine | Engine) -> bool:
 def _tune_sqlite(engine: Engine, autocheckpoint: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from the driver so that BEGIN IMMEDIATE below applies.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        sqlite_pragmas(dbapi_connection)  # the service's, and BEGIN IMMEDIATE below
         if not autocheckpoint:
+            cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA wal_autocheckpoint=0")
-        cursor.close()
+            cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -410,24 +407,6 @@ def _tune_postgres_writer(engine: Engine) -> None:
 # -- the admission writes of the repository, through the writer ------------------------------
 
 
-def _lease_row(lease: Lease) -> dict[str, Any]:
-    return {
-        "id": lease.id,
-        "user": lease.user,
-        "server": lease.server,
-        "flavor": lease.flavor,
-        "count": lease.count,
-        "group": lease.group,
-        "reservation_id": lease.reservation_id,
-        "active_key": f"{lease.user}/{lease.server}",
-        "started_at": lease.started_at,
-        "expires_at": lease.expires_at,
-        "namespace": lease.namespace,
-        "pod": lease.pod,
-        "bound_at": lease.bound_at,
-    }
-
-
 class WriterRepository(Repository):
     """The repository with its admission writes (lease start, bind and end; joining and
     leaving the line) committed by the group-commit writer, as the service did before."""
@@ -443,7 +422,7 @@ class WriterRepository(Repository):
         await self.writer.stop()
 
     async def start_lease(self, lease: Lease, served: QueueEntry | None = None) -> None:
-        ops = [Op(st.INSERT_LEASE, _lease_row(lease), lease_keys(lease))]
+        ops = [Op(st.INSERT_LEASE, lease_values(lease), lease_keys(lease))]
         if served is not None:
             values = {
                 "id": served.id,

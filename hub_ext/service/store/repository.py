@@ -69,7 +69,8 @@ def lease_keys(lease: Lease) -> tuple[str, str]:
     return (f"lease:{lease.id}", f"server:{lease.user}/{lease.server}")
 
 
-def _lease_values(lease: Lease) -> dict[str, Any]:
+def lease_values(lease: Lease) -> dict[str, Any]:
+    """A lease as a row of the leases table (also the writer baseline's insert)."""
     return {
         "id": lease.id,
         "user": lease.user,
@@ -183,7 +184,7 @@ class Repository:
         """Store a granted lease; the waiting-line entry it serves leaves the line with it."""
         keys = lease_keys(lease) + ((f"queue:{served.id}",) if served else ())
         async with self._change(*keys) as conn:
-            await conn.execute(insert(LeaseRow).values(_lease_values(lease)))
+            await conn.execute(insert(LeaseRow).values(lease_values(lease)))
             if served is not None:
                 await self._leave(conn, served.id, lease.started_at, "granted", lease.id)
 
@@ -211,7 +212,7 @@ class Repository:
 
     async def adopt_lease(self, lease: Lease) -> None:
         """Store a lease found running in the cluster: new, or an ended one made active again."""
-        values = _lease_values(lease)
+        values = lease_values(lease)
         async with self._change(*lease_keys(lease)) as conn:
             found = await conn.execute(select(LeaseRow.id).where(LeaseRow.id == lease.id))
             if found.first() is None:
