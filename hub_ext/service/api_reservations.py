@@ -7,7 +7,7 @@ from typing import Any
 from ..contract import Participant, ReservationRequest
 from . import views
 from .base import APIError, APIHandler
-from .core import ReservationError
+from .reservation_rules import ReservationError
 from .timeutil import parse_time
 
 

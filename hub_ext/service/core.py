@@ -14,6 +14,7 @@ from .directory import GroupDirectory
 from .ledger import WAITABLE, Decision, Grant, Ledger, Refusal, Request, decide, new_id
 from .policy import QuotaPolicy
 from .records import Capacity, Context, FlavorLike, Lease, QueueEntry, Reservation
+from .reservation_rules import ReservationError, check_request, check_room
 from .store import Repository
 from .timeutil import utcnow
 
@@ -26,10 +27,6 @@ class Observer(Protocol):
     def decided(self, decision: Decision, flavor: str, seconds: float) -> None: ...
 
     def changed(self, flavor: str) -> None: ...
-
-
-class ReservationError(ValueError):
-    """A reservation request that cannot be honoured; the message is a sentence."""
 
 
 class AdmissionCore:
@@ -346,22 +343,16 @@ class AdmissionCore:
         created_by: str,
     ) -> Reservation:
         """Hold devices for a group's members during a window."""
-        if flavor not in self.flavors:
-            raise ReservationError(f"There is no accelerator flavor called {flavor!r}.")
-        if self.flavors[flavor].resource is None:
-            raise ReservationError(f"The flavor {flavor!r} has no accelerator to reserve.")
-        if end <= start:
-            raise ReservationError("The reservation must end after it starts.")
-        now = self.clock()
-        if end <= now:
-            raise ReservationError("The reservation window is already over.")
-        horizon = timedelta(days=self.reservation_max_days)
-        if start < now - horizon or end > now + horizon:
-            raise ReservationError(
-                f"A reservation must lie within {self.reservation_max_days:g} days of now."
-            )
-        if not per_member and (count is None or count < 1):
-            raise ReservationError("Give a device count of at least 1, or per-member.")
+        check_request(
+            self.flavors,
+            flavor,
+            count,
+            per_member,
+            start,
+            end,
+            self.clock(),
+            self.reservation_max_days,
+        )
         if await self.directory.group(group) is None:
             raise ReservationError(f"There is no group called {group!r}.")
         res = Reservation(
@@ -383,11 +374,7 @@ class AdmissionCore:
             for other in self.ledger.reservations.values():
                 if other.flavor == flavor and other.start < end and start < other.end:
                     overlapping += await self.reservation_size(other)
-            if overlapping + size > cap.total:
-                raise ReservationError(
-                    f"Only {max(cap.total - overlapping, 0)} {flavor} devices can still be "
-                    f"reserved in that window; {size} were asked for."
-                )
+            check_room(flavor, cap.total, overlapping, size)
         self.ledger.reservations[res.id] = res
         try:
             await self.store.add_reservation(res)
