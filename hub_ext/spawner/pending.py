@@ -130,3 +130,22 @@ def timeout_message(
     if last:
         text += f" Last status: {last.rstrip('.')}."
     return text
+
+
+def pod_waiting(
+    pod: Mapping[str, Any],
+    flavor: Flavor,
+    count: int,
+    counts: FlavorCounts | None,
+    events: Sequence[Mapping[str, Any]],
+) -> str:
+    """What an existing pod waits for: its phase, else the devices in short supply and the
+    scheduler's latest word."""
+    placed = pod_phase_message(pod, flavor)
+    if placed:
+        return placed
+    parts = []
+    if flavor.resource and counts is not None and counts.free < count:
+        parts.append(availability(flavor, counts))
+    parts.append(scheduler_message(events) or "Waiting for the scheduler to place your server")
+    return "; ".join(parts)

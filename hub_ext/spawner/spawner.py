@@ -22,7 +22,7 @@ from ..inventory import ClusterInventory
 from .form import build_rows, render_form
 from .group_volumes import group_areas
 from .options import OptionsError, Selection, options_from_form, validate_options
-from .pending import availability, in_line, pod_phase_message, scheduler_message, timeout_message
+from .pending import availability, in_line, pod_waiting, timeout_message
 from .shaping import shape_pod
 from .tokens import server_token_scopes
 from .waiting import LeaseRequest, release_quietly, uninterruptible
@@ -344,20 +344,11 @@ class AcceleratorSpawner(KubeSpawner):
         pod = self._pod()
         if pod is None:
             return None
-        placed = pod_phase_message(pod, flavor)
-        if placed:
-            return placed
-        parts = []
-        if flavor.resource:
-            counts = self._counts(flavor.slug)
-            if counts is not None and counts.free < selection.count:
-                parts.append(availability(flavor, counts))
+        counts = self._counts(flavor.slug) if flavor.resource else None
         events = []
         with contextlib.suppress(Exception):
             events = list(self.events)
-        sched = scheduler_message(events)
-        parts.append(sched or "Waiting for the scheduler to place your server")
-        return "; ".join(parts)
+        return pod_waiting(pod, flavor, selection.count, counts, events)
 
     def _counts(self, slug: str) -> Any:
         try:
