@@ -9,7 +9,7 @@ from ..contract import AdmissionRequest, BindRequest, Granted, Queue
 from . import views
 from .base import APIError, APIHandler
 from .ledger import Grant
-from .records import Lease
+from .records import LeaseRecord
 from .shape import lease_json, wire_lease
 
 MAX_DEVICES = 64
@@ -29,7 +29,7 @@ def check_count(slug: str, resource: str | None, count: int) -> None:
 
 
 class LeaseMixin(APIHandler):
-    def lease_body(self, lease: Lease) -> dict[str, Any]:
+    def lease_body(self, lease: LeaseRecord) -> dict[str, Any]:
         return lease_json(
             lease, self.app.reserved_priority_class, self.app.lease_priority_class or None
         )

@@ -13,7 +13,7 @@ from .capacity_sources import CapacitySource, NoCapacity
 from .directory import GroupDirectory
 from .ledger import WAITABLE, Decision, Grant, Ledger, Refusal, Request, decide, new_id
 from .policy import QuotaPolicy
-from .records import Capacity, Context, FlavorLike, Lease, QueueEntry, Reservation
+from .records import Capacity, Context, FlavorLike, LeaseRecord, LineEntry, ReservationRecord
 from .reservation_rules import ReservationError, check_request, check_room
 from .store import Repository
 from .timeutil import utcnow
@@ -57,7 +57,7 @@ class AdmissionCore:
         self.reservation_max_days = reservation_max_days
         self.ledger = Ledger()
         self.observers: list[Observer] = []
-        self.on_lease_end: list[Callable[[Lease], Any]] = []
+        self.on_lease_end: list[Callable[[LeaseRecord], Any]] = []
         self._pumping: set[str] = set()
         self.member_counts: dict[str, int] = {}
 
@@ -78,7 +78,7 @@ class AdmissionCore:
 
     # -- context --------------------------------------------------------------------
 
-    async def reservation_size(self, reservation: Reservation) -> int:
+    async def reservation_size(self, reservation: ReservationRecord) -> int:
         if not reservation.per_member:
             return int(reservation.count or 0)
         group = await self.directory.group(reservation.group)
@@ -128,7 +128,7 @@ class AdmissionCore:
             self._changed(flavor)
         elif isinstance(decision, Refusal) and wait and decision.reason in WAITABLE:
             stamp = self.ledger.line_stamp(flavor, self.clock())
-            entry = QueueEntry(new_id(), user, server, flavor, count, stamp, decision.reason, now)
+            entry = LineEntry(new_id(), user, server, flavor, count, stamp, decision.reason, now)
             before = self.ledger.queue_position(flavor, user, server)
             decision.queue_position = self.ledger.enqueue(entry)
             decision.queue_length = len(self.ledger.queue[flavor])
@@ -160,7 +160,7 @@ class AdmissionCore:
             self.ledger.add(decision.lease)
         return decision
 
-    async def _persist_grant(self, lease: Lease, queue_entry: QueueEntry | None) -> None:
+    async def _persist_grant(self, lease: LeaseRecord, queue_entry: LineEntry | None) -> None:
         entry = self.ledger.dequeue(lease.flavor, lease.user, lease.server)
         try:
             await self.store.start_lease(lease, entry)
@@ -182,7 +182,7 @@ class AdmissionCore:
                 self._changed(slug)
         return left
 
-    def _stale(self, entry: QueueEntry, now: datetime) -> bool:
+    def _stale(self, entry: LineEntry, now: datetime) -> bool:
         """True when the entry's owner stopped asking: its spawner gave up or went away."""
         seen = entry.last_seen or entry.enqueued_at
         return now - seen > timedelta(seconds=self.queue_stale_seconds)
@@ -201,12 +201,12 @@ class AdmissionCore:
             log.info("%s/%s left the %s line: no poll", entry.user, entry.server, entry.flavor)
         return len(stale)
 
-    async def pump(self, flavor: str) -> list[Lease]:
+    async def pump(self, flavor: str) -> list[LeaseRecord]:
         """Serve the flavor's waiting line in order while devices allow."""
         if flavor in self._pumping:
             return []
         self._pumping.add(flavor)
-        granted: list[Lease] = []
+        granted: list[LeaseRecord] = []
         try:
             await self.drop_stale(flavor)
             for entry in list(self.ledger.queue.get(flavor, ())):
@@ -244,17 +244,17 @@ class AdmissionCore:
 
     # -- lease changes ---------------------------------------------------------------
 
-    def lease(self, lease_id: str) -> Lease | None:
+    def lease(self, lease_id: str) -> LeaseRecord | None:
         return self.ledger.leases.get(lease_id)
 
-    async def find_lease(self, lease_id: str) -> Lease | None:
+    async def find_lease(self, lease_id: str) -> LeaseRecord | None:
         """An active lease from the ledger, else an ended one from the store."""
         active = self.ledger.leases.get(lease_id)
         if active is not None:
             return active
         return await self.store.lease(lease_id)
 
-    async def bind(self, lease_id: str, namespace: str, pod: str) -> Lease | None:
+    async def bind(self, lease_id: str, namespace: str, pod: str) -> LeaseRecord | None:
         """Record the pod holding a lease; a queue hold turns into an open-ended lease."""
         lease = self.ledger.leases.get(lease_id)
         if lease is None:
@@ -269,7 +269,7 @@ class AdmissionCore:
 
     async def release(
         self, lease_id: str, reason: str = "released", message: str | None = None
-    ) -> Lease | None:
+    ) -> LeaseRecord | None:
         """End a lease (idempotent) and serve the line it frees devices for."""
         lease = self.ledger.remove(lease_id)
         if lease is None:
@@ -290,7 +290,7 @@ class AdmissionCore:
             await self.pump(lease.flavor)
         return lease
 
-    async def adopt(self, lease: Lease) -> None:
+    async def adopt(self, lease: LeaseRecord) -> None:
         """Book a lease found running in the cluster with no record (reality wins)."""
         if lease.id in self.ledger.leases:
             return
@@ -301,7 +301,7 @@ class AdmissionCore:
         await self.store.adopt_lease(lease)
         self._changed(lease.flavor)
 
-    async def expire(self) -> list[Lease]:
+    async def expire(self) -> list[LeaseRecord]:
         """End leases past their expiry, drop finished reservations, serve the lines."""
         now = self.clock()
         ended = []
@@ -341,7 +341,7 @@ class AdmissionCore:
         start: datetime,
         end: datetime,
         created_by: str,
-    ) -> Reservation:
+    ) -> ReservationRecord:
         """Hold devices for a group's members during a window."""
         check_request(
             self.flavors,
@@ -355,7 +355,7 @@ class AdmissionCore:
         )
         if await self.directory.group(group) is None:
             raise ReservationError(f"There is no group called {group!r}.")
-        res = Reservation(
+        res = ReservationRecord(
             id=new_id(),
             name=name or f"{group} {flavor}",
             group=group,
@@ -384,7 +384,7 @@ class AdmissionCore:
         self._changed(flavor)
         return res
 
-    async def delete_reservation(self, reservation_id: str) -> Reservation | None:
+    async def delete_reservation(self, reservation_id: str) -> ReservationRecord | None:
         res = self.ledger.reservations.pop(reservation_id, None)
         if res is None:
             return None

@@ -39,7 +39,7 @@ from ..flavors import Flavor
 from ..inventory import ClusterInventory
 from .core import AdmissionCore
 from .ledger import new_id
-from .records import Capacity, Lease
+from .records import Capacity, LeaseRecord
 
 log = logging.getLogger("accelhub.service")
 
@@ -332,7 +332,7 @@ class KubeCluster(Configurable):
             elif lease.expires_at is None and now - lease.started_at > grace:
                 await core.release(lease.id, "unclaimed", "No pod claimed the lease in time.")
 
-    def _lease_from_pod(self, lease_id: str, pod: PodView) -> Lease | None:
+    def _lease_from_pod(self, lease_id: str, pod: PodView) -> LeaseRecord | None:
         labels, annotations = pod.labels or {}, pod.annotations or {}
         slug = labels.get(FLAVOR_LABEL, "")
         flavor = self.flavors.get(slug)
@@ -345,7 +345,7 @@ class KubeCluster(Configurable):
             else datetime.now(UTC)
         )
         reservation = labels.get(RESERVATION_LABEL)
-        return Lease(
+        return LeaseRecord(
             id=lease_id,
             user=annotations.get(USERNAME_ANNOTATION) or labels.get(USER_LABEL, ""),
             server=annotations.get(SERVERNAME_ANNOTATION, ""),

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from ..contract import WAITABLE, InUse, Refusal
 from .policy import Limits, QuotaPolicy
-from .records import Capacity, Context, FlavorLike, Lease, QueueEntry, Reservation
+from .records import Capacity, Context, FlavorLike, LeaseRecord, LineEntry, ReservationRecord
 
 __all__ = ["WAITABLE", "Decision", "Grant", "Ledger", "Refusal", "Request", "decide", "new_id"]
 
@@ -69,7 +69,7 @@ def new_id() -> str:
 class Grant:
     """A granted (or reused) lease."""
 
-    lease: Lease
+    lease: LeaseRecord
     reused: bool = False
 
 
@@ -80,10 +80,10 @@ Decision = Grant | Refusal
 class Ledger:
     """Active leases, live reservations and waiting lines, with running totals."""
 
-    leases: dict[str, Lease] = field(default_factory=dict)
+    leases: dict[str, LeaseRecord] = field(default_factory=dict)
     by_key: dict[tuple[str, str], str] = field(default_factory=dict)
-    reservations: dict[str, Reservation] = field(default_factory=dict)
-    queue: dict[str, list[QueueEntry]] = field(default_factory=lambda: defaultdict(list))
+    reservations: dict[str, ReservationRecord] = field(default_factory=dict)
+    queue: dict[str, list[LineEntry]] = field(default_factory=lambda: defaultdict(list))
     flavor_used: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     group_used: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     user_used: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
@@ -93,7 +93,7 @@ class Ledger:
 
     # -- bookkeeping ---------------------------------------------------------------
 
-    def add(self, lease: Lease) -> None:
+    def add(self, lease: LeaseRecord) -> None:
         """Book an active lease."""
         self.leases[lease.id] = lease
         self.by_key[lease.key] = lease.id
@@ -106,7 +106,7 @@ class Ledger:
             self.user_used[(lease.user, lease.flavor)] += lease.count
             self.user_total[lease.user] += lease.count
 
-    def remove(self, lease_id: str) -> Lease | None:
+    def remove(self, lease_id: str) -> LeaseRecord | None:
         """Unbook a lease; None if it was not active."""
         lease = self.leases.pop(lease_id, None)
         if lease is None:
@@ -130,12 +130,12 @@ class Ledger:
             return self.user_used.get((user, flavor), 0)
         return self.user_total.get(user, 0)
 
-    def active_reservations(self, flavor: str, now: datetime) -> list[Reservation]:
+    def active_reservations(self, flavor: str, now: datetime) -> list[ReservationRecord]:
         """Reservations of a flavor whose window is open, ending soonest first."""
         found = [r for r in self.reservations.values() if r.flavor == flavor and r.active(now)]
         return sorted(found, key=lambda r: (r.end, r.id))
 
-    def unclaimed(self, reservation: Reservation, size: int) -> int:
+    def unclaimed(self, reservation: ReservationRecord, size: int) -> int:
         return max(size - self.res_claimed.get(reservation.id, 0), 0)
 
     def queue_position(self, flavor: str, user: str, server: str) -> int | None:
@@ -144,7 +144,7 @@ class Ledger:
                 return index + 1
         return None
 
-    def enqueue(self, entry: QueueEntry) -> int:
+    def enqueue(self, entry: LineEntry) -> int:
         """Put an entry at the end of its line (idempotent per server); return its position."""
         position = self.queue_position(entry.flavor, entry.user, entry.server)
         if position is not None:
@@ -162,7 +162,7 @@ class Ledger:
             return max(now, line[-1].enqueued_at + timedelta(microseconds=1))
         return now
 
-    def dequeue(self, flavor: str, user: str, server: str) -> QueueEntry | None:
+    def dequeue(self, flavor: str, user: str, server: str) -> LineEntry | None:
         line = self.queue.get(flavor, [])
         for index, entry in enumerate(line):
             if entry.user == user and entry.server == server:
@@ -235,7 +235,7 @@ def decide(
         )
     in_use.user = ledger.user_holds(user, slug, policy.per_user_scope)
     if flavor.resource is None:
-        lease = Lease(new_id(), user, server, slug, count, None, None, now)
+        lease = LeaseRecord(new_id(), user, server, slug, count, None, None, now)
         return Grant(lease)
 
     active = ledger.active_reservations(slug, now)
@@ -253,7 +253,7 @@ def decide(
             continue  # one device per participant; more comes from a quota, if any
         size = ctx.reservation_sizes.get(reservation.id, reservation.size(0))
         if count <= ledger.unclaimed(reservation, size):
-            lease = Lease(
+            lease = LeaseRecord(
                 id=new_id(),
                 user=user,
                 server=server,
@@ -333,7 +333,7 @@ def decide(
                 in_use,
                 retry_after_seconds=retry_hint,
             )
-    lease = Lease(
+    lease = LeaseRecord(
         id=new_id(),
         user=user,
         server=server,

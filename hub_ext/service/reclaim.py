@@ -9,7 +9,7 @@ from typing import Any
 
 from .activity import ActivityTracker
 from .core import AdmissionCore
-from .records import Lease
+from .records import LeaseRecord
 from .timeutil import iso
 
 log = logging.getLogger("accelhub.service")
@@ -34,9 +34,9 @@ class Reclaimer:
         self.warning_minutes = warning_minutes
         self.reclaim_reserved = reclaim_reserved
         self.reclaimed: dict[tuple[str, str], dict[str, Any]] = {}
-        self.on_reclaim: list[Callable[[Lease], None]] = []
+        self.on_reclaim: list[Callable[[LeaseRecord], None]] = []
 
-    async def timeout_for(self, lease: Lease) -> float | None:
+    async def timeout_for(self, lease: LeaseRecord) -> float | None:
         """Minutes of idleness allowed for this lease; None when reclaim is off for it."""
         if lease.reservation_id and not self.reclaim_reserved:
             return None
@@ -55,7 +55,7 @@ class Reclaimer:
             return None
         return float(minutes)
 
-    def idle_since(self, lease: Lease) -> datetime | None:
+    def idle_since(self, lease: LeaseRecord) -> datetime | None:
         state = self.activity.servers.get((lease.user, lease.server))
         if state is None or state.last_report < lease.started_at:
             return None  # no telemetry for this lease: never guess
@@ -70,7 +70,7 @@ class Reclaimer:
             return None
         return {"state": "warned", "message": state.warning}
 
-    async def tick(self, now: datetime) -> list[Lease]:
+    async def tick(self, now: datetime) -> list[LeaseRecord]:
         """Warn or stop every idle lease; return the leases reclaimed. One lease that cannot be
         judged (a bad row) is logged and skipped: reclaim goes on for everyone else."""
         stopped = []
@@ -84,7 +84,7 @@ class Reclaimer:
                 stopped.append(released)
         return stopped
 
-    async def _check(self, lease: Lease, now: datetime) -> Lease | None:
+    async def _check(self, lease: LeaseRecord, now: datetime) -> LeaseRecord | None:
         """Warn about or stop one lease's server; the lease when it was reclaimed."""
         minutes = await self.timeout_for(lease)
         since = self.idle_since(lease)

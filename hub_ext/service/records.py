@@ -30,7 +30,7 @@ class FlavorLike(Protocol):
 
 
 @dataclass
-class Lease:
+class LeaseRecord:
     """Devices granted to one user's server."""
 
     id: str
@@ -55,7 +55,7 @@ class Lease:
 
 
 @dataclass
-class Reservation:
+class ReservationRecord:
     """Devices of a flavor held for a group's members during [start, end)."""
 
     id: str
@@ -78,7 +78,7 @@ class Reservation:
 
 
 @dataclass
-class QueueEntry:
+class LineEntry:
     """A user's server waiting in line for a flavor."""
 
     id: str

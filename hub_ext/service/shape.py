@@ -6,17 +6,17 @@ from typing import Any
 
 from ..contract import Lease as WireLease
 from ..contract import PodRef, lease_labels
-from .records import Lease
+from .records import LeaseRecord
 from .timeutil import iso
 
 
-def labels_of(lease: Lease) -> dict[str, str]:
+def labels_of(lease: LeaseRecord) -> dict[str, str]:
     """The labels of the pod holding a lease."""
     return lease_labels(lease.id, lease.flavor, lease.user, lease.reservation_id)
 
 
 def lease_json(
-    lease: Lease,
+    lease: LeaseRecord,
     reserved_priority_class: str | None = None,
     lease_priority_class: str | None = None,
 ) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def lease_json(
 
 
 def wire_lease(
-    lease: Lease,
+    lease: LeaseRecord,
     reserved_priority_class: str | None = None,
     lease_priority_class: str | None = None,
 ) -> WireLease:

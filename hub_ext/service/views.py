@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from .. import contract as wire
 from .ledger import Grant, Refusal, Request, _limits_for_user, decide
-from .records import Context, Reservation
+from .records import Context, ReservationRecord
 from .timeutil import iso
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def queue_entries(
 
 
 async def reservation(
-    core: AdmissionCore, res: Reservation, participants: list[wire.Participant] | None = None
+    core: AdmissionCore, res: ReservationRecord, participants: list[wire.Participant] | None = None
 ) -> wire.Reservation:
     """A reservation with its size and claims now (and its participants, for organisers)."""
     members = await core.reservation_size(res)

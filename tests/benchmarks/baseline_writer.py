@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 
-from hub_ext.service.records import Lease, QueueEntry
+from hub_ext.service.records import LeaseRecord, LineEntry
 from hub_ext.service.store import Repository
 from hub_ext.service.store.engine import sqlite_pragmas
 from hub_ext.service.store.repository import lease_keys, lease_values
@@ -421,7 +421,7 @@ class WriterRepository(Repository):
     async def stop(self) -> None:
         await self.writer.stop()
 
-    async def start_lease(self, lease: Lease, served: QueueEntry | None = None) -> None:
+    async def start_lease(self, lease: LeaseRecord, served: LineEntry | None = None) -> None:
         ops = [Op(st.INSERT_LEASE, lease_values(lease), lease_keys(lease))]
         if served is not None:
             values = {
@@ -433,7 +433,7 @@ class WriterRepository(Repository):
             ops.append(Op(st.LEAVE_QUEUE, values, (f"queue:{served.id}",)))
         await self.writer.write(ops)
 
-    async def bind_lease(self, lease: Lease) -> None:
+    async def bind_lease(self, lease: LeaseRecord) -> None:
         values = {
             "id": lease.id,
             "namespace": lease.namespace,
@@ -443,7 +443,7 @@ class WriterRepository(Repository):
         }
         await self.writer.write([Op(st.BIND_LEASE, values, lease_keys(lease))])
 
-    async def end_lease(self, lease: Lease) -> None:
+    async def end_lease(self, lease: LeaseRecord) -> None:
         values = {
             "id": lease.id,
             "ended_at": lease.ended_at,

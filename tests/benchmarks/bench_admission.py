@@ -44,7 +44,7 @@ from hub_ext.service.core import AdmissionCore  # noqa: E402
 from hub_ext.service.directory import GroupInfo, StaticDirectory  # noqa: E402
 from hub_ext.service.ledger import Grant  # noqa: E402
 from hub_ext.service.policy import QuotaPolicy  # noqa: E402
-from hub_ext.service.records import Lease  # noqa: E402
+from hub_ext.service.records import LeaseRecord  # noqa: E402
 from hub_ext.service.store import Repository, make_engine, migrate  # noqa: E402
 from tests.benchmarks.baseline_writer import WriterRepository  # noqa: E402
 
@@ -84,7 +84,7 @@ async def seed(store: Repository) -> None:
 
     async def past(u: int) -> None:
         group = f"group{u // (USERS // GROUPS)}"
-        lease = Lease(uuid.uuid4().hex, f"user{u}", "", "t4", 1, group, None, now)
+        lease = LeaseRecord(uuid.uuid4().hex, f"user{u}", "", "t4", 1, group, None, now)
         lease.started_at = now - timedelta(hours=3)
         await store.start_lease(lease)
         lease.ended_at, lease.end_reason = now - timedelta(hours=2), "released"

@@ -12,7 +12,7 @@ from hub_ext.catalog import Flavor
 from hub_ext.service.core import AdmissionCore
 from hub_ext.service.directory import GroupInfo, StaticDirectory
 from hub_ext.service.policy import QuotaPolicy
-from hub_ext.service.records import Capacity, Lease
+from hub_ext.service.records import Capacity, LeaseRecord
 from hub_ext.service.shape import labels_of
 from hub_ext.service.store import Repository
 
@@ -94,7 +94,7 @@ def make_core(
 
 
 def lease_pod(
-    lease: Lease, flavor: Flavor, priority: str | None = None, name: str | None = None
+    lease: LeaseRecord, flavor: Flavor, priority: str | None = None, name: str | None = None
 ) -> dict[str, Any]:
     """The notebook pod of a granted lease, labelled and annotated as the spawner makes it."""
     spec: dict[str, Any] = {

@@ -20,7 +20,7 @@ from hub_ext.contract import PLACEHOLDER_LABEL
 from hub_ext.service.core import AdmissionCore
 from hub_ext.service.kube import KubeCluster
 from hub_ext.service.ledger import Grant, Refusal
-from hub_ext.service.records import Lease
+from hub_ext.service.records import LeaseRecord
 from hub_ext.service.store import Repository, make_engine, migrate
 from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
 from tests.helpers.service_accounts import hub_kubeconfig
@@ -103,14 +103,14 @@ async def make(
     return core, cluster
 
 
-def pod_body(lease: Lease, priority: str | None) -> dict[str, Any]:
+def pod_body(lease: LeaseRecord, priority: str | None) -> dict[str, Any]:
     """A lease's pod under a fresh name (the devstack outlives each test)."""
     return lease_pod(lease, T4, priority, name=f"jupyter-{lease.user}-{uuid.uuid4().hex[:6]}")
 
 
-def unadmitted(lease_id: str, user: str) -> Lease:
+def unadmitted(lease_id: str, user: str) -> LeaseRecord:
     """A lease the service never granted, for pods that skip admission."""
-    return Lease(lease_id, user, "", "t4", 1, None, None, datetime.now(UTC))
+    return LeaseRecord(lease_id, user, "", "t4", 1, None, None, datetime.now(UTC))
 
 
 async def wait_for(predicate: Any, within: float = 30.0) -> None:

@@ -16,7 +16,7 @@ from hub_ext.service.activity import ActivityTracker, ServerActivity
 from hub_ext.service.core import AdmissionCore, ReservationError
 from hub_ext.service.ledger import Grant, Refusal
 from hub_ext.service.reclaim import Reclaimer
-from hub_ext.service.records import Lease
+from hub_ext.service.records import LeaseRecord
 from hub_ext.service.store import Repository
 from tests.service.helpers import Clock, gpu, make_core
 
@@ -25,7 +25,7 @@ FAR = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 IDLERS = {"idlers": {"*": {"devices": 10, "per_user": 3}}}
 
 
-def granted(decision: Any) -> Lease:
+def granted(decision: Any) -> LeaseRecord:
     assert isinstance(decision, Grant), decision
     return decision.lease
 
@@ -62,7 +62,7 @@ async def test_expiry_goes_on_past_a_lease_that_fails(engine: AsyncEngine) -> No
     for user in ("bad", "good"):
         granted(await core.admit(user, "", "a100", 1)).expires_at = T0 + timedelta(minutes=1)
 
-    def hook(lease: Lease) -> None:
+    def hook(lease: LeaseRecord) -> None:
         if lease.user == "bad":
             raise RuntimeError("a broken row")
 

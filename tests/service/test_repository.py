@@ -15,15 +15,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub_ext.service.records import Lease, QueueEntry
+from hub_ext.service.records import LeaseRecord, LineEntry
 from hub_ext.service.store import Repository, StoreURLError, make_engine, migrate
 from tests.service.postgres import PostgresServer
 
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 
 
-def lease(lease_id: str, user: str, server: str = "") -> Lease:
-    return Lease(lease_id, user, server, "a100", 1, "physics", None, NOW)
+def lease(lease_id: str, user: str, server: str = "") -> LeaseRecord:
+    return LeaseRecord(lease_id, user, server, "a100", 1, "physics", None, NOW)
 
 
 def report(user: str) -> dict[str, object]:
@@ -44,7 +44,7 @@ async def test_a_failed_change_is_rolled_back_whole_and_fails_only_its_caller(
     engine: AsyncEngine,
 ) -> None:
     store = Repository(engine)
-    entry = QueueEntry("q" * 32, "ada", "", "a100", 1, NOW)
+    entry = LineEntry("q" * 32, "ada", "", "a100", 1, NOW)
     await store.enqueue(entry)
     await store.start_lease(lease("a" * 32, "ada"))
     results = await asyncio.gather(

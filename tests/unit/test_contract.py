@@ -12,14 +12,14 @@ from hub_ext import contract as wire
 from hub_ext.admission import LeaseDecision
 from hub_ext.service.ledger import Refusal
 from hub_ext.service.openapi import TYPES, openapi_document
-from hub_ext.service.records import Lease
+from hub_ext.service.records import LeaseRecord
 from hub_ext.service.shape import wire_lease
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def test_a_granted_lease_reads_back_as_the_service_wrote_it() -> None:
-    lease = Lease("L" * 32, "ada", "gpu", "a100", 1, "hack", "R1", T0, expires_at=T0)
+    lease = LeaseRecord("L" * 32, "ada", "gpu", "a100", 1, "hack", "R1", T0, expires_at=T0)
     body = wire.Granted(wire_lease(lease, "accelhub-reserved")).to_json()
     decision = LeaseDecision.from_json(body)
     assert decision.granted and decision.lease_id == lease.id

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
-from ..records import Lease, QueueEntry, Reservation
+from ..records import LeaseRecord, LineEntry, ReservationRecord
 from .engine import WRITE, is_sqlite
 from .models import ActivityRow, LeaseRow, QueueRow, ReservationRow
 
@@ -29,8 +29,8 @@ class Utilisation:
     devices: int
 
 
-def lease_from_row(row: LeaseRow) -> Lease:
-    return Lease(
+def lease_from_row(row: LeaseRow) -> LeaseRecord:
+    return LeaseRecord(
         id=row.id,
         user=row.user,
         server=row.server,
@@ -49,8 +49,8 @@ def lease_from_row(row: LeaseRow) -> Lease:
     )
 
 
-def reservation_from_row(row: ReservationRow) -> Reservation:
-    return Reservation(
+def reservation_from_row(row: ReservationRow) -> ReservationRecord:
+    return ReservationRecord(
         id=row.id,
         name=row.name,
         group=row.group,
@@ -64,12 +64,12 @@ def reservation_from_row(row: ReservationRow) -> Reservation:
     )
 
 
-def lease_keys(lease: Lease) -> tuple[str, str]:
+def lease_keys(lease: LeaseRecord) -> tuple[str, str]:
     """The rows a lease's changes touch: the lease, and its server's one active lease."""
     return (f"lease:{lease.id}", f"server:{lease.user}/{lease.server}")
 
 
-def lease_values(lease: Lease) -> dict[str, Any]:
+def lease_values(lease: LeaseRecord) -> dict[str, Any]:
     """A lease as a row of the leases table (also the writer baseline's insert)."""
     return {
         "id": lease.id,
@@ -140,19 +140,19 @@ class Repository:
 
     # -- what the ledger is rebuilt from -------------------------------------------------
 
-    async def active_leases(self) -> list[Lease]:
+    async def active_leases(self) -> list[LeaseRecord]:
         async with self._reads() as session:
             rows = await session.scalars(select(LeaseRow).where(LeaseRow.ended_at.is_(None)))
             return [lease_from_row(row) for row in rows]
 
-    async def live_reservations(self, now: datetime) -> list[Reservation]:
+    async def live_reservations(self, now: datetime) -> list[ReservationRecord]:
         query = select(ReservationRow).where(
             ReservationRow.deleted_at.is_(None), ReservationRow.end > now
         )
         async with self._reads() as session:
             return [reservation_from_row(row) for row in await session.scalars(query)]
 
-    async def waiting(self) -> list[QueueEntry]:
+    async def waiting(self) -> list[LineEntry]:
         """Entries still in line, oldest first."""
         query = (
             select(QueueRow)
@@ -161,18 +161,18 @@ class Repository:
         )
         async with self._reads() as session:
             return [
-                QueueEntry(row.id, row.user, row.server, row.flavor, row.count, row.enqueued_at)
+                LineEntry(row.id, row.user, row.server, row.flavor, row.count, row.enqueued_at)
                 for row in await session.scalars(query)
             ]
 
     # -- leases --------------------------------------------------------------------------
 
-    async def lease(self, lease_id: str) -> Lease | None:
+    async def lease(self, lease_id: str) -> LeaseRecord | None:
         async with self._reads() as session:
             row = await session.get(LeaseRow, lease_id)
             return lease_from_row(row) if row is not None else None
 
-    async def recent_leases(self, user: str | None = None, limit: int = 500) -> list[Lease]:
+    async def recent_leases(self, user: str | None = None, limit: int = 500) -> list[LeaseRecord]:
         """Leases, newest first, of one user or everyone."""
         query = select(LeaseRow).order_by(LeaseRow.started_at.desc()).limit(limit)
         if user is not None:
@@ -180,7 +180,7 @@ class Repository:
         async with self._reads() as session:
             return [lease_from_row(row) for row in await session.scalars(query)]
 
-    async def start_lease(self, lease: Lease, served: QueueEntry | None = None) -> None:
+    async def start_lease(self, lease: LeaseRecord, served: LineEntry | None = None) -> None:
         """Store a granted lease; the waiting-line entry it serves leaves the line with it."""
         keys = lease_keys(lease) + ((f"queue:{served.id}",) if served else ())
         async with self._change(*keys) as conn:
@@ -188,7 +188,7 @@ class Repository:
             if served is not None:
                 await self._leave(conn, served.id, lease.started_at, "granted", lease.id)
 
-    async def bind_lease(self, lease: Lease) -> None:
+    async def bind_lease(self, lease: LeaseRecord) -> None:
         """Store the pod holding a lease (and its expiry, which binding may lift)."""
         values = {
             "namespace": lease.namespace,
@@ -199,7 +199,7 @@ class Repository:
         async with self._change(*lease_keys(lease)) as conn:
             await conn.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
 
-    async def end_lease(self, lease: Lease) -> None:
+    async def end_lease(self, lease: LeaseRecord) -> None:
         """Store a lease's end; its server may hold a new lease from then on."""
         values = {
             "ended_at": lease.ended_at,
@@ -210,7 +210,7 @@ class Repository:
         async with self._change(*lease_keys(lease)) as conn:
             await conn.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
 
-    async def adopt_lease(self, lease: Lease) -> None:
+    async def adopt_lease(self, lease: LeaseRecord) -> None:
         """Store a lease found running in the cluster: new, or an ended one made active again."""
         values = lease_values(lease)
         async with self._change(*lease_keys(lease)) as conn:
@@ -223,7 +223,7 @@ class Repository:
 
     # -- the waiting line -------------------------------------------------------------------
 
-    async def enqueue(self, entry: QueueEntry) -> None:
+    async def enqueue(self, entry: LineEntry) -> None:
         values = {
             "id": entry.id,
             "user": entry.user,
@@ -236,7 +236,7 @@ class Repository:
             await conn.execute(insert(QueueRow).values(values))
 
     async def leave_queue(
-        self, entry: QueueEntry, when: datetime, outcome: str, lease_id: str | None = None
+        self, entry: LineEntry, when: datetime, outcome: str, lease_id: str | None = None
     ) -> None:
         async with self._change(f"queue:{entry.id}") as conn:
             await self._leave(conn, entry.id, when, outcome, lease_id)
@@ -250,7 +250,7 @@ class Repository:
 
     # -- reservations -----------------------------------------------------------------------
 
-    async def add_reservation(self, res: Reservation) -> None:
+    async def add_reservation(self, res: ReservationRecord) -> None:
         values = {
             "id": res.id,
             "name": res.name,
@@ -298,7 +298,7 @@ class Repository:
         end: datetime,
         users: Iterable[str] | None = None,
         groups: Iterable[str] | None = None,
-    ) -> list[Lease]:
+    ) -> list[LeaseRecord]:
         """Leases active at some time in [start, end), of some users or groups."""
         query = select(LeaseRow).where(
             LeaseRow.started_at < end, or_(LeaseRow.ended_at.is_(None), LeaseRow.ended_at > start)
