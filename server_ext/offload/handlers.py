@@ -93,6 +93,17 @@ def _bad(message: str) -> _Refused:
     return _Refused(400, message)
 
 
+def _json_object(handler: web.RequestHandler) -> dict[str, Any]:
+    """The request's JSON object body (``{}`` when empty), or a 400 saying what is wrong."""
+    try:
+        body = json.loads(handler.request.body or b"{}")
+    except ValueError:
+        raise _bad("The request body must be JSON.") from None
+    if not isinstance(body, dict):
+        raise _bad("The request body must be a JSON object.")
+    return body
+
+
 def _path_refused(error: PathError) -> _Refused:
     return _Refused(error.status, str(error))
 
@@ -118,12 +129,7 @@ class JobsHandler(OffloadHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise _bad("The request body must be JSON.") from None
-        if not isinstance(body, dict):
-            raise _bad("The request body must be a JSON object.")
+        body = _json_object(self)
         fields = {k: v for k, v in body.items() if k not in ("path", "notebook", "name")}
         try:
             request = JobRequest.parse({**fields, "notebook": {}})
@@ -172,12 +178,7 @@ class FetchHandler(OffloadHandler):
     @web.authenticated
     @authorized
     async def post(self, job_id: str) -> None:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise _bad("The request body must be JSON.") from None
-        if not isinstance(body, dict):
-            raise _bad("The request body must be a JSON object.")
+        body = _json_object(self)
         client = _offload(self).client
         job = await self._call(client.job(job_id))
         notebook = await self._call(client.result(job_id))
