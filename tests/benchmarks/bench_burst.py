@@ -39,23 +39,15 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from hub_ext.catalog import Flavor  # noqa: E402
 from hub_ext.contract import PLACEHOLDER_LABEL, USER_LABEL  # noqa: E402
 from hub_ext.service.core import AdmissionCore  # noqa: E402
 from hub_ext.service.directory import GroupInfo, StaticDirectory  # noqa: E402
 from hub_ext.service.ledger import Grant  # noqa: E402
 from hub_ext.service.policy import QuotaPolicy  # noqa: E402
 from hub_ext.service.store import Repository, make_engine, migrate  # noqa: E402
+from tests.service.helpers import T4  # noqa: E402
 
 GOAL_SHARE = 0.05
-T4 = Flavor(
-    slug="t4",
-    display_name="T4",
-    kind="gpu",
-    resource="nvidia.com/gpu",
-    node_selector={"accelhub.infn.it/accelerator": "t4"},
-    counts=(1,),
-)
 
 
 def cluster_yaml(gpus: int, per_node: int) -> str:

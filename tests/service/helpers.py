@@ -16,6 +16,16 @@ from hub_ext.service.records import Capacity, LeaseRecord
 from hub_ext.service.shape import labels_of
 from hub_ext.service.store import Repository
 
+# One T4 per device on devstack nodes labelled for it (the cluster tests and the burst bench).
+T4 = Flavor(
+    slug="t4",
+    display_name="T4",
+    kind="gpu",
+    resource="nvidia.com/gpu",
+    node_selector={"accelhub.infn.it/accelerator": "t4"},
+    counts=(1,),
+)
+
 
 def gpu(slug: str = "a100", groups: tuple[str, ...] = ()) -> Flavor:
     return Flavor(

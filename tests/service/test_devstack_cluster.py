@@ -15,7 +15,6 @@ import pytest
 from kubernetes_asyncio import client, config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub_ext.catalog import Flavor
 from hub_ext.contract import PLACEHOLDER_LABEL
 from hub_ext.service.core import AdmissionCore
 from hub_ext.service.kube import KubeCluster
@@ -24,7 +23,7 @@ from hub_ext.service.records import LeaseRecord
 from hub_ext.service.store import Repository, make_engine, migrate
 from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
 from tests.helpers.service_accounts import hub_kubeconfig
-from tests.service.helpers import directory, lease_pod, policy
+from tests.service.helpers import T4, directory, lease_pod, policy
 
 pytestmark = pytest.mark.integration
 
@@ -47,14 +46,6 @@ nodes:
     capacity: {cpu: "32", memory: 128Gi, ephemeral-storage: 1Ti, pods: "110"}
     allocatable: {cpu: "30", memory: 128Gi}
 """
-T4 = Flavor(
-    slug="t4",
-    display_name="T4",
-    kind="gpu",
-    resource="nvidia.com/gpu",
-    node_selector={"accelhub.infn.it/accelerator": "t4"},
-    counts=(1,),
-)
 GROUPS = {"hack": ["h1", "h2"], "physics": ["ada", "bob", "cy"]}
 QUOTAS = {
     "physics": {"t4": {"devices": 10, "per_user": 1}},
