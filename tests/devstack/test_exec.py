@@ -10,38 +10,36 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import RunningDevstack
+from conftest import RunningDevstack, scratch_namespace
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def running(devstack: RunningDevstack) -> Iterator[tuple[str, str]]:
-    ns = f"ex-{os.urandom(3).hex()}"
-    devstack.kubectl("create", "namespace", ns)
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "box"},
-        "spec": {
-            "terminationGracePeriodSeconds": 1,
-            "containers": [
-                {
-                    "name": "c",
-                    "image": "python:3.12",
-                    "command": [sys.executable, "-c", "import time; time.sleep(3600)"],
-                    "env": [{"name": "GREETING", "value": "hello"}],
-                }
-            ],
-        },
-    }
-    devstack.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(pod))
-    deadline = time.monotonic() + 30
-    while "Running" not in devstack.kubectl("get", "pod", "box", "-n", ns).stdout:
-        assert time.monotonic() < deadline, "pod did not start"
-        time.sleep(0.2)
-    yield ns, "box"
-    devstack.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+    with scratch_namespace(devstack, "ex") as ns:
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "box"},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "python:3.12",
+                        "command": [sys.executable, "-c", "import time; time.sleep(3600)"],
+                        "env": [{"name": "GREETING", "value": "hello"}],
+                    }
+                ],
+            },
+        }
+        devstack.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(pod))
+        deadline = time.monotonic() + 30
+        while "Running" not in devstack.kubectl("get", "pod", "box", "-n", ns).stdout:
+            assert time.monotonic() < deadline, "pod did not start"
+            time.sleep(0.2)
+        yield ns, "box"
 
 
 def test_kubectl_exec(devstack: RunningDevstack, running: tuple[str, str]) -> None:

@@ -5,7 +5,6 @@ pod's server; RBAC asks create on pods/portforward."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -14,35 +13,33 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from conftest import RunningDevstack, kubectl_path
+from conftest import RunningDevstack, kubectl_path, scratch_namespace
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def web(devstack: RunningDevstack) -> Iterator[tuple[str, str]]:
-    ns = f"pf-{os.urandom(3).hex()}"
-    devstack.kubectl("create", "namespace", ns)
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "web"},
-        "spec": {
-            "terminationGracePeriodSeconds": 1,
-            "containers": [
-                {
-                    "name": "c",
-                    "image": "python:3.12",
-                    "command": [sys.executable, "-m", "http.server", "8080"],
-                    "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
-                }
-            ],
-        },
-    }
-    devstack.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(pod))
-    devstack.kubectl("wait", "--for=condition=Ready", "pod/web", "-n", ns, "--timeout=60s")
-    yield ns, "web"
-    devstack.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+    with scratch_namespace(devstack, "pf") as ns:
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "web"},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "python:3.12",
+                        "command": [sys.executable, "-m", "http.server", "8080"],
+                        "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+                    }
+                ],
+            },
+        }
+        devstack.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(pod))
+        devstack.kubectl("wait", "--for=condition=Ready", "pod/web", "-n", ns, "--timeout=60s")
+        yield ns, "web"
 
 
 def test_official_client_portforward(devstack: RunningDevstack, web: tuple[str, str]) -> None:
