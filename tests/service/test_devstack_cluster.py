@@ -46,7 +46,7 @@ nodes:
     capacity: {cpu: "32", memory: 128Gi, ephemeral-storage: 1Ti, pods: "110"}
     allocatable: {cpu: "30", memory: 128Gi}
 """
-GROUPS = {"hack": ["h1", "h2"], "physics": ["ada", "bob", "cy"]}
+GROUPS = {"hack": ["h1", "h2"], "physics": ["ada", "bob", "cy", "dora"]}
 QUOTAS = {
     "physics": {"t4": {"devices": 10, "per_user": 1}},
     "hack": {"t4": {"devices": 0, "per_user": 1}},
@@ -255,10 +255,13 @@ def test_unbound_leases_end_after_a_minute_by_default() -> None:
 async def test_a_lease_no_pod_claims_ends_after_the_bind_grace(
     small_devstack: RunningDevstack, store: AsyncEngine
 ) -> None:
-    """The service's half of a spawn that dies between grant and pod (issue 18 item 3)."""
+    """The service's half of a spawn that dies between grant and pod (issue 18 item 3).
+
+    Its user holds nothing else: the module's store and cluster outlive each test, and an
+    earlier test's lease may still be ending when this one starts."""
     core, cluster = await make(store, small_devstack, bind_grace_seconds=1)
     try:
-        orphan = await core.admit("ada", "orphan", "t4", 1)
+        orphan = await core.admit("dora", "orphan", "t4", 1)
         assert isinstance(orphan, Grant)
         await cluster.reconcile()
         assert orphan.lease.id in core.ledger.leases  # still inside its grace
@@ -267,7 +270,7 @@ async def test_a_lease_no_pod_claims_ends_after_the_bind_grace(
         assert orphan.lease.id not in core.ledger.leases
         ended = await core.find_lease(orphan.lease.id)
         assert ended is not None and ended.end_reason == "unclaimed"
-        again = await core.admit("ada", "next", "t4", 1)  # per_user 1: the device is back
+        again = await core.admit("dora", "next", "t4", 1)  # per_user 1: the device is back
         assert isinstance(again, Grant), again
         await core.release(again.lease.id, "test", "done")
     finally:
