@@ -28,10 +28,38 @@ class Site(Wire):
 
 
 @dataclass(frozen=True)
+class Automatic(Wire):
+    """Which site ``site: "auto"`` would pick now for a flavor, and why (``site`` None: none)."""
+
+    site: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Accelerator(Wire):
+    """The devices one job of a flavor asks for."""
+
+    resource: str
+    count: int
+
+
+@dataclass(frozen=True)
+class OffloadFlavor(Wire):
+    """A catalog flavor the caller may offload with."""
+
+    slug: str
+    display_name: str
+    accelerator: Accelerator | None = None
+
+
+@dataclass(frozen=True)
 class Sites(Wire):
-    """``GET api/v1/sites``."""
+    """``GET api/v1/sites[?flavor=slug]``: the sites, the flavors the caller may use, and
+    (with ``flavor``) what "Automatic" would pick for it now."""
 
     sites: list[Site] = field(default_factory=list)
+    flavors: list[OffloadFlavor] = field(default_factory=list)
+    automatic: Automatic | None = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ TYPES: tuple[type[wire.Wire], ...] = (
     wire.DeviceActivity,
     wire.ActivityReport,
     wire.Site,
+    wire.Automatic,
+    wire.Accelerator,
+    wire.OffloadFlavor,
     wire.Sites,
     wire.JobRequest,
     wire.JobProgress,
@@ -141,7 +144,13 @@ def offload_paths() -> dict[str, Any]:
         "content": {"text/plain": {"schema": _STR}},
     }
     return {
-        "/sites": {"get": _op("Remote sites (InterLink virtual nodes)", _ref("Sites"))},
+        "/sites": {
+            "get": _op(
+                "Remote sites (InterLink virtual nodes), your flavors, and Automatic's pick",
+                _ref("Sites"),
+                query={"flavor": _STR},
+            )
+        },
         "/jobs": {
             "get": _op("Offload jobs: your own; admins all", _ref("Jobs"), query={"user": _STR}),
             "post": _op(

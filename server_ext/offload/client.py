@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
-from hub_ext.contract import JOB_STATES, OPEN_STATES, Job
+from hub_ext.contract import JOB_STATES, OPEN_STATES, Automatic, Job, OffloadFlavor
 
 from .config import OffloadConfig
 
@@ -43,6 +43,16 @@ def read_job(data: Any) -> dict[str, Any]:
             502, f"The accelhub service answered with an unknown job state {job.state!r}."
         )
     return job.to_json()
+
+
+def _wire(kind: type[Automatic] | type[OffloadFlavor], data: Any) -> dict[str, Any] | None:
+    """``data`` read as the contract type ``kind`` (None when it cannot be)."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return kind.from_json(data).to_json()
+    except (TypeError, ValueError):
+        return None
 
 
 def _body_message(raw: bytes) -> str:
@@ -124,11 +134,20 @@ class GatewayClient:
                 502, "The accelhub service answered with something that is not JSON."
             ) from None
 
-    async def sites(self) -> dict[str, Any]:
-        data = await self._json("GET", "sites")
+    async def sites(self, flavor: str | None = None) -> dict[str, Any]:
+        """The sites; from services that send them, the caller's flavors and, for ``flavor``,
+        Automatic's pick (read through the contract's types; unreadable entries are dropped)."""
+        query = "?" + urlencode({"flavor": flavor}) if flavor else ""
+        data = await self._json("GET", "sites" + query)
         if not isinstance(data, dict) or not isinstance(data.get("sites"), list):
             raise ServiceError(502, "The accelhub service answered without a list of sites.")
-        return {"sites": [s for s in data["sites"] if isinstance(s, dict)]}
+        answer: dict[str, Any] = {"sites": [s for s in data["sites"] if isinstance(s, dict)]}
+        if isinstance(data.get("flavors"), list):
+            flavors = (_wire(OffloadFlavor, f) for f in data["flavors"])
+            answer["flavors"] = [f for f in flavors if f is not None]
+        if "automatic" in data:
+            answer["automatic"] = _wire(Automatic, data["automatic"])
+        return answer
 
     async def submit(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return read_job(await self._json("POST", "jobs", body))
@@ -144,6 +163,9 @@ class GatewayClient:
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
         return read_job(await self._json("DELETE", f"jobs/{quote(job_id, safe='')}"))
+
+    async def rerun(self, job_id: str) -> dict[str, Any]:
+        return read_job(await self._json("POST", f"jobs/{quote(job_id, safe='')}/rerun"))
 
     async def result(self, job_id: str) -> dict[str, Any]:
         data = await self._json("GET", f"jobs/{quote(job_id, safe='')}/result")

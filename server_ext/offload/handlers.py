@@ -109,12 +109,14 @@ def _path_refused(error: PathError) -> _Refused:
 
 
 class SitesHandler(OffloadHandler):
-    """``GET /accelhub/api/offload/sites``: the service's sites, as it sees them."""
+    """``GET /accelhub/api/offload/sites[?flavor=slug]``: the service's sites, as it sees them,
+    the flavors this user may use and, for ``flavor``, the site Automatic would pick and why."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.finish(json.dumps(await self._call(_offload(self).client.sites())))
+        flavor = self.get_query_argument("flavor", "") or None
+        self.finish(json.dumps(await self._call(_offload(self).client.sites(flavor))))
 
 
 class JobsHandler(OffloadHandler):
@@ -159,6 +161,17 @@ class JobHandler(OffloadHandler):
     @authorized
     async def delete(self, job_id: str) -> None:
         self.finish(json.dumps(await self._call(_offload(self).client.cancel(job_id))))
+
+
+class RerunHandler(OffloadHandler):
+    """``POST .../jobs/{id}/rerun``: the same notebook, parameters, flavor and site again."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, job_id: str) -> None:
+        job = await self._call(_offload(self).client.rerun(job_id))
+        self.set_status(201)
+        self.finish(json.dumps(job))
 
 
 def _cell(notebook: dict[str, Any], cell_id: str) -> dict[str, Any] | None:

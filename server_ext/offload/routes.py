@@ -13,7 +13,14 @@ JOB = r"(?P<job_id>[A-Za-z0-9_.\-]+)"
 
 
 def offload_handlers() -> list[tuple[str, Any]]:
-    from .handlers import EventsHandler, FetchHandler, JobHandler, JobsHandler, SitesHandler
+    from .handlers import (
+        EventsHandler,
+        FetchHandler,
+        JobHandler,
+        JobsHandler,
+        RerunHandler,
+        SitesHandler,
+    )
 
     base = r"/accelhub/api/offload"
     return [
@@ -22,6 +29,7 @@ def offload_handlers() -> list[tuple[str, Any]]:
         (rf"{base}/jobs/{JOB}", JobHandler),
         (rf"{base}/jobs/{JOB}/events", EventsHandler),
         (rf"{base}/jobs/{JOB}/fetch", FetchHandler),
+        (rf"{base}/jobs/{JOB}/rerun", RerunHandler),
     ]
 
 

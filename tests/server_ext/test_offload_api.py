@@ -70,7 +70,15 @@ class StandIn:
 
         class Sites(Base):
             def get(self) -> None:
-                self.answer(200, {"sites": [{"name": "site-a", "ready": True}]})
+                body: dict[str, Any] = {"sites": [{"name": "site-a", "ready": True}]}
+                flavor = self.get_query_argument("flavor", None)
+                if flavor is not None:
+                    body["automatic"] = {"site": "site-a", "reason": f"chosen for {flavor}"}
+                    body["flavors"] = [
+                        {"slug": "t4", "display_name": "T4", "accelerator": None},
+                        {"display_name": "no slug: dropped"},
+                    ]
+                self.answer(200, body)
 
         class Jobs(Base):
             def post(self) -> None:
@@ -92,6 +100,10 @@ class StandIn:
 
             def delete(self, job_id: str) -> None:
                 self.answer(200, job(job_id, "cancelled", reason="cancelled"))
+
+        class Rerun(Base):
+            def post(self, job_id: str) -> None:
+                self.answer(201, job(f"{job_id}-again", "pending"))
 
         class Logs(Base):
             async def get(self, job_id: str) -> None:
@@ -121,6 +133,7 @@ class StandIn:
                 (f"{prefix}/sites", Sites),
                 (f"{prefix}/jobs", Jobs),
                 (f"{prefix}/jobs/{job_id}", Job),
+                (f"{prefix}/jobs/{job_id}/rerun", Rerun),
                 (f"{prefix}/jobs/{job_id}/logs", Logs),
                 (f"{prefix}/jobs/{job_id}/result", Result),
             ]
@@ -210,6 +223,19 @@ def test_submit_reads_the_notebook_and_uses_the_users_token(lab: Lab, stand_in: 
     assert (sent["parameters"], sent["setup"], sent["cell_id"]) == ({"n": 3}, "tagged", None)
     assert stand_in.headers[-1] == f"token {TOKEN}"
     assert lab.call("GET", "sites").json()["sites"][0]["name"] == "site-a"
+
+
+def test_sites_pass_on_automatics_pick_and_the_flavors(lab: Lab) -> None:
+    plain = lab.call("GET", "sites").json()
+    assert "automatic" not in plain and "flavors" not in plain  # an older service: no keys
+    data = lab.call("GET", "sites", params={"flavor": "t4 big"}).json()
+    assert data["automatic"] == {"site": "site-a", "reason": "chosen for t4 big"}
+    assert data["flavors"] == [{"slug": "t4", "display_name": "T4", "accelerator": None}]
+
+
+def test_rerun_asks_the_service_for_a_new_job(lab: Lab) -> None:
+    response = lab.call("POST", "jobs/j7/rerun")
+    assert (response.status_code, response.json()["id"]) == (201, "j7-again")
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from tests.devstack.conftest import REPO, RunningDevstack, start_devstack, stop_devstack
 from tests.helpers.service_accounts import hub_kubeconfig
 from tests.helpers.waiting import waiter
-from tests.service.hubstack import Hub, start_hub
+from tests.service.hubstack import FLAVORS, Hub, start_hub
 
 pytestmark = pytest.mark.integration
 
@@ -49,9 +49,16 @@ def ds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevstack]:
     stop_devstack(running)
 
 
+# The test catalog plus a GPU flavor only the group bio may use.
+BIO_FLAVOR = {**FLAVORS[1], "slug": "a100-bio", "display_name": "A100 (bio)", "groups": ["bio"]}
+
+
 def service_config(kubeconfig: Path) -> str:
     runner = [sys.executable, "-m", "server_ext.offload.runner"]
+    catalog = kubeconfig.parent / "offload-catalog.json"
+    catalog.write_text(json.dumps([*FLAVORS, BIO_FLAVOR]))
     return (
+        f"c.AcceleratorCatalog.catalog_file = {str(catalog)!r}\n"
         "c.AccelhubService.kubernetes = True\n"
         f"c.KubeCluster.kubeconfig = {str(kubeconfig)!r}\n"
         f"c.OffloadGateway.runner_command = {runner!r}\n"
@@ -141,6 +148,35 @@ def test_sites_come_from_virtual_nodes(hub: Hub) -> None:
     assert by_name[GPU_SITE]["accelerators"] == {"nvidia.com/gpu": 4}
     assert by_name[CPU_SITE]["accelerators"] == {}
     assert by_name[GPU_SITE]["last_seen"]
+
+
+def test_sites_tell_automatics_pick_and_the_callers_flavors(hub: Hub) -> None:
+    data = hub.call("ada", "GET", "sites?flavor=a100").json()
+    flavors = {f["slug"]: f for f in data["flavors"]}
+    assert set(flavors) == {"cpu", "a100", "t4", "l4"}  # not a100-bio: ada is not in bio
+    assert flavors["a100"] == {
+        "slug": "a100",
+        "display_name": "A100",
+        "accelerator": {"resource": "nvidia.com/gpu", "count": 1},
+    }
+    assert flavors["cpu"]["accelerator"] is None
+    automatic = data["automatic"]
+    assert automatic["site"] == GPU_SITE and automatic["reason"].startswith("chosen: offers")
+    # The preview is the submission's own choice, reason included.
+    created = submit(hub, "ada", notebook("1"), flavor="a100").json()
+    assert (created["site"], created["site_reason"]) == (automatic["site"], automatic["reason"])
+    ended(hub, "ada", created["id"])
+
+    dee = hub.call("dee", "GET", "sites").json()
+    assert "a100-bio" in {f["slug"] for f in dee["flavors"]} and dee["automatic"] is None
+    refused = hub.call("ada", "GET", "sites?flavor=a100-bio")
+    assert refused.status_code == 403
+    assert refused.json()["message"] == "The flavor a100-bio is not offered to your groups."
+    unknown = hub.call("ada", "GET", "sites?flavor=h100")
+    assert (unknown.status_code, unknown.json()["message"]) == (
+        422,
+        "There is no flavor named 'h100'.",
+    )
 
 
 def test_notebook_with_parameters_runs_on_the_site_offering_gpus(

@@ -27,6 +27,7 @@ from ..store.jobs import JobStore
 from ..timeutil import utcnow
 from . import pods, sites
 from .record import JobRecord
+from .sites import Choice
 
 log = logging.getLogger("accelhub.offload")
 
@@ -108,6 +109,27 @@ class OffloadGateway(Configurable):
     def sites(self) -> list[Site]:
         return sites.sites(self.cluster.inventory.state, self.queued())
 
+    def automatic(self, flavor: Flavor) -> Choice:
+        """The site ``"auto"`` picks now for a job of ``flavor``, and why (the submit's rule)."""
+        return sites.choose(
+            self.cluster.inventory.state, self.sites(), flavor.resource, job_count(flavor)
+        )
+
+    # -- flavors --------------------------------------------------------------------------
+
+    def offered(self, groups: list[str]) -> list[Flavor]:
+        """The catalog's flavors that members of ``groups`` may offload with."""
+        return [flavor for flavor in self.flavors.values() if flavor.allows_group(groups)]
+
+    def flavor(self, slug: str, groups: list[str]) -> Flavor:
+        """The flavor named ``slug``, if members of ``groups`` may use it (else 422 or 403)."""
+        flavor = self.flavors.get(slug)
+        if flavor is None:
+            raise GatewayError(422, f"There is no flavor named {slug!r}.")
+        if not flavor.allows_group(groups):
+            raise GatewayError(403, f"The flavor {flavor.slug} is not offered to your groups.")
+        return flavor
+
     # -- reads ----------------------------------------------------------------------------
 
     async def job(self, job_id: str, user: str, admin: bool) -> JobRecord:
@@ -124,16 +146,14 @@ class OffloadGateway(Configurable):
     # -- submission -----------------------------------------------------------------------
 
     async def submit(self, user: str, request: JobRequest) -> JobRecord:
-        flavor = self.flavors.get(request.flavor)
-        if flavor is None:
+        if request.flavor not in self.flavors:
             raise GatewayError(422, f"There is no flavor named {request.flavor!r}.")
         if request.setup not in SETUP_POLICIES:
             raise GatewayError(422, "The field 'setup' must be 'tagged' or 'above'.")
         input_sha256 = check_notebook(request.notebook, request.cell_id)
         groups = await self.directory.user_groups(user)
-        if flavor.groups and not set(flavor.groups) & set(groups):
-            raise GatewayError(403, f"The flavor {flavor.slug} is not offered to your groups.")
-        count = flavor.default_count if flavor.resource else 0
+        flavor = self.flavor(request.flavor, groups)
+        count = job_count(flavor)
         site, reason = self._site(request.site, flavor, count)
         group = await self._book(user, groups, count)
         now = utcnow()
@@ -167,13 +187,13 @@ class OffloadGateway(Configurable):
         return job
 
     def _site(self, wanted: str, flavor: Flavor, count: int) -> tuple[str, str]:
-        known = {site.name: site for site in self.sites()}
-        state = self.cluster.inventory.state
         if wanted == "auto":
-            choice = sites.choose(state, list(known.values()), flavor.resource, count)
+            choice = self.automatic(flavor)
             if choice.site is None:
                 raise GatewayError(409, choice.reason)
             return choice.site.name, choice.reason
+        known = {site.name: site for site in self.sites()}
+        state = self.cluster.inventory.state
         site = known.get(wanted)
         if site is None:
             raise GatewayError(422, f"There is no site named {wanted!r}.")
@@ -293,6 +313,11 @@ class OffloadGateway(Configurable):
             setup=job.setup,
         )
         return await self.submit(job.user, request)
+
+
+def job_count(flavor: Flavor) -> int:
+    """The devices one offload job of ``flavor`` asks for (0 for a flavor without devices)."""
+    return flavor.default_count if flavor.resource else 0
 
 
 def check_notebook(notebook: dict[str, Any], cell_id: str | None) -> str:

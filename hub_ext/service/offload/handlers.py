@@ -8,10 +8,11 @@ import contextlib
 
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from ...contract import JobRequest, Jobs, Sites
+from ...contract import Accelerator, Automatic, JobRequest, Jobs, OffloadFlavor, Sites
+from ...flavors import Flavor
 from ..auth import OFFLOAD, Principal
 from ..base import APIError, APIHandler
-from .gateway import GatewayError, OffloadGateway
+from .gateway import GatewayError, OffloadGateway, job_count
 from .record import JobRecord
 from .tracker import JobTracker
 
@@ -42,10 +43,30 @@ class OffloadHandler(APIHandler):
             raise APIError(error.status, error.message) from None
 
 
+def offload_flavor(flavor: Flavor) -> OffloadFlavor:
+    """A catalog flavor as the offload dialog lists it."""
+    count = job_count(flavor)
+    accelerator = Accelerator(flavor.resource, count) if flavor.resource and count else None
+    return OffloadFlavor(flavor.slug, flavor.display_name, accelerator)
+
+
 class SitesHandler(OffloadHandler):
+    """The sites, the flavors the caller may use and, for ``?flavor=``, Automatic's pick."""
+
     async def get(self) -> None:
-        self.caller()
-        self.write_json(Sites(self.gateway.sites()).to_json())
+        principal = self.caller()
+        gateway = self.gateway
+        groups = await gateway.directory.user_groups(principal.name)
+        automatic = None
+        slug = self.get_argument("flavor", "")
+        if slug:
+            try:
+                choice = gateway.automatic(gateway.flavor(slug, groups))
+            except GatewayError as error:
+                raise APIError(error.status, error.message) from None
+            automatic = Automatic(choice.site.name if choice.site else None, choice.reason)
+        flavors = [offload_flavor(flavor) for flavor in gateway.offered(groups)]
+        self.write_json(Sites(gateway.sites(), flavors, automatic).to_json())
 
 
 class JobsHandler(OffloadHandler):
