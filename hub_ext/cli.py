@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "hub_ext.manifests",
         "print the RBAC and PriorityClasses to apply beside the z2jh chart",
     ),
+    "values": ("hub_ext.values.check", "check Helm values for the z2jh chart and accelhub"),
 }
 
 

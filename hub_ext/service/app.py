@@ -174,6 +174,8 @@ class AccelhubService(Application):
         if self.config_file and os.path.exists(self.config_file):
             self.load_config_file(self.config_file)
             self.update_config(self.cli_config)  # the command line wins
+        elif "config_file" in self.cli_config.get("AccelhubService", {}):
+            raise SystemExit(f"accelhub: the config file {self.config_file!r} does not exist")
         # No built-in default: a missing or bad catalog stops start-up with one line naming it.
         self.catalog = check_catalog(self.config)
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
-from traitlets import Float, Int, List, Unicode
+from traitlets import Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
 from ..cluster_state import PodView
@@ -54,7 +55,16 @@ class KubeCluster(Configurable):
     kubeconfig = Unicode(
         "", config=True, help="Kubeconfig file ('' = in-cluster, else $KUBECONFIG)."
     )
-    namespace = Unicode("accelhub", config=True, help="Namespace of the placeholder pods.")
+    namespace = Unicode(
+        config=True,
+        help="Namespace of the placeholder and offload pods (default: $POD_NAMESPACE, the "
+        "hub pod's under z2jh, else accelhub).",
+    )
+
+    @default("namespace")
+    def _default_namespace(self) -> str:
+        return os.environ.get("POD_NAMESPACE") or "accelhub"
+
     poll_seconds = Float(
         3.0,
         config=True,
