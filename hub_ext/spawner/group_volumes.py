@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jupyterhub.spawner import SpawnException
 from kubernetes_asyncio.client import (
     V1ObjectMeta,
     V1PersistentVolumeClaim,
@@ -32,6 +31,7 @@ from traitlets import Dict, TraitError, Unicode, validate
 from traitlets.config import LoggingConfigurable
 
 from ..quantity import parse_quantity
+from .errors import SpawnRefused
 
 GROUP_LABEL = "accelhub.io/group"
 _KEYS = {"claim", "mount_path", "read_only", "size", "writers"}
@@ -177,7 +177,7 @@ async def group_areas(spawner: Any, pod: Any) -> Any:
         config = GroupVolumes(config=spawner.config, log=spawner.log)
         areas = config.for_groups(spawner.user_groups())
     except TraitError as err:
-        raise SpawnException(
+        raise SpawnRefused(
             f"The group shared areas are misconfigured: {err}",
             reason="group_volumes_config",
             status_code=500,

@@ -18,7 +18,12 @@ FIELD_SEPARATOR = "--"
 
 
 class OptionsError(ValueError):
-    """User options that cannot be used; the message is a sentence for the person who sent them."""
+    """User options that cannot be used; the message is a sentence for the person who sent them.
+    ``reason`` says which kind of advice fits (``not_allowed``: a flavor of other groups)."""
+
+    def __init__(self, message: str, reason: str = "invalid_options") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,9 @@ def validate_options(
     slug = options.get("flavor")
     if slug in (None, ""):
         if not allowed:
-            raise OptionsError("No accelerator flavor is open to your groups; ask an admin.")
+            raise OptionsError(
+                "No accelerator flavor is open to your groups; ask an admin.", "not_allowed"
+            )
         flavor = allowed[0]
     else:
         if not isinstance(slug, str):
@@ -107,7 +114,8 @@ def validate_options(
             raise OptionsError(str(err)) from None
         if not flavor.allows_group(groups):
             raise OptionsError(
-                f"{flavor.display_name} is only for members of {', '.join(flavor.groups)}."
+                f"{flavor.display_name} is only for members of {', '.join(flavor.groups)}.",
+                "not_allowed",
             )
     return Selection(
         flavor=flavor,

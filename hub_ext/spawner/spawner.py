@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-from jupyterhub.spawner import SpawnException
 from kubespawner import KubeSpawner
 from kubespawner.clients import shared_client
 from traitlets import Any as AnyTrait
@@ -19,6 +18,7 @@ from ..admission import AdmissionPolicy, AdmissionUnavailable, LeaseDecision
 from ..capacity import CapacityPolicy
 from ..catalog import AcceleratorCatalog
 from ..inventory import ClusterInventory
+from .errors import SpawnRefused
 from .form import build_rows, render_form
 from .group_volumes import group_areas
 from .options import OptionsError, Selection, options_from_form, validate_options
@@ -142,7 +142,7 @@ class AcceleratorSpawner(KubeSpawner):
         try:
             return validate_options(options, self.catalog, self.user_groups(), self.image)
         except OptionsError as err:
-            raise SpawnException(str(err), reason="invalid_options", status_code=400) from None
+            raise SpawnRefused(str(err), reason=err.reason, status_code=400) from None
 
     async def run_options_from_form(self, form_data: Mapping[str, Any]) -> dict[str, Any]:
         """Form POST -> validated canonical options (a bad form re-renders with the message)."""
@@ -236,7 +236,7 @@ class AcceleratorSpawner(KubeSpawner):
             except TimeoutError:
                 pod = self._pod()
                 node = (pod or {}).get("spec", {}).get("nodeName") if pod else None
-                raise SpawnException(
+                raise SpawnRefused(
                     timeout_message(
                         selection.flavor,
                         selection.count,

@@ -9,9 +9,8 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from jupyterhub.spawner import SpawnException
-
 from ..admission import AdmissionPolicy, AdmissionUnavailable, LeaseDecision
+from .errors import SpawnRefused
 from .options import Selection
 from .pending import WAIT_CURES, refusal, timeout_message
 
@@ -95,7 +94,7 @@ class LeaseRequest:
         self.in_line = False
 
     async def run(self, deadline: float) -> LeaseDecision:
-        """The granted lease; a SpawnException with a sentence when refused or out of time."""
+        """The granted lease; a SpawnRefused with a sentence when refused or out of time."""
         flavor = self.selection.flavor
         began = time.monotonic()
         try:
@@ -111,7 +110,7 @@ class LeaseRequest:
                     raise self._refused(decision, message)
                 if time.monotonic() + self.poll_seconds >= deadline:
                     waited = time.monotonic() - began
-                    raise SpawnException(
+                    raise SpawnRefused(
                         timeout_message(flavor, self.selection.count, waited, message, None),
                         reason="timeout",
                         status_code=503,
@@ -122,14 +121,13 @@ class LeaseRequest:
                 await self.leave()
             raise
 
-    def _refused(self, decision: LeaseDecision, message: str) -> SpawnException:
+    def _refused(self, decision: LeaseDecision, message: str) -> SpawnRefused:
         can_wait = decision.reason in WAIT_CURES and self.selection.flavor.accelerated
-        if can_wait and not self.wait and self.may_wait:
-            message += " Choose 'Wait in line' to wait for one."
-        return SpawnException(
+        return SpawnRefused(
             message,
             reason=decision.reason or "capacity",
             status_code=REFUSAL_STATUS.get(decision.reason or "", 403),
+            can_wait=can_wait and not self.wait and self.may_wait,
         )
 
     async def _ask(self) -> LeaseDecision:
@@ -147,7 +145,7 @@ class LeaseRequest:
             await give_back(self.policy, request, self.log)
             raise
         except AdmissionUnavailable as err:
-            raise SpawnException(
+            raise SpawnRefused(
                 f"Cannot start {flavor.display_name}: {err}",
                 reason="admission_unavailable",
                 status_code=503,

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO_ROOT
 from tests.devstack.conftest import RunningDevstack
 from tests.spawner.hubstack import SpawnerHub
-from tests.spawner.kube import get_pod
+from tests.spawner.kube import get_pod, hold_devices, release, wait_phase
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
+DOCS_IMAGES = REPO_ROOT / "docs" / "images"
+T4 = {"nvidia.com/gpu.product": "Tesla-T4"}
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +54,34 @@ def test_pick_a_mig_slice_and_reach_jupyterlab(
     finally:
         context.close()
         spawner_hub.stop("fred")
+
+
+def test_a_refused_spawn_reads_as_a_sentence(
+    chromium: object, spawner_hub: SpawnerHub, spawner_devstack: RunningDevstack
+) -> None:
+    """The T4s are taken between loading the form and pressing Start: the page says so and
+    what to do, never the exception's repr."""
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(chromium, Browser)
+    context = chromium.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{spawner_hub.url}/hub/login")
+        page.fill("input[name=username]", "bob")
+        page.fill("input[name=password]", "pw")
+        page.click("input[type=submit], button[type=submit]")
+        page.goto(f"{spawner_hub.url}/hub/spawn")
+        page.check("#accelhub-t4")
+        hold_devices(spawner_devstack, "hackathon", "hold-t4", "nvidia.com/gpu", 2, T4)
+        wait_phase(spawner_devstack, "hackathon", "hold-t4", "Running")
+        page.uncheck('input[name="t4--wait"]')
+        page.click("#spawn_form input[type=submit], #spawn_form button[type=submit]")
+        error = page.locator(".spawn-error-msg")
+        expect(error).to_contain_text("Only 0 of 2 NVIDIA Tesla T4 device(s) are free")
+        expect(error).to_contain_text("Choose 'Wait in line' to wait for one")
+        expect(error).not_to_contain_text("SpawnException")
+        page.screenshot(path=str(DOCS_IMAGES / "spawn-refused.png"), full_page=False)
+    finally:
+        context.close()
+        release(spawner_devstack, "hackathon", "hold-t4")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -200,3 +201,42 @@ def test_pending_spawn_explains_what_it_waits_for(
         spawner_hub.stop("bob", "wait")
         release(spawner_devstack, "hackathon", "hold-a")
         release(spawner_devstack, "hackathon", "hold-b")
+
+
+def spawn_error(page_html: str) -> str:
+    """The text of the error JupyterHub's spawn page shows above the form (after the page's
+    own ``Error:`` label)."""
+    found = re.search(r'class="spawn-error-msg[^"]*">(?:Error: )?(.*?)</p>', page_html, re.S)
+    assert found, page_html[:3000]
+    return html.unescape(found.group(1).strip())
+
+
+def test_refused_form_spawns_read_as_sentences_with_advice(spawner_hub: SpawnerHub) -> None:
+    """JupyterHub's spawn page shows str(exception) unless told otherwise: the sentence and
+    what to do, never ``403 SpawnException(reason=...)``."""
+    browser = spawner_hub.login("ada")
+    browser.get("/hub/spawn/ada/whole")  # the form page sets the XSRF cookie
+    xsrf = browser.cookies.get("_xsrf", "")
+    refused = browser.post(
+        "/hub/spawn/ada/whole", data={"_xsrf": xsrf, "flavor": "a100"}
+    )  # every A100 is partitioned in MIG slices
+    assert refused.status_code == 503, refused.text[:2000]
+    shown = spawn_error(refused.text)
+    assert "SpawnException" not in shown and "reason=" not in shown, shown
+    assert "The cluster has 0 NVIDIA A100 80GB (full GPU) device(s)" in shown
+    assert "pick another flavor" in shown.lower(), shown
+    gina = spawner_hub.login("gina")  # in no group
+    gina.get("/hub/spawn/gina/x")
+    other = gina.post(
+        "/hub/spawn/gina/x", data={"_xsrf": gina.cookies.get("_xsrf", ""), "flavor": "a100"}
+    )
+    shown = spawn_error(other.text)
+    assert shown.startswith("NVIDIA A100 80GB (full GPU) is only for members of ml-experts.")
+    assert "ask your group's organiser for access" in shown, shown
+    bad = browser.post(
+        "/hub/spawn/ada/bad", data={"_xsrf": xsrf, "flavor": "t4", "t4--count": "99"}
+    )
+    assert bad.status_code == 400, bad.text[:2000]
+    shown = spawn_error(bad.text)
+    assert "SpawnException" not in shown and "not 99" in shown, shown
+    assert shown.endswith("Correct it on the form and start again."), shown

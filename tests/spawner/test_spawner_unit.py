@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from jupyterhub.spawner import SpawnException
+from jupyterhub.utils import format_exception
 from traitlets.config import Config
 
 from hub_ext.admission import LeaseDecision, Reservation
@@ -14,6 +15,7 @@ from hub_ext.capacity import CapacityPolicy
 from hub_ext.catalog import AI_INFN_CATALOG
 from hub_ext.inventory import ClusterInventory, FlavorCounts
 from hub_ext.spawner import AcceleratorSpawner
+from hub_ext.spawner.errors import ADVICE, WAIT_ADVICE
 from hub_ext.spawner.form import build_rows, render_form
 from hub_ext.spawner.pending import availability, scheduler_message, timeout_message
 from tests.spawner.test_inventory_state import node, pod
@@ -96,6 +98,9 @@ async def test_bad_options_raise_a_400_spawn_exception() -> None:
     with pytest.raises(SpawnException) as info:
         await spawner.load_user_options()
     assert info.value.status_code == 400 and "not 5" in info.value.message
+    # JupyterHub's pages show jupyterhub_message, else str(exc): the log line with the repr
+    shown = format_exception(info.value)[0]
+    assert "SpawnException" not in shown and shown.endswith(ADVICE["invalid_options"])
     with pytest.raises(SpawnException):
         await spawner.run_options_from_form({"flavor": ["nope"]})
     options = await spawner.run_options_from_form({"flavor": ["t4"], "t4--count": ["2"]})
@@ -119,6 +124,7 @@ async def test_default_policy_is_capacity_alone_reading_the_spawners_inventory()
         await spawner._admit(spawner._selection, time.monotonic() + 5)
     assert info.value.reason == "capacity" and info.value.status_code == 503
     assert "The cluster has 0 NVIDIA Tesla T4 device(s)" in info.value.message
+    assert str(info.value.jupyterhub_message).endswith(ADVICE["capacity"])
 
 
 async def test_full_flavor_without_waiting_says_how_to_wait() -> None:
@@ -140,7 +146,7 @@ async def test_full_flavor_without_waiting_says_how_to_wait() -> None:
     with pytest.raises(SpawnException) as info:
         await spawner._admit(spawner._selection, time.monotonic() + 5)
     assert info.value.reason == "capacity" and info.value.status_code == 503
-    assert info.value.message.endswith("Choose 'Wait in line' to wait for one.")
+    assert info.value.message.endswith(WAIT_ADVICE)
     spawner.user_options = {"flavor": "t4", "wait": True}  # waiting: the pod may be Pending
     await spawner.load_user_options()
     assert spawner._selection is not None
