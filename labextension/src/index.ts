@@ -9,6 +9,7 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './handler';
+import { offloadPlugin } from './offload/plugin';
 import { describeHealth, IHealth, isHealth } from './health';
 import { GpuPanel } from './telemetry/panel';
 import { GpuStatusItem } from './telemetry/statusbar';
@@ -130,4 +131,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, offloadPlugin];

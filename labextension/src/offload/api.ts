@@ -1,0 +1,168 @@
+/**
+ * The server's offload API: REST calls and one event socket per followed job,
+ * which reconnects with back-off and resumes from the model's cursor.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { requestAPI } from '../handler';
+import {
+  EventFrame,
+  ICellResult,
+  IJob,
+  IJobRequest,
+  ISites,
+  isJob,
+  readFrame,
+  readSites
+} from './types';
+
+const BASE = 'offload';
+
+function jobPath(id: string, tail = ''): string {
+  return `${BASE}/jobs/${encodeURIComponent(id)}${tail}`;
+}
+
+function checkedJob(value: unknown): IJob {
+  if (!isJob(value)) {
+    throw new Error('The server answered with something that is not a job.');
+  }
+  return value;
+}
+
+export class OffloadClient {
+  constructor(settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {
+    this.settings = settings;
+  }
+
+  readonly settings: ServerConnection.ISettings;
+
+  async sites(flavor?: string): Promise<ISites> {
+    const query = flavor ? `?flavor=${encodeURIComponent(flavor)}` : '';
+    return readSites(await requestAPI<unknown>(`${BASE}/sites${query}`, {}, this.settings));
+  }
+
+  async jobs(): Promise<IJob[]> {
+    const data = await requestAPI<any>(`${BASE}/jobs`, {}, this.settings);
+    if (!data || !Array.isArray(data.jobs)) {
+      throw new Error('The server answered without a list of jobs.');
+    }
+    return data.jobs.filter(isJob);
+  }
+
+  async submit(request: IJobRequest): Promise<IJob> {
+    const init = { method: 'POST', body: JSON.stringify(request) };
+    return checkedJob(await requestAPI<unknown>(`${BASE}/jobs`, init, this.settings));
+  }
+
+  async job(id: string): Promise<IJob> {
+    return checkedJob(await requestAPI<unknown>(jobPath(id), {}, this.settings));
+  }
+
+  async cancel(id: string): Promise<IJob> {
+    return checkedJob(
+      await requestAPI<unknown>(jobPath(id), { method: 'DELETE' }, this.settings)
+    );
+  }
+
+  /** Write the executed notebook beside the original; answers its path. */
+  async fetchNotebook(id: string, path?: string): Promise<string> {
+    const init = { method: 'POST', body: JSON.stringify(path ? { path } : {}) };
+    const data = await requestAPI<any>(jobPath(id, '/fetch'), init, this.settings);
+    if (!data || typeof data.path !== 'string') {
+      throw new Error('The server did not say where it wrote the result.');
+    }
+    return data.path;
+  }
+
+  /** A cell job's outputs. */
+  async fetchCell(id: string): Promise<ICellResult> {
+    const init = { method: 'POST', body: '{}' };
+    const data = await requestAPI<any>(jobPath(id, '/fetch'), init, this.settings);
+    if (!data || !Array.isArray(data.outputs) || typeof data.cell_id !== 'string') {
+      throw new Error("The server answered without the cell's outputs.");
+    }
+    return {
+      cell_id: data.cell_id,
+      execution_count: typeof data.execution_count === 'number' ? data.execution_count : null,
+      outputs: data.outputs
+    };
+  }
+
+  eventsUrl(id: string, stream: string | null, after: number): string {
+    const query: string[] = [`after=${after}`];
+    if (stream) {
+      query.push(`stream=${encodeURIComponent(stream)}`);
+    }
+    if (this.settings.token) {
+      query.push(`token=${encodeURIComponent(this.settings.token)}`);
+    }
+    return URLExt.join(this.settings.wsUrl, 'accelhub', 'api', jobPath(id)) + '/events?' + query.join('&');
+  }
+}
+
+/** Where a socket resumes: read from the model each time it (re)connects. */
+export interface ICursor {
+  stream: string | null;
+  after: number;
+}
+
+/**
+ * Follows one job's events until the server sends `end`. A dropped socket is
+ * reopened after 1, 2, 4... (at most 30) seconds from the cursor then current.
+ */
+export class JobFollower {
+  constructor(
+    private client: OffloadClient,
+    private id: string,
+    private cursor: () => ICursor,
+    private onFrame: (frame: EventFrame) => void,
+    private onDone: () => void
+  ) {}
+
+  start(): void {
+    if (!this._socket && !this._stopped) {
+      this._connect();
+    }
+  }
+
+  stop(): void {
+    this._stopped = true;
+    window.clearTimeout(this._timer);
+    this._socket?.close();
+    this._socket = null;
+  }
+
+  private _connect(): void {
+    const { stream, after } = this.cursor();
+    const socket = new this.client.settings.WebSocket(this.client.eventsUrl(this.id, stream, after));
+    this._socket = socket;
+    let ended = false;
+    socket.onmessage = event => {
+      const frame = readFrame(String(event.data));
+      if (!frame) {
+        return;
+      }
+      this._attempt = 0;
+      this.onFrame(frame);
+      if (frame.type === 'end' || frame.type === 'error') {
+        ended = true;
+      }
+    };
+    socket.onclose = () => {
+      this._socket = null;
+      if (ended || this._stopped) {
+        this._stopped = true;
+        this.onDone();
+        return;
+      }
+      const delay = Math.min(30_000, 1000 * 2 ** this._attempt++);
+      this._timer = window.setTimeout(() => this._connect(), delay);
+    };
+  }
+
+  private _socket: WebSocket | null = null;
+  private _attempt = 0;
+  private _timer = 0;
+  private _stopped = false;
+}

@@ -1,0 +1,240 @@
+/**
+ * The jobs of this server in the browser: lists them at start, follows open ones
+ * live, and reacts when one ends (notification, result opened, outputs placed).
+ */
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import { Notification } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+
+import { JobFollower, OffloadClient } from './api';
+import { cellViews, insertCell, putOutputs, showRunning } from './cells';
+import { ICellOrigin, IJobChange, JobsModel } from './model';
+import { OriginStore } from './origins';
+import { placeOutputs } from './placement';
+import { IOffloadSettings } from './settings';
+import { IJob, IJobRequest, isFinal } from './types';
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class JobsController {
+  constructor(
+    private app: JupyterFrontEnd,
+    private tracker: INotebookTracker,
+    readonly client: OffloadClient,
+    readonly model: JobsModel,
+    private settings: () => IOffloadSettings
+  ) {
+    this._origins = new OriginStore(`accelhub-offload-origins:${client.settings.baseUrl}`);
+    model.changed.connect(this._onChange, this);
+  }
+
+  /** List the server's jobs (they survive reloads) and follow the open ones. */
+  async load(): Promise<void> {
+    const jobs = await this.client.jobs();
+    const ids = new Set(jobs.map(job => job.id));
+    this.model.retain(ids);
+    this._origins.retain(ids);
+    for (const job of jobs) {
+      this._loading = true;
+      this.model.upsert(job, this._origins.get(job.id));
+      this._loading = false;
+      const origin = this._origins.get(job.id);
+      if (!isFinal(job.state)) {
+        this.follow(job.id);
+      } else if (job.state === 'succeeded' && job.cell_id && origin && !origin.handled) {
+        void this._cellDone(job);
+      }
+    }
+  }
+
+  /** Send a job; a refusal is shown as the server's sentence and adds nothing. */
+  async submit(request: IJobRequest, origin: ICellOrigin | null): Promise<IJob | null> {
+    let job: IJob;
+    try {
+      job = await this.client.submit(request);
+    } catch (error) {
+      Notification.error(errorText(error), { autoClose: false });
+      return null;
+    }
+    if (origin) {
+      this._origins.set(job.id, origin);
+    }
+    this.model.upsert(job, origin);
+    if (job.state === 'failed') {
+      this._notifyFailed(job);
+    }
+    this.follow(job.id);
+    return job;
+  }
+
+  follow(id: string): void {
+    if (this._followers.has(id)) {
+      return;
+    }
+    const follower = new JobFollower(
+      this.client,
+      id,
+      () => {
+        const entry = this.model.get(id);
+        return { stream: entry?.stream ?? null, after: entry?.after ?? 0 };
+      },
+      frame => this.model.apply(id, frame),
+      () => this._followers.delete(id)
+    );
+    this._followers.set(id, follower);
+    follower.start();
+  }
+
+  async cancel(id: string): Promise<void> {
+    try {
+      this.model.upsert(await this.client.cancel(id));
+    } catch (error) {
+      Notification.error(errorText(error), { autoClose: false });
+    }
+  }
+
+  async openResult(id: string): Promise<void> {
+    const entry = this.model.get(id);
+    if (!entry) {
+      return;
+    }
+    try {
+      const path = await this.client.fetchNotebook(id, entry.job.name);
+      await this.app.commands.execute('docmanager:open', { path });
+    } catch (error) {
+      Notification.error(errorText(error), { autoClose: false });
+    }
+  }
+
+  /** The same notebook (or cell), site, flavor and parameters, as a new job. */
+  async rerun(id: string): Promise<void> {
+    const entry = this.model.get(id);
+    if (!entry) {
+      return;
+    }
+    const job = entry.job;
+    const request: IJobRequest = {
+      path: job.name,
+      site: job.site || 'auto',
+      flavor: job.provenance?.flavor ?? job.flavor,
+      parameters: job.provenance?.parameters ?? {}
+    };
+    let origin: ICellOrigin | null = null;
+    if (job.cell_id) {
+      request.cell_id = job.cell_id;
+      request.setup = job.setup === 'above' ? 'above' : 'tagged';
+      const panel = this.panelFor(job.name);
+      const now = panel ? cellViews(panel).find(c => c.id === job.cell_id) : undefined;
+      const old = entry.origin;
+      origin = {
+        path: job.name,
+        cellId: job.cell_id,
+        source: now?.source ?? old?.source ?? ''
+      };
+    }
+    await this.submit(request, origin);
+  }
+
+  /** Put held outputs into the notebook as a new cell below the original one. */
+  async insertHeld(id: string): Promise<void> {
+    const entry = this.model.get(id);
+    if (!entry?.heldOutputs || !entry.origin) {
+      return;
+    }
+    let panel = this.panelFor(entry.origin.path);
+    if (!panel) {
+      const opened = await this.app.commands.execute('docmanager:open', {
+        path: entry.origin.path
+      });
+      panel = opened instanceof NotebookPanel ? opened : null;
+      await panel?.context.ready;
+    }
+    if (!panel) {
+      Notification.error(`${entry.origin.path} could not be opened to insert the outputs.`);
+      return;
+    }
+    const views = cellViews(panel);
+    const index = views.findIndex(c => c.id === entry.origin!.cellId);
+    insertCell(
+      panel,
+      index >= 0 ? index : null,
+      entry.origin.source,
+      entry.heldOutputs,
+      entry.job.site,
+      entry.job.id
+    );
+    this.model.release(id);
+    this._origins.markHandled(id);
+  }
+
+  panelFor(path: string): NotebookPanel | null {
+    return this.tracker.find(panel => panel.context.path === path) ?? null;
+  }
+
+  private _onChange(_: JobsModel, change: IJobChange): void {
+    const entry = this.model.get(change.id);
+    if (!entry) {
+      return;
+    }
+    const job = entry.job;
+    if (job.cell_id) {
+      const panel = this.panelFor(job.name);
+      if (panel) {
+        const text = isFinal(job.state) ? null : `Running on ${job.site || 'a site'}: ${job.state}`;
+        showRunning(panel, job.cell_id, text);
+      }
+    }
+    const live = change.from !== null && !isFinal(change.from) && !this._loading;
+    if (!live || change.from === change.to || !isFinal(change.to)) {
+      return;
+    }
+    if (job.state === 'failed') {
+      this._notifyFailed(job);
+    } else if (job.state === 'succeeded') {
+      if (job.cell_id) {
+        void this._cellDone(job);
+      } else if (this.settings().autoOpenResults) {
+        void this.openResult(job.id);
+      }
+    }
+  }
+
+  private _notifyFailed(job: IJob): void {
+    const entry = this.model.get(job.id);
+    const sentence = job.message ?? entry?.error ?? 'The job failed without a message.';
+    Notification.error(`Remote job ${job.id} on ${job.site || 'its site'} failed: ${sentence}`, {
+      autoClose: false
+    });
+  }
+
+  /** A cell job ended well: its outputs go to the cell, or onto the job in the panel. */
+  private async _cellDone(job: IJob): Promise<void> {
+    const origin = this.model.get(job.id)?.origin ?? this._origins.get(job.id);
+    if (!origin || this._placing.has(job.id)) {
+      return;
+    }
+    this._placing.add(job.id);
+    try {
+      const result = await this.client.fetchCell(job.id);
+      const panel = this.panelFor(origin.path);
+      const placement = placeOutputs(panel ? cellViews(panel) : null, origin);
+      if (placement.kind === 'cell' && panel) {
+        putOutputs(panel, placement.index, result, job.site, job.id);
+        this._origins.markHandled(job.id);
+      } else if (placement.kind === 'held') {
+        this.model.hold(job.id, result, placement.reason);
+      }
+    } catch (error) {
+      Notification.error(errorText(error), { autoClose: false });
+    } finally {
+      this._placing.delete(job.id);
+    }
+  }
+
+  private _origins: OriginStore;
+  private _followers = new Map<string, JobFollower>();
+  private _placing = new Set<string>();
+  private _loading = false;
+}
