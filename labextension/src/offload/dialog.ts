@@ -25,6 +25,8 @@ export interface IDialogOptions {
   defaultSite: string;
   defaultFlavor: string;
   setup: SetupPolicy;
+  /** The notebook has unsaved changes, which are saved before sending. */
+  willSave: boolean;
 }
 
 let counter = 0;
@@ -102,6 +104,13 @@ export class SubmitForm extends Widget implements Dialog.IBodyWidget<ISubmitChoi
       this._inputs.set(parameter.name, input);
     }
     form.appendChild(fieldset);
+    if (options.willSave) {
+      const note = document.createElement('p');
+      note.className = 'accelhub-OffloadDialog-note';
+      note.textContent =
+        'The notebook has unsaved changes: Submit saves it first, since the server sends the file on disk.';
+      form.appendChild(note);
+    }
     this._showAutomatic(options.sites);
   }
 

@@ -22,7 +22,7 @@ import { JobsModel } from './model';
 import { JobsPanel } from './panel';
 import { readParameters } from './params';
 import { IOffloadSettings, OFFLOAD_PLUGIN_ID, readSettings } from './settings';
-import { ISites, IJobRequest } from './types';
+import { IJob, IJobRequest, ISites } from './types';
 
 export namespace OffloadCommandIDs {
   export const notebook = 'accelhub:offload-notebook';
@@ -46,11 +46,7 @@ async function chooseAndSubmit(
   panel: NotebookPanel,
   settings: IOffloadSettings,
   cellId: string | null
-): Promise<void> {
-  if (panel.context.model.dirty) {
-    // The server reads the notebook from disk: what is sent is what the user sees.
-    await panel.context.save();
-  }
+): Promise<IJob | null> {
   const cells = panel.content.model?.cells;
   const views = [];
   for (let i = 0; cells && i < cells.length; i++) {
@@ -77,14 +73,19 @@ async function chooseAndSubmit(
     parameters: readParameters(views),
     defaultSite: settings.defaultSite,
     defaultFlavor,
-    setup: settings.setupCells
+    setup: settings.setupCells,
+    willSave: panel.context.model.dirty
   });
   if (choice === null) {
-    return;
+    return null;
   }
   if (typeof choice === 'string') {
     Notification.error(choice, { autoClose: false });
-    return;
+    return null;
+  }
+  if (panel.context.model.dirty) {
+    // The server reads the notebook from disk: what is sent is what the user sees.
+    await panel.context.save();
   }
   window.localStorage.setItem(FLAVOR_KEY, choice.flavor);
   const request: IJobRequest = {
@@ -104,6 +105,7 @@ async function chooseAndSubmit(
   if (job) {
     Notification.info(`Job ${job.id} sent to ${job.site || 'a site'}.`, { autoClose: 4000 });
   }
+  return job;
 }
 
 export const offloadPlugin: JupyterFrontEndPlugin<void> = {
@@ -144,8 +146,8 @@ export const offloadPlugin: JupyterFrontEndPlugin<void> = {
       isEnabled: () => current() !== null,
       execute: async () => {
         const notebook = current();
-        if (notebook) {
-          await chooseAndSubmit(controller, notebook, settings, null);
+        if (notebook && (await chooseAndSubmit(controller, notebook, settings, null))) {
+          app.shell.activateById(panel.id);
         }
       }
     });
@@ -164,7 +166,9 @@ export const offloadPlugin: JupyterFrontEndPlugin<void> = {
           Notification.error('Only a code cell can run on a remote site.');
           return;
         }
-        await chooseAndSubmit(controller, notebook, settings, cell.model.id);
+        if (await chooseAndSubmit(controller, notebook, settings, cell.model.id)) {
+          app.shell.activateById(panel.id);
+        }
       }
     });
     app.commands.addCommand(OffloadCommandIDs.jobs, {
