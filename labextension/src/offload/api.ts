@@ -65,6 +65,12 @@ export class OffloadClient {
     );
   }
 
+  /** A new job with the same notebook, parameters, flavor and site. */
+  async rerun(id: string): Promise<IJob> {
+    const init = { method: 'POST', body: '{}' };
+    return checkedJob(await requestAPI<unknown>(jobPath(id, '/rerun'), init, this.settings));
+  }
+
   /** Write the executed notebook beside the original; answers its path. */
   async fetchNotebook(id: string, path?: string): Promise<string> {
     const init = { method: 'POST', body: JSON.stringify(path ? { path } : {}) };

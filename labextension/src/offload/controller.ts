@@ -61,12 +61,16 @@ export class JobsController {
     if (origin) {
       this._origins.set(job.id, origin);
     }
+    this._added(job, origin);
+    return job;
+  }
+
+  private _added(job: IJob, origin: ICellOrigin | null): void {
     this.model.upsert(job, origin);
     if (job.state === 'failed') {
       this._notifyFailed(job);
     }
     this.follow(job.id);
-    return job;
   }
 
   follow(id: string): void {
@@ -108,33 +112,28 @@ export class JobsController {
     }
   }
 
-  /** The same notebook (or cell), site, flavor and parameters, as a new job. */
+  /** The same notebook (or cell), parameters, flavor and site, as a new job. */
   async rerun(id: string): Promise<void> {
     const entry = this.model.get(id);
     if (!entry) {
       return;
     }
-    const job = entry.job;
-    const request: IJobRequest = {
-      path: job.name,
-      site: job.site || 'auto',
-      flavor: job.provenance?.flavor ?? job.flavor,
-      parameters: job.provenance?.parameters ?? {}
-    };
-    let origin: ICellOrigin | null = null;
-    if (job.cell_id) {
-      request.cell_id = job.cell_id;
-      request.setup = job.setup === 'above' ? 'above' : 'tagged';
-      const panel = this.panelFor(job.name);
-      const now = panel ? cellViews(panel).find(c => c.id === job.cell_id) : undefined;
-      const old = entry.origin;
-      origin = {
-        path: job.name,
-        cellId: job.cell_id,
-        source: now?.source ?? old?.source ?? ''
-      };
+    let job: IJob;
+    try {
+      job = await this.client.rerun(id);
+    } catch (error) {
+      Notification.error(errorText(error), { autoClose: false });
+      return;
     }
-    await this.submit(request, origin);
+    let origin: ICellOrigin | null = null;
+    if (job.cell_id && entry.origin) {
+      // Its outputs go to the same cell, as long as it still reads as it does now.
+      const panel = this.panelFor(entry.origin.path);
+      const now = panel ? cellViews(panel).find(c => c.id === job.cell_id) : undefined;
+      origin = { ...entry.origin, source: now?.source ?? entry.origin.source };
+      this._origins.set(job.id, origin);
+    }
+    this._added(job, origin);
   }
 
   /** Put held outputs into the notebook as a new cell below the original one. */

@@ -126,7 +126,9 @@ export class SubmitForm extends Widget implements Dialog.IBodyWidget<ISubmitChoi
     }
     const flavor = this._flavor.value.trim();
     if (!flavor) {
-      return 'Choose a flavor.';
+      return this.options.sites.flavors?.length === 0
+        ? 'No flavor is open to you for offloading: ask your platform admins.'
+        : 'Choose a flavor.';
     }
     return {
       site: this._site.value,
@@ -137,9 +139,12 @@ export class SubmitForm extends Widget implements Dialog.IBodyWidget<ISubmitChoi
   }
 
   private _flavorControl(flavors: IFlavor[] | null): HTMLSelectElement | HTMLInputElement {
-    if (flavors && flavors.length > 0) {
+    if (flavors) {
       const select = labelled(this.node, 'Flavor', document.createElement('select'));
       select.className = 'jp-mod-styled';
+      if (flavors.length === 0) {
+        option(select, '', 'No flavor is open to you for offloading');
+      }
       for (const flavor of flavors) {
         const accel = flavor.accelerator
           ? ` (${flavor.accelerator.count} × ${flavor.accelerator.resource})`

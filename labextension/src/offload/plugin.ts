@@ -114,7 +114,7 @@ export const offloadPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [INotebookTracker],
   optional: [ICommandPalette, ISettingRegistry, ILayoutRestorer],
-  activate: async (
+  activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     palette: ICommandPalette | null,
@@ -201,18 +201,16 @@ export const offloadPlugin: JupyterFrontEndPlugin<void> = {
     });
 
     if (registry) {
-      try {
-        const loaded = await registry.load(OFFLOAD_PLUGIN_ID);
-        settings = readSettings(loaded);
-        loaded.changed.connect(() => (settings = readSettings(loaded)));
-      } catch (error) {
-        console.warn(`accelhub offload settings: ${errorText(error)}`);
-      }
+      registry
+        .load(OFFLOAD_PLUGIN_ID)
+        .then(loaded => {
+          settings = readSettings(loaded);
+          loaded.changed.connect(() => (settings = readSettings(loaded)));
+        })
+        .catch(error => console.warn(`accelhub offload settings: ${errorText(error)}`));
     }
-    try {
-      await controller.load();
-    } catch (error) {
-      panel.setNote(`The remote jobs could not be listed: ${errorText(error)}`);
-    }
+    controller
+      .load()
+      .catch(error => panel.setNote(`The remote jobs could not be listed: ${errorText(error)}`));
   }
 };
