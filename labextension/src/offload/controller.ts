@@ -168,6 +168,16 @@ export class JobsController {
     this._origins.markHandled(id);
   }
 
+  /** Mark the cells of a notebook just opened whose jobs are still running. */
+  decorate(panel: NotebookPanel): void {
+    for (const entry of this.model.list()) {
+      const job = entry.job;
+      if (job.cell_id && job.name === panel.context.path && !isFinal(job.state)) {
+        showRunning(panel, job.cell_id, `Running on ${job.site || 'a site'}: ${job.state}`);
+      }
+    }
+  }
+
   panelFor(path: string): NotebookPanel | null {
     return this.tracker.find(panel => panel.context.path === path) ?? null;
   }

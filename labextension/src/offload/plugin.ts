@@ -189,7 +189,10 @@ export const offloadPlugin: JupyterFrontEndPlugin<void> = {
           onClick: () => void app.commands.execute(OffloadCommandIDs.notebook)
         });
         notebook.toolbar.insertItem(10, 'accelhubOffload', button);
-        void notebook.context.ready.then(() => drawBadges(notebook));
+        void notebook.context.ready.then(() => {
+          drawBadges(notebook);
+          controller.decorate(notebook);
+        });
         return button;
       }
     });
