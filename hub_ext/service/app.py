@@ -89,6 +89,11 @@ class AccelhubService(Application):
     bind_url = Unicode(config=True, help="Where to listen (JUPYTERHUB_SERVICE_URL by default).")
     service_prefix = Unicode(config=True, help="URL prefix (JUPYTERHUB_SERVICE_PREFIX by default).")
     hub_api_url = Unicode(config=True, help="The Hub API (JUPYTERHUB_API_URL by default).")
+    hub_base_url = Unicode(
+        config=True,
+        help="The hub's public base URL path (JUPYTERHUB_BASE_URL by default, else '/'): the "
+        "pages link the hub's own styles, logo and home from here.",
+    )
     api_token = Unicode(config=True, help="The service's Hub token (JUPYTERHUB_API_TOKEN).")
     group_cache_seconds = Float(
         10.0, config=True, help="How long group membership read from the hub is cached."
@@ -160,6 +165,10 @@ class AccelhubService(Application):
     @default("service_prefix")
     def _service_prefix(self) -> str:
         return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{self.service_name}/")
+
+    @default("hub_base_url")
+    def _hub_base_url(self) -> str:
+        return os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/"
 
     @default("hub_api_url")
     def _hub_api_url(self) -> str:
@@ -332,6 +341,8 @@ class AccelhubService(Application):
             accelhub_app=self,
             accelhub_core=self.core,
             template_path=os.path.join(os.path.dirname(__file__), "templates"),
+            static_path=os.path.join(os.path.dirname(__file__), "static"),
+            static_url_prefix=prefix + "static/",
             xsrf_cookies=False,
             default_handler_class=NotFoundHandler,
         )

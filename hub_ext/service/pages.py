@@ -2,31 +2,65 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from html import escape
 from typing import Any
 
 from tornado import web
 
-from . import views
+from . import humanize, views
 from .accounting import usage
 from .base import BaseHandler
 from .shape import lease_json
 from .timeutil import utcnow
 
+UNKNOWN_TOTAL = "not known: the service counts no devices of this flavor"
+NO_TELEMETRY = "not reported: no telemetry from the server"
+
+
+def when_html(
+    value: datetime | str | None, now: datetime, future: str = "in", absent: str = ""
+) -> str:
+    """A ``<time>`` the page's script shows in the reader's zone, with a relative hint."""
+    found = humanize.moment(value, now, future)
+    if found is None:
+        return f'<span class="unknown">{escape(absent)}</span>' if absent else ""
+    return (
+        f'<time datetime="{escape(found.iso)}">{escape(found.text)}</time> '
+        f'<span class="hint">({escape(found.relative)})</span>'
+    )
+
 
 class PageHandler(BaseHandler):
+    page_name = ""
+
     def page(self, template: str, **values: Any) -> None:
         principal = self.principal
         assert principal is not None
         self.render(
             template,
             prefix=self.app.service_prefix,
+            hub=self.app.hub_base_url + "hub/",
+            page_name=self.page_name,
             principal=principal,
             xsrf=self.xsrf_token.decode()
             if isinstance(self.xsrf_token, bytes)
             else self.xsrf_token,
+            now=utcnow(),
+            when=when_html,
+            hm=humanize,
+            names=self.flavor_names(),
+            UNKNOWN_TOTAL=UNKNOWN_TOTAL,
+            NO_TELEMETRY=NO_TELEMETRY,
             **values,
         )
+
+    def flavor_names(self) -> dict[str, str]:
+        """Each flavor's display name, by slug."""
+        return {
+            slug: getattr(flavor, "display_name", "") or slug
+            for slug, flavor in self.core.flavors.items()
+        }
 
     def flavor_rows(self) -> list[dict[str, Any]]:
         core = self.core
@@ -42,6 +76,7 @@ class PageHandler(BaseHandler):
             rows.append(
                 {
                     "slug": slug,
+                    "name": getattr(flavor, "display_name", "") or slug,
                     "kind": flavor.kind,
                     "resource": flavor.resource or "",
                     "total": cap.total if cap else None,
@@ -55,6 +90,8 @@ class PageHandler(BaseHandler):
 
 
 class MePage(PageHandler):
+    page_name = "me"
+
     @web.authenticated
     async def get(self) -> None:
         principal = self.need_principal()
@@ -88,6 +125,8 @@ class MePage(PageHandler):
 
 
 class OrganiserPage(PageHandler):
+    page_name = "organiser"
+
     @web.authenticated
     async def get(self) -> None:
         principal = self.need_principal()
@@ -119,6 +158,8 @@ class OrganiserPage(PageHandler):
 
 
 class AdminPage(PageHandler):
+    page_name = "admin"
+
     @web.authenticated
     async def get(self) -> None:
         principal = self.need_principal()

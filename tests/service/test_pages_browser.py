@@ -3,15 +3,18 @@ see their pages; an organiser is kept out of the admin page."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 
+from tests.conftest import REPO_ROOT
 from tests.service.hubstack import Hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
+DOCS_IMAGES = REPO_ROOT / "docs" / "images"
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +23,11 @@ def chromium(browser: Browser) -> Browser:
     return browser
 
 
-def login(browser: Browser, hub: Hub, user: str) -> Page:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+def login(browser: Browser, hub: Hub, user: str, scheme: str = "light") -> Page:
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900},
+        color_scheme=scheme,  # type: ignore[arg-type]
+    )
     page = context.new_page()
     page.goto(f"{hub.url}/hub/login")
     page.fill("input[name=username]", user)
@@ -63,12 +69,56 @@ def test_admin_and_user_pages(chromium: Browser, hub: Hub, artifacts_dir: Path) 
     admin.wait_for_selector("#flavors")
     assert "a100" in admin.locator("#flavors").inner_text()
     assert "ada" in admin.locator("#leases").inner_text()
-    assert "physics" in admin.locator("#groups").inner_text()
+    groups = admin.locator("#groups").inner_text()
+    assert "physics" in groups
+    # quotas as sentences, not JSON; no figure is a bare "?"
+    assert "2 devices for the group, at most 1 per member" in groups, groups
+    assert "{" not in groups and '"devices"' not in groups
+    for cell in admin.locator("td").all_inner_texts():
+        assert cell.strip() != "?", admin.content()
     admin.screenshot(path=str(artifacts_dir / "service-admin.png"), full_page=True)
     admin.context.close()
     user = login(chromium, hub, "ada")
     user.goto(hub.service_url + "me")
     user.wait_for_selector("#entitlements")
-    assert "a100" in user.locator("#leases").inner_text()
+    leases = user.locator("#leases").inner_text()
+    assert "a100" in leases.lower()
+    # times in the reader's zone (the page's script), with a relative hint
+    since = user.locator("#leases time").first
+    assert since.get_attribute("class") == "local"
+    assert "ago" in leases or "just now" in leases, leases
+    assert not re.search(r"\d{4}-\d\d-\d\dT|\.\d{6}", leases), leases  # no ISO, no microseconds
     user.screenshot(path=str(artifacts_dir / "service-me.png"), full_page=True)
     user.context.close()
+
+
+def test_pages_wear_the_hubs_look_and_dark_theme(chromium: Browser, hub: Hub) -> None:
+    """The hub's own stylesheet, navbar and dark theme; data shown without JavaScript; the
+    navigation reachable from the keyboard."""
+    page = login(chromium, hub, "boss", scheme="dark")
+    page.goto(hub.service_url + "admin")
+    page.wait_for_selector("#flavors")
+    assert page.locator("html").get_attribute("data-bs-theme") == "dark"
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    red, green, blue = (int(x) for x in background[background.index("(") + 1 : -1].split(",")[:3])
+    assert max(red, green, blue) < 80, background  # Bootstrap's dark body, from the hub's CSS
+    assert page.locator("nav.navbar img.jpy-logo").is_visible()
+    page.screenshot(path=str(DOCS_IMAGES / "service-admin-dark.png"))
+    page.keyboard.press("Tab")  # the skip link comes first, then the navbar's links
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "My accelerators"
+    page.context.close()
+    plain = chromium.new_context(java_script_enabled=False)
+    nojs = plain.new_page()
+    nojs.goto(f"{hub.url}/hub/login")
+    nojs.fill("input[name=username]", "ada")
+    nojs.fill("input[name=password]", "pw")
+    nojs.click("[type=submit]")
+    nojs.goto(hub.service_url + "me")
+    assert "What I may start" in nojs.locator("main").inner_text()
+    # ada still holds the A100 granted above: without the script, its time reads in UTC
+    assert re.search(r"\d\d \w{3} \d{4}, \d\d:\d\d UTC", nojs.locator("#leases").inner_text())
+    plain.close()
