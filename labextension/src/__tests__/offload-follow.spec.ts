@@ -1,4 +1,4 @@
-import { JobFollower, OffloadClient } from '../offload/api';
+import { JobFollower, MAX_SILENT_ATTEMPTS, OffloadClient } from '../offload/api';
 import { JobsModel } from '../offload/model';
 import { IJob } from '../offload/types';
 
@@ -37,13 +37,13 @@ describe('JobFollower', () => {
     } as any);
     const model = new JobsModel();
     model.upsert(running);
-    let done = false;
+    let done: boolean | null = null;
     const follower = new JobFollower(
       client,
       'j1',
       () => ({ stream: model.get('j1')!.stream, after: model.get('j1')!.after }),
       frame => model.apply('j1', frame),
-      () => (done = true)
+      lost => (done = lost)
     );
     follower.start();
     const first = FakeSocket.opened[0];
@@ -65,8 +65,22 @@ describe('JobFollower', () => {
     second.close();
 
     expect(model.get('j1')!.log).toEqual(['one', 'two', 'three']);
-    expect(done).toBe(true);
+    expect(done).toBe(false); // ended, not lost
     jest.advanceTimersByTime(60_000);
     expect(FakeSocket.opened).toHaveLength(2); // no reconnect after the end
+  });
+
+  it('gives up after sockets that close before any frame, saying the job is lost', () => {
+    const client = new OffloadClient({ baseUrl: 'http://h/', wsUrl: 'ws://h/', token: '', WebSocket: FakeSocket } as any);
+    let lost: boolean | null = null;
+    const follower = new JobFollower(client, 'gone', () => ({ stream: null, after: 0 }), () => undefined, l => (lost = l));
+    follower.start();
+    for (let i = 0; i < MAX_SILENT_ATTEMPTS; i++) {
+      expect(lost).toBeNull();
+      FakeSocket.opened[i].close(); // the upgrade was refused
+      jest.advanceTimersByTime(30_000);
+    }
+    expect(lost).toBe(true);
+    expect(FakeSocket.opened).toHaveLength(MAX_SILENT_ATTEMPTS);
   });
 });

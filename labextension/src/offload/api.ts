@@ -113,9 +113,14 @@ export interface ICursor {
   after: number;
 }
 
+/** Sockets in a row that close before any frame, after which the follower gives up. */
+export const MAX_SILENT_ATTEMPTS = 5;
+
 /**
  * Follows one job's events until the server sends `end`. A dropped socket is
- * reopened after 1, 2, 4... (at most 30) seconds from the cursor then current.
+ * reopened after 1, 2, 4... (at most 30) seconds from the cursor then current;
+ * after MAX_SILENT_ATTEMPTS sockets that closed before any frame (the server
+ * refuses the upgrade: the job is gone, say) it stops and calls `onDone(true)`.
  */
 export class JobFollower {
   constructor(
@@ -123,7 +128,7 @@ export class JobFollower {
     private id: string,
     private cursor: () => ICursor,
     private onFrame: (frame: EventFrame) => void,
-    private onDone: () => void
+    private onDone: (lost: boolean) => void
   ) {}
 
   start(): void {
@@ -144,12 +149,15 @@ export class JobFollower {
     const socket = new this.client.settings.WebSocket(this.client.eventsUrl(this.id, stream, after));
     this._socket = socket;
     let ended = false;
+    let heard = false;
     socket.onmessage = event => {
       const frame = readFrame(String(event.data));
       if (!frame) {
         return;
       }
+      heard = true;
       this._attempt = 0;
+      this._silent = 0;
       this.onFrame(frame);
       if (frame.type === 'end' || frame.type === 'error') {
         ended = true;
@@ -157,9 +165,11 @@ export class JobFollower {
     };
     socket.onclose = () => {
       this._socket = null;
-      if (ended || this._stopped) {
+      this._silent = heard ? 0 : this._silent + 1;
+      if (ended || this._stopped || this._silent >= MAX_SILENT_ATTEMPTS) {
+        const lost = !ended && !this._stopped;
         this._stopped = true;
-        this.onDone();
+        this.onDone(lost);
         return;
       }
       const delay = Math.min(30_000, 1000 * 2 ** this._attempt++);
@@ -169,6 +179,7 @@ export class JobFollower {
 
   private _socket: WebSocket | null = null;
   private _attempt = 0;
+  private _silent = 0;
   private _timer = 0;
   private _stopped = false;
 }

@@ -85,10 +85,27 @@ export class JobsController {
         return { stream: entry?.stream ?? null, after: entry?.after ?? 0 };
       },
       frame => this.model.apply(id, frame),
-      () => this._followers.delete(id)
+      lost => {
+        this._followers.delete(id);
+        if (lost) {
+          void this._recover(id);
+        }
+      }
     );
     this._followers.set(id, follower);
     follower.start();
+  }
+
+  /** The events socket kept failing: read the job once; follow it again later if still open. */
+  private async _recover(id: string): Promise<void> {
+    try {
+      const job = this.model.upsert(await this.client.job(id)).job;
+      if (!isFinal(job.state)) {
+        window.setTimeout(() => this.follow(id), 60_000);
+      }
+    } catch (error) {
+      this.model.lose(id, errorText(error));
+    }
   }
 
   async cancel(id: string): Promise<void> {

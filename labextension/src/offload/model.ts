@@ -183,6 +183,16 @@ export class JobsModel {
     this._changed.emit({ id, from, to: entry.job.state });
   }
 
+  /** The job cannot be followed any more (its events and its REST answer fail): say why. */
+  lose(id: string, message: string): void {
+    const entry = this._entries.get(id);
+    if (entry) {
+      entry.error = message;
+      entry.ended = true;
+      this._changed.emit({ id, from: entry.job.state, to: entry.job.state });
+    }
+  }
+
   /** Keep a cell job's outputs on the job, with why they did not go to the cell. */
   hold(id: string, outputs: ICellResult, reason: string): void {
     const entry = this._entries.get(id);
