@@ -27,6 +27,17 @@ export interface IDialogOptions {
   setup: SetupPolicy;
   /** The notebook has unsaved changes, which are saved before sending. */
   willSave: boolean;
+  /** What was wrong with the previous attempt (the form is shown again, as it was). */
+  problem?: string;
+}
+
+/** A form that cannot be sent: why, and what the user had typed. */
+interface IProblem {
+  problem: string;
+  site: string;
+  flavor: string;
+  setup: SetupPolicy;
+  texts: Record<string, string>;
 }
 
 let counter = 0;
@@ -56,11 +67,18 @@ function option(select: HTMLSelectElement, value: string, text: string): void {
 }
 
 /** The dialog's body; `getValue` reads the form (or says what is wrong with it). */
-export class SubmitForm extends Widget implements Dialog.IBodyWidget<ISubmitChoice | string> {
+export class SubmitForm extends Widget implements Dialog.IBodyWidget<ISubmitChoice | IProblem> {
   constructor(private options: IDialogOptions) {
     super();
     this.addClass('accelhub-OffloadDialog');
     const form = this.node;
+    if (options.problem) {
+      const problem = document.createElement('p');
+      problem.className = 'accelhub-OffloadDialog-problem';
+      problem.setAttribute('role', 'alert');
+      problem.textContent = options.problem;
+      form.appendChild(problem);
+    }
 
     this._site = labelled(form, 'Site', document.createElement('select'));
     this._site.className = 'jp-mod-styled';
@@ -114,28 +132,30 @@ export class SubmitForm extends Widget implements Dialog.IBodyWidget<ISubmitChoi
     this._showAutomatic(options.sites);
   }
 
-  getValue(): ISubmitChoice | string {
+  getValue(): ISubmitChoice | IProblem {
+    const site = this._site.value;
+    const flavor = this._flavor.value.trim();
+    const setup = (this._setup?.value as SetupPolicy) ?? this.options.setup;
+    const texts: Record<string, string> = {};
+    this._inputs.forEach((input, name) => (texts[name] = input.value));
+    const refuse = (problem: string): IProblem => ({ problem, site, flavor, setup, texts });
     const parameters: Record<string, unknown> = {};
-    for (const [name, input] of this._inputs) {
+    for (const [name, text] of Object.entries(texts)) {
       try {
-        parameters[name] = parseLiteral(input.value);
+        parameters[name] = parseLiteral(text);
       } catch (error) {
         const why = error instanceof LiteralError ? error.message : String(error);
-        return `Parameter ${name} is not a Python literal (${why}).`;
+        return refuse(`Parameter ${name} is not a Python literal: ${why}.`);
       }
     }
-    const flavor = this._flavor.value.trim();
     if (!flavor) {
-      return this.options.sites.flavors?.length === 0
-        ? 'No flavor is open to you for offloading: ask your platform admins.'
-        : 'Choose a flavor.';
+      return refuse(
+        this.options.sites.flavors?.length === 0
+          ? 'No flavor is open to you for offloading: ask your platform admins.'
+          : 'Choose a flavor.'
+      );
     }
-    return {
-      site: this._site.value,
-      flavor,
-      parameters,
-      setup: (this._setup?.value as SetupPolicy) ?? this.options.setup
-    };
+    return { site, flavor, parameters, setup };
   }
 
   private _flavorControl(flavors: IFlavor[] | null): HTMLSelectElement | HTMLInputElement {
@@ -208,12 +228,32 @@ export class SubmitForm extends Widget implements Dialog.IBodyWidget<ISubmitChoi
   private _inputs = new Map<string, HTMLInputElement>();
 }
 
-/** Show the dialog; the choice, or null when cancelled. Form errors are returned as sentences. */
-export async function askSubmit(options: IDialogOptions): Promise<ISubmitChoice | string | null> {
-  const result = await showDialog({
-    title: options.kind === 'cell' ? 'Run cell on a remote site' : 'Run on a remote site',
-    body: new SubmitForm(options),
-    buttons: [Dialog.cancelButton({ label: 'Cancel' }), Dialog.okButton({ label: 'Submit' })]
-  });
-  return result.button.accept ? result.value : null;
+/**
+ * Show the dialog; the choice, or null when cancelled. A form that cannot be sent
+ * (a parameter that is not a literal, no flavor) is shown again as typed, saying why.
+ */
+export async function askSubmit(options: IDialogOptions): Promise<ISubmitChoice | null> {
+  let current = options;
+  for (;;) {
+    const result = await showDialog({
+      title: current.kind === 'cell' ? 'Run cell on a remote site' : 'Run on a remote site',
+      body: new SubmitForm(current),
+      buttons: [Dialog.cancelButton({ label: 'Cancel' }), Dialog.okButton({ label: 'Submit' })]
+    });
+    const value = result.value;
+    if (!result.button.accept || value === null) {
+      return null;
+    }
+    if (!('problem' in value)) {
+      return value;
+    }
+    current = {
+      ...current,
+      problem: value.problem,
+      defaultSite: value.site,
+      defaultFlavor: value.flavor,
+      setup: value.setup,
+      parameters: current.parameters.map(p => ({ ...p, text: value.texts[p.name] ?? p.text }))
+    };
+  }
 }

@@ -79,10 +79,6 @@ async function chooseAndSubmit(
   if (choice === null) {
     return null;
   }
-  if (typeof choice === 'string') {
-    Notification.error(choice, { autoClose: false });
-    return null;
-  }
   if (panel.context.model.dirty) {
     // The server reads the notebook from disk: what is sent is what the user sees.
     await panel.context.save();
