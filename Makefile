@@ -16,13 +16,14 @@ export ACCELHUB_CHROMIUM ?= /usr/bin/chromium
 
 PY_SOURCES := hub_ext server_ext devstack
 
-.PHONY: help setup demo test test-python test-frontend test-browser lint bench clean
+.PHONY: help setup demo test test-python test-frontend test-browser lint bench clean vendor
 
 help:
 	@echo "make demo   - start the hub on devstack and open it in your browser"
 	@echo "make test   - lint, type-check, Python, frontend and browser tests"
 	@echo "make bench  - benchmarks, each reported against its baseline"
 	@echo "make lint   - ruff, mypy and the TypeScript compiler"
+	@echo "make vendor - copy uPlot (the labextension's npm dependency) into the service's static files"
 
 setup: $(STAMPS)/python $(STAMPS)/tools $(STAMPS)/chromium
 
@@ -97,6 +98,14 @@ bench: setup $(STAMPS)/labextension
 
 demo: setup $(STAMPS)/labextension
 	python -m hub_ext.demo
+
+# The service's pages draw their charts with uPlot, served by the service itself (the hub may
+# have no internet): the copy comes from the labextension's npm install, at its locked version.
+UPLOT_DIR := hub_ext/service/static/vendor/uplot
+vendor: $(STAMPS)/npm
+	@mkdir -p $(UPLOT_DIR)
+	cp labextension/node_modules/uplot/dist/uPlot.iife.min.js labextension/node_modules/uplot/dist/uPlot.min.css labextension/node_modules/uplot/LICENSE $(UPLOT_DIR)/
+	node -p "require('./labextension/node_modules/uplot/package.json').version" > $(UPLOT_DIR)/VERSION
 
 clean:
 	rm -rf $(STAMPS) build dist labextension/lib server_ext/labextension

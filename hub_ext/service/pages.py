@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
 from tornado import web
 
-from . import humanize, views
+from . import humanize, usage_series, views
 from .accounting import usage
 from .base import BaseHandler
 from .shape import lease_json
 from .timeutil import utcnow
 
+IDLE_NUDGE_SECONDS = 30 * 60  # a held device idle this long gets a nudge on "me"
 UNKNOWN_TOTAL = "not known: the service counts no devices of this flavor"
 NO_TELEMETRY = "not reported: no telemetry from the server"
 
@@ -52,8 +54,31 @@ class PageHandler(BaseHandler):
             names=self.flavor_names(),
             UNKNOWN_TOTAL=UNKNOWN_TOTAL,
             NO_TELEMETRY=NO_TELEMETRY,
-            **values,
+            **{"chart": None, **values},
         )
+
+    async def chart(
+        self,
+        dimensions: tuple[str, ...],
+        users: set[str] | None = None,
+        groups: set[str] | None = None,
+    ) -> dict[str, Any]:
+        """The usage section's figures for the window and dimension the query asks for."""
+        days = usage_series.window(self.get_argument("days", None))
+        by = self.get_argument("by", dimensions[0])
+        by = by if by in dimensions else dimensions[0]
+        series = await usage_series.daily(
+            self.core.store, days, by, utcnow(), users=users, groups=groups
+        )
+        return {
+            "days": days,
+            "by": by,
+            "windows": usage_series.WINDOWS,
+            "dimensions": dimensions,
+            "totals": series.totals,
+            # inside <script>: no "</" may close it early
+            "json": json.dumps(series.to_json()).replace("</", "<\\/"),
+        }
 
     def flavor_names(self) -> dict[str, str]:
         """Each flavor's display name, by slug."""
@@ -101,9 +126,13 @@ class MePage(PageHandler):
             for lease in core.ledger.leases.values()
             if lease.user == principal.name
         ]
+        chart = await self.chart(("flavor",), users={principal.name})
         now = utcnow()
-        rows = await usage(
-            core.store, now - timedelta(days=30), now, "flavor", now, users={principal.name}
+        idle = usage_series.idle_holders(
+            [lease for lease in core.ledger.leases.values() if lease.user == principal.name],
+            self.app.activity.servers,
+            now,
+            {slug for slug, f in core.flavors.items() if f.resource},
         )
         entitlements = (await views.entitlements(core, principal.name)).to_json()
         notices = [
@@ -117,7 +146,8 @@ class MePage(PageHandler):
         self.page(
             "me.html",
             leases=leases,
-            usage=rows,
+            chart=chart,
+            idle=[i for i in idle if i.idle_seconds >= IDLE_NUDGE_SECONDS],
             entitlements=entitlements["flavors"],
             queue=[q.to_json() for q in views.queue_entries(core, user=principal.name)],
             notices=notices,
@@ -149,8 +179,13 @@ class OrganiserPage(PageHandler):
             ]
             reservations.append(body)
         groups = sorted(principal.organised) if not principal.admin else []
+        chart = await self.chart(
+            ("group", "flavor", "user"),
+            groups=None if principal.admin else set(principal.organised),
+        )
         self.page(
             "organiser.html",
+            chart=chart,
             reservations=reservations,
             groups=groups,
             flavors=[slug for slug, f in core.flavors.items() if f.resource],
@@ -185,8 +220,19 @@ class AdminPage(PageHandler):
         reservations = [
             (await views.reservation(core, r)).to_json() for r in core.ledger.reservations.values()
         ]
+        now = utcnow()
+        chart = await self.chart(("group", "flavor", "user"))
+        start = now - timedelta(days=chart["days"])
         self.page(
             "admin.html",
+            chart=chart,
+            flavor_use=await usage(core.store, start, now, "flavor", now),
+            idle=usage_series.idle_holders(
+                core.ledger.leases.values(),
+                self.app.activity.servers,
+                now,
+                {slug for slug, f in core.flavors.items() if f.resource},
+            ),
             flavors=self.flavor_rows(),
             groups=groups,
             default_quota=core.policy.default_quota,

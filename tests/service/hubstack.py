@@ -87,6 +87,7 @@ class Hub:
     admit_token: str
     process: ServerProcess
     tokens: dict[str, str] = field(default_factory=dict)
+    service_db: str = ""  # the service's store, for tests that seed past usage
 
     @property
     def service_url(self) -> str:
@@ -217,7 +218,13 @@ def start_hub(state: Path, service_db: str, extra_service: str = "") -> Hub:
         cwd=state,
     )
     url = f"http://127.0.0.1:{hub_port}"
-    hub = Hub(url=url, admin_token=admin_token, admit_token=admit_token, process=process)
+    hub = Hub(
+        url=url,
+        admin_token=admin_token,
+        admit_token=admit_token,
+        process=process,
+        service_db=service_db,
+    )
     process.wait_until_serving(f"{url}/hub/api/", timeout=60)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

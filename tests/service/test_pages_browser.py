@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.conftest import REPO_ROOT
 from tests.service.hubstack import Hub
+from tests.service.past_usage import PastServer, seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 DOCS_IMAGES = REPO_ROOT / "docs" / "images"
@@ -33,7 +34,7 @@ def login(browser: Browser, hub: Hub, user: str, scheme: str = "light") -> Page:
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", "pw")
     page.click("[type=submit]")
-    page.wait_for_url("**/hub/**")
+    page.wait_for_url(re.compile(r".*/(hub|user)/.*"))  # a second login may reach the server
     return page
 
 
@@ -122,3 +123,59 @@ def test_pages_wear_the_hubs_look_and_dark_theme(chromium: Browser, hub: Hub) ->
     # ada still holds the A100 granted above: without the script, its time reads in UTC
     assert re.search(r"\d\d \w{3} \d{4}, \d\d:\d\d UTC", nojs.locator("#leases").inner_text())
     plain.close()
+
+
+PAST = [
+    PastServer("ada", "physics", "a100", hours=4, busy=0.75, days_ago=(1, 2, 3, 4, 5, 6)),
+    PastServer("dee", "bio", "t4", hours=6, busy=0.25, days_ago=(1, 2, 4, 5)),
+    PastServer("h1", "hack", "t4", hours=2, busy=0.5, days_ago=(1, 2)),
+]
+
+
+def totals(page: Page) -> dict[str, list[str]]:
+    rows = page.locator("#usage-totals tbody tr").all()
+    return {r.locator("td").first.inner_text(): r.locator("td").all_inner_texts() for r in rows}
+
+
+def test_usage_charts_for_admin_organiser_and_researcher(chromium: Browser, hub: Hub) -> None:
+    """After servers ran, the admin sees allocated vs busy per day by group and by flavor,
+    each flavor's utilisation and the idle holders; the organiser only their groups; the
+    researcher their own."""
+    seed(hub.service_db, PAST)
+    held = hub.call("admit", "POST", "admissions", json={"user": "eve", "flavor": "t4"}).json()
+    assert held["granted"], held
+    admin = login(chromium, hub, "boss")
+    admin.goto(hub.service_url + "admin?days=7&by=group")
+    admin.wait_for_selector("#usage-chart .uplot canvas")
+    by_group = totals(admin)
+    assert by_group["physics"][1:4] == ["24 device-hours", "18 device-hours", "75 %"], by_group
+    assert by_group["bio"][1:4] == ["24 device-hours", "6 device-hours", "25 %"], by_group
+    legend = admin.locator("#usage-chart .u-legend").inner_text()
+    assert "physics allocated" in legend and "bio busy" in legend, legend
+    flavors = admin.locator("#flavor-use").inner_text()
+    assert "T4" in flavors and "28 device-hours" in flavors, flavors
+    idle = admin.locator("#idle").inner_text()
+    assert "eve" in idle and "no telemetry yet" in idle, idle
+    admin.locator("#usage-chart").scroll_into_view_if_needed()
+    admin.screenshot(path=str(DOCS_IMAGES / "service-admin.png"), full_page=True)
+    admin.select_option("#by", "flavor")
+    admin.click("form[aria-label='Usage window'] button[type=submit]")
+    admin.wait_for_url("**by=flavor**")
+    admin.wait_for_selector("#usage-chart .uplot canvas")
+    assert "a100 allocated" in admin.locator("#usage-chart .u-legend").inner_text()
+    admin.context.close()
+
+    organiser = login(chromium, hub, "org")  # organises hack only
+    organiser.goto(hub.service_url + "organiser?days=7")
+    organiser.wait_for_selector("#usage-chart .uplot canvas")
+    assert set(totals(organiser)) == {"hack"}, totals(organiser)
+    organiser.screenshot(path=str(DOCS_IMAGES / "service-organiser.png"), full_page=True)
+    organiser.context.close()
+
+    researcher = login(chromium, hub, "ada")
+    researcher.goto(hub.service_url + "me?days=7")
+    researcher.wait_for_selector("#usage-chart .uplot canvas")
+    mine = totals(researcher)
+    assert list(mine) == ["A100"] and mine["A100"][1] == "24 device-hours", mine
+    researcher.screenshot(path=str(DOCS_IMAGES / "service-me.png"), full_page=True)
+    researcher.context.close()
