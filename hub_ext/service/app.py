@@ -372,6 +372,7 @@ class AccelhubService(Application):
             await self.tracker.stop()
         if self.cluster is not None:
             await self.cluster.stop()
+        await self.store.close()
         await self.engine.dispose()
 
     def start(self) -> None:

@@ -6,11 +6,15 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from ..offload.record import JobRecord
+from .commits import Write
 from .models import JobRow
 from .repository import Repository
+
+INSERT_JOB = insert(JobRow)
+UPDATE_JOB = update(JobRow).where(JobRow.id == bindparam("row_id"))
 
 # Columns a job's progress through its life changes (the inputs never change).
 _MUTABLE = (
@@ -91,8 +95,7 @@ class JobStore:
             "pod": job.pod,
             "submitted_at": job.submitted_at,
         }
-        async with self.repo._change(f"job:{job.id}") as conn:
-            await conn.execute(insert(JobRow).values(values))
+        await self.repo.write([f"job:{job.id}"], Write(INSERT_JOB, values))
 
     async def save(
         self, job: JobRecord, result: dict[str, Any] | None = None, logs: str | None = None
@@ -103,8 +106,7 @@ class JobStore:
             values["result"] = json.dumps(result)
         if logs is not None:
             values["logs"] = logs
-        async with self.repo._change(f"job:{job.id}") as conn:
-            await conn.execute(update(JobRow).where(JobRow.id == job.id).values(values))
+        await self.repo.write([f"job:{job.id}"], Write(UPDATE_JOB, {**values, "row_id": job.id}))
 
     async def get(self, job_id: str) -> JobRecord | None:
         async with self.repo._reads() as session:

@@ -1,23 +1,32 @@
 """The one way to the database: reads and changes of leases, reservations, the waiting line and
 activity. Reads go through SQLAlchemy's AsyncSession (rows mapped to records here); each change
-is one Core transaction on the AsyncEngine (the ORM's bulk-update bookkeeping would double what
-a change costs, for objects nobody keeps)."""
+is committed in one Core transaction on the AsyncEngine, shared with the changes other callers
+asked for meanwhile (``commits.py``); the ORM's bulk-update bookkeeping would double what a
+change costs, for objects nobody keeps."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
 from ..records import LeaseRecord, LineEntry, ReservationRecord
-from .engine import WRITE, is_sqlite
+from .commits import GroupCommit, Step, Write
 from .models import ActivityRow, LeaseRow, QueueRow, ReservationRow
+
+# The statements of changes, one object each so that concurrent changes share one executemany;
+# an update's SET columns are the parameters other than ``row_id``.
+INSERT_LEASE = insert(LeaseRow)
+UPDATE_LEASE = update(LeaseRow).where(LeaseRow.id == bindparam("row_id"))
+INSERT_ENTRY = insert(QueueRow)
+UPDATE_ENTRY = update(QueueRow).where(QueueRow.id == bindparam("row_id"))
+INSERT_RESERVATION = insert(ReservationRow)
+UPDATE_RESERVATION = update(ReservationRow).where(ReservationRow.id == bindparam("row_id"))
+INSERT_ACTIVITY = insert(ActivityRow)
 
 
 @dataclass(frozen=True)
@@ -94,49 +103,31 @@ def lease_values(lease: LeaseRecord) -> dict[str, Any]:
 class Repository:
     """Leases, reservations, the waiting line and activity in SQL.
 
-    Every method that changes something is one transaction, committed when it returns.
-    Changes that touch the same row (a lease, a server's active lease, a line entry, a
-    reservation) commit in the order they were asked for: the later one waits for the earlier
-    one's commit, as a lease's end waits for its start. On SQLite, which takes one writer at a
-    time, writers of this process take turns on an asyncio lock rather than in SQLite's busy
-    handler (which sleeps in steps of up to 100 ms).
+    Every method that changes something returns once its change is committed, in one
+    transaction (shared with the changes other callers asked for meanwhile), or raises the
+    change's own error, having committed none of it. Changes that touch the same row (a lease,
+    a server's active lease, a line entry, a reservation, a job) commit in the order they were
+    asked for: the later one waits for the earlier one's commit, as a lease's end waits for its
+    start. One transaction writes at a time, so SQLite's single writer is never contended within
+    the service.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
-        self._writes = engine.execution_options(**{WRITE: True})
-        self._turn = asyncio.Lock() if is_sqlite(engine) else None
-        self._last: dict[str, asyncio.Event] = {}  # row key -> the latest change touching it
+        self.commits = GroupCommit(engine)
 
-    @contextlib.asynccontextmanager
-    async def _change(self, *keys: str) -> AsyncIterator[AsyncConnection]:
-        """One write transaction, after the earlier changes of the same rows have committed."""
-        done = asyncio.Event()
-        earlier = [self._last[key] for key in keys if key in self._last]
-        for key in keys:
-            self._last[key] = done
-        try:
-            for event in earlier:
-                await event.wait()
-            if self._turn is None:
-                async with self._writes.begin() as conn:
-                    yield conn
-            else:
-                async with self._turn, self._writes.begin() as conn:
-                    yield conn
-        finally:
-            done.set()
-            for key in keys:
-                if self._last.get(key) is done:
-                    del self._last[key]
+    async def write(self, keys: Iterable[str], *steps: Step) -> None:
+        """Commit one change: its steps, in order, after earlier changes of the same rows."""
+        await self.commits.commit(steps, keys)
 
     async def settled(self, *keys: str) -> None:
         """Wait until the changes asked for so far of these rows have finished."""
-        for key in keys:
-            event = self._last.get(key)
-            if event is not None:
-                await event.wait()
+        await self.commits.settled(keys)
+
+    async def close(self) -> None:
+        """Commit what is pending (the engine is the caller's to dispose of)."""
+        await self.commits.stop()
 
     # -- what the ledger is rebuilt from -------------------------------------------------
 
@@ -183,43 +174,46 @@ class Repository:
     async def start_lease(self, lease: LeaseRecord, served: LineEntry | None = None) -> None:
         """Store a granted lease; the waiting-line entry it serves leaves the line with it."""
         keys = lease_keys(lease) + ((f"queue:{served.id}",) if served else ())
-        async with self._change(*keys) as conn:
-            await conn.execute(insert(LeaseRow).values(lease_values(lease)))
-            if served is not None:
-                await self._leave(conn, served.id, lease.started_at, "granted", lease.id)
+        steps: list[Step] = [Write(INSERT_LEASE, lease_values(lease))]
+        if served is not None:
+            steps.append(_leave(served.id, lease.started_at, "granted", lease.id))
+        await self.write(keys, *steps)
 
     async def bind_lease(self, lease: LeaseRecord) -> None:
         """Store the pod holding a lease (and its expiry, which binding may lift)."""
         values = {
+            "row_id": lease.id,
             "namespace": lease.namespace,
             "pod": lease.pod,
             "bound_at": lease.bound_at,
             "expires_at": lease.expires_at,
         }
-        async with self._change(*lease_keys(lease)) as conn:
-            await conn.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
+        await self.write(lease_keys(lease), Write(UPDATE_LEASE, values))
 
     async def end_lease(self, lease: LeaseRecord) -> None:
         """Store a lease's end; its server may hold a new lease from then on."""
         values = {
+            "row_id": lease.id,
             "ended_at": lease.ended_at,
             "end_reason": lease.end_reason,
             "end_message": lease.end_message,
             "active_key": None,
         }
-        async with self._change(*lease_keys(lease)) as conn:
-            await conn.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
+        await self.write(lease_keys(lease), Write(UPDATE_LEASE, values))
 
     async def adopt_lease(self, lease: LeaseRecord) -> None:
         """Store a lease found running in the cluster: new, or an ended one made active again."""
         values = lease_values(lease)
-        async with self._change(*lease_keys(lease)) as conn:
+
+        async def insert_or_update(conn: AsyncConnection) -> None:
             found = await conn.execute(select(LeaseRow.id).where(LeaseRow.id == lease.id))
             if found.first() is None:
-                await conn.execute(insert(LeaseRow).values(values))
+                await conn.execute(INSERT_LEASE, values)
             else:
-                values.pop("id")
-                await conn.execute(update(LeaseRow).where(LeaseRow.id == lease.id).values(values))
+                changed = {k: v for k, v in values.items() if k != "id"}
+                await conn.execute(UPDATE_LEASE, {**changed, "row_id": lease.id})
+
+        await self.write(lease_keys(lease), insert_or_update)
 
     # -- the waiting line -------------------------------------------------------------------
 
@@ -232,21 +226,12 @@ class Repository:
             "count": entry.count,
             "enqueued_at": entry.enqueued_at,
         }
-        async with self._change(f"queue:{entry.id}") as conn:
-            await conn.execute(insert(QueueRow).values(values))
+        await self.write([f"queue:{entry.id}"], Write(INSERT_ENTRY, values))
 
     async def leave_queue(
         self, entry: LineEntry, when: datetime, outcome: str, lease_id: str | None = None
     ) -> None:
-        async with self._change(f"queue:{entry.id}") as conn:
-            await self._leave(conn, entry.id, when, outcome, lease_id)
-
-    @staticmethod
-    async def _leave(
-        conn: AsyncConnection, entry_id: str, when: datetime, outcome: str, lease_id: str | None
-    ) -> None:
-        values = {"left_at": when, "outcome": outcome, "lease_id": lease_id}
-        await conn.execute(update(QueueRow).where(QueueRow.id == entry_id).values(values))
+        await self.write([f"queue:{entry.id}"], _leave(entry.id, when, outcome, lease_id))
 
     # -- reservations -----------------------------------------------------------------------
 
@@ -263,23 +248,17 @@ class Repository:
             "created_by": res.created_by,
             "created_at": res.created_at,
         }
-        async with self._change(f"reservation:{res.id}") as conn:
-            await conn.execute(insert(ReservationRow).values(values))
+        await self.write([f"reservation:{res.id}"], Write(INSERT_RESERVATION, values))
 
     async def delete_reservation(self, reservation_id: str, when: datetime) -> None:
-        async with self._change(f"reservation:{reservation_id}") as conn:
-            await conn.execute(
-                update(ReservationRow)
-                .where(ReservationRow.id == reservation_id)
-                .values(deleted_at=when)
-            )
+        values = {"row_id": reservation_id, "deleted_at": when}
+        await self.write([f"reservation:{reservation_id}"], Write(UPDATE_RESERVATION, values))
 
     # -- activity and accounting ------------------------------------------------------------
 
     async def add_activity(self, values: dict[str, Any]) -> None:
         """Store one activity report (user, server, timestamp, devices, busy, ...)."""
-        async with self._change() as conn:
-            await conn.execute(insert(ActivityRow).values(values))
+        await self.write((), Write(INSERT_ACTIVITY, values))
 
     async def last_busy(self) -> list[tuple[str, str, datetime]]:
         """When each server last reported a busy device."""
@@ -333,3 +312,9 @@ class Repository:
             )
             for user, server, mean, busy, devices in rows
         }
+
+
+def _leave(entry_id: str, when: datetime, outcome: str, lease_id: str | None) -> Write:
+    """A waiting-line entry leaving the line."""
+    values = {"row_id": entry_id, "left_at": when, "outcome": outcome, "lease_id": lease_id}
+    return Write(UPDATE_ENTRY, values)
