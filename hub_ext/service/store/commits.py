@@ -50,14 +50,17 @@ class _Change:
 
 
 class GroupCommit:
-    """Commits changes through one transaction at a time, shared by the callers waiting."""
+    """Commits changes in shared transactions, at most `concurrency` at a time (1 on SQLite,
+    which takes one writer at a time); the changes asked for meanwhile wait for the next."""
 
-    def __init__(self, engine: AsyncEngine, max_batch: int = 500) -> None:
+    def __init__(self, engine: AsyncEngine, concurrency: int = 1, max_batch: int = 500) -> None:
+        self.concurrency = concurrency
         self.max_batch = max_batch
-        self.transactions = 0  # committed batches (for tests and benchmarks)
+        self.transactions = 0  # committed transactions (for tests and benchmarks)
         self._engine = engine.execution_options(**{WRITE: True})
         self._pending: list[_Change] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
+        self._starting = False  # a batch task is about to take the pending changes
         self._last: dict[str, asyncio.Future[None]] = {}  # row key -> latest change of it
 
     async def commit(self, steps: Sequence[Step], keys: Iterable[str] = ()) -> None:
@@ -76,8 +79,7 @@ class GroupCommit:
             done.cancel()
             raise
         self._pending.append(_Change(steps, done))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush(), name="accelhub-group-commit")
+        self._next_batch()
         await asyncio.shield(done)
 
     async def settled(self, keys: Iterable[str]) -> None:
@@ -87,30 +89,36 @@ class GroupCommit:
             await asyncio.wait(waiting)
 
     async def stop(self) -> None:
-        """Commit what is pending, then stop."""
-        if self._flusher is not None:
-            await asyncio.wait({self._flusher})
+        """Wait until what is pending has been committed."""
+        while self._running:
+            await asyncio.wait(set(self._running))
 
     def _forget(self, keys: tuple[str, ...], done: asyncio.Future[None]) -> None:
         for key in keys:
             if self._last.get(key) is done:
                 del self._last[key]
 
-    async def _flush(self) -> None:
-        batch: list[_Change] = []
+    def _next_batch(self) -> None:
+        """Start a batch task unless one is about to start or too many are committing."""
+        if self._pending and not self._starting and len(self._running) < self.concurrency:
+            self._starting = True
+            task = asyncio.create_task(self._batch(), name="accelhub-group-commit")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _batch(self) -> None:
+        self._starting = False
+        batch = self._pending[: self.max_batch]
+        del self._pending[: self.max_batch]
         try:
-            while self._pending:
-                batch = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
-                await self._commit_batch(batch)
+            await self._commit_batch(batch)
+        except asyncio.CancelledError:  # the service is stopping: its transaction rolled back
+            for change in batch:
+                _settle(change, StoreStopped("The service stopped before the change was saved."))
+            raise
         finally:
-            self._flusher = None
-            for change in batch + self._pending:  # only when cancelled: nothing was committed
-                if not change.done.done():
-                    change.done.set_exception(
-                        StoreStopped("The service stopped before the change was saved.")
-                    )
-            self._pending = []
+            self._running.discard(asyncio.current_task())
+        self._next_batch()
 
     async def _commit_batch(self, batch: list[_Change]) -> None:
         try:

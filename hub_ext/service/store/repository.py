@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 
 from ..records import LeaseRecord, LineEntry, ReservationRecord
 from .commits import GroupCommit, Step, Write
+from .engine import is_sqlite
 from .models import ActivityRow, LeaseRow, QueueRow, ReservationRow
 
 # The statements of changes, one object each so that concurrent changes share one executemany;
@@ -27,6 +28,7 @@ UPDATE_ENTRY = update(QueueRow).where(QueueRow.id == bindparam("row_id"))
 INSERT_RESERVATION = insert(ReservationRow)
 UPDATE_RESERVATION = update(ReservationRow).where(ReservationRow.id == bindparam("row_id"))
 INSERT_ACTIVITY = insert(ActivityRow)
+WRITERS = 4  # transactions committing at once on PostgreSQL (SQLite takes one writer)
 
 
 @dataclass(frozen=True)
@@ -108,14 +110,14 @@ class Repository:
     change's own error, having committed none of it. Changes that touch the same row (a lease,
     a server's active lease, a line entry, a reservation, a job) commit in the order they were
     asked for: the later one waits for the earlier one's commit, as a lease's end waits for its
-    start. One transaction writes at a time, so SQLite's single writer is never contended within
-    the service.
+    start. On SQLite one transaction writes at a time, so its single writer is never contended
+    within the service.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._reads = async_sessionmaker(engine, expire_on_commit=False)
-        self.commits = GroupCommit(engine)
+        self.commits = GroupCommit(engine, concurrency=1 if is_sqlite(engine) else WRITERS)
 
     async def write(self, keys: Iterable[str], *steps: Step) -> None:
         """Commit one change: its steps, in order, after earlier changes of the same rows."""
