@@ -6,8 +6,8 @@ Each client admits a random user and releases the lease again, with no think tim
 run side by side on their own copy of the store, alternating in short rounds so that both see
 the same machine (this machine's speed drifts by 2x within minutes):
 
-- repository: the service's admission core, each change one transaction on SQLAlchemy's
-  AsyncSession (``hub_ext/service/store/repository.py``);
+- repository: the service's admission core and its repository on SQLAlchemy's asyncio engine,
+  concurrent changes committed together (``hub_ext/service/store/commits.py``);
 - writer (the baseline): the same core with its lease writes committed by the group-commit
   writer thread the service used before (``baseline_writer.py``).
 
