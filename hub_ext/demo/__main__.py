@@ -15,7 +15,9 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
-from .config import DemoPorts, describe_users, hub_config
+from devstack.oidc import OidcClient, OidcProvider, OidcProviderError
+
+from .config import DemoPorts, OidcLogin, demo_identities, describe_users, hub_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,6 +78,24 @@ def start_devstack(state: Path, env: dict[str, str]) -> tuple[subprocess.Popen[b
     return process, Path(json.loads(info.read_text())["kubeconfig"])
 
 
+def start_identity_provider(state: Path, ports: DemoPorts) -> tuple[OidcProvider, OidcLogin]:
+    """Start devstack's OIDC provider with the demo users and the hub as its client."""
+    client = OidcClient(
+        "accelhub-demo",
+        secrets.token_hex(24),
+        [f"http://127.0.0.1:{ports.public}/hub/oauth_callback"],
+    )
+    provider = OidcProvider(state / "oidc", demo_identities(), [client])
+    try:
+        provider.start()
+    except OidcProviderError as error:
+        raise DemoError(str(error)) from None
+    login = OidcLogin(
+        provider.issuer, client.client_id, client.client_secret, crypt_key=secrets.token_hex(32)
+    )
+    return provider, login
+
+
 def raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -91,14 +111,17 @@ def main() -> int:
     env["PATH"] = os.pathsep.join([*tools, env.get("PATH", "")])
     devstack: subprocess.Popen[bytes] | None = None
     hub: subprocess.Popen[bytes] | None = None
+    provider: OidcProvider | None = None
     signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         print("accelhub demo: starting devstack (AI_INFN-like cluster) ...", flush=True)
         devstack, kubeconfig = start_devstack(state, env)
         env["KUBECONFIG"] = str(kubeconfig)
         ports = DemoPorts.pick(port)
+        print("accelhub demo: starting the OIDC identity provider ...", flush=True)
+        provider, oidc = start_identity_provider(state, ports)
         config = state / "jupyterhub_config.py"
-        config.write_text(hub_config(state, kubeconfig, ports, secrets.token_hex(24)))
+        config.write_text(hub_config(state, kubeconfig, ports, secrets.token_hex(24), oidc))
         print("accelhub demo: starting JupyterHub and the accelhub service ...", flush=True)
         hub_log = state / "hub.log"
         hub = start([sys.executable, "-m", "jupyterhub", "-f", str(config)], hub_log, env, state)
@@ -110,9 +133,9 @@ def main() -> int:
             60,
         )
         print(f"\naccelhub demo is ready: open http://127.0.0.1:{port}/hub/login", flush=True)
-        print("\n".join(describe_users()))
+        print("\n".join(describe_users(oidc)))
         print(f"  kubectl: export KUBECONFIG={kubeconfig}")
-        print(f"  logs: {hub_log}, {state / 'devstack.log'}")
+        print(f"  logs: {hub_log}, {state / 'devstack.log'}, {provider.log_path}")
         print("Stop it with Ctrl-C.", flush=True)
         while hub.poll() is None and devstack.poll() is None:
             time.sleep(0.5)
@@ -126,6 +149,8 @@ def main() -> int:
         return 1
     finally:
         stop(hub)
+        if provider is not None:
+            provider.stop()
         stop(devstack)
 
 

@@ -148,6 +148,12 @@ class AccelhubService(Application):
         [{"name": "Demo hackathon", "group": "hackathon", "flavor": "t4", "per_member": true,
         "hours": 8}] (or "count": N instead of per_member).""",
     )
+    hub_groups = Dict(
+        config=True,
+        help="""Groups the service creates in the hub at start-up, with these properties:
+        {group: properties}. For hubs whose authenticator manages group membership (OIDC),
+        which load no groups themselves; needs the admin:groups scope.""",
+    )
     kubernetes = Bool(
         False,
         config=True,
@@ -241,6 +247,8 @@ class AccelhubService(Application):
             self.cluster.attach(self.core)
             await self.cluster.reconcile()
             await self._start_offload(flavors)
+        for name, properties in self.hub_groups.items():
+            await self.hub.ensure_group(str(name), dict(properties or {}))
         await self._startup_reservations()
         self._every(self.tick_seconds, self._tick)
         self._every(self.reclaim_interval_seconds, self._reclaim)

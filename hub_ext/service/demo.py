@@ -69,12 +69,28 @@ def service_entry(port: int, service_config: Path, workdir: Path) -> dict[str, A
 
 
 def configure_hub(
-    c: Any, service_config: Path, port: int, admission_token: str, workdir: Path
+    c: Any,
+    service_config: Path,
+    port: int,
+    admission_token: str,
+    workdir: Path,
+    load_groups: bool = True,
 ) -> None:
-    """Add the accelhub service, its scopes, roles and demo groups to a JupyterHub config."""
+    """Add the accelhub service, its scopes, roles and demo groups to a JupyterHub config.
+
+    With ``load_groups`` False (the authenticator manages groups: OIDC) the hub loads no
+    groups: the service creates them with their properties (`write_service_config`'s
+    ``hub_groups``), for which its role gets admin:groups.
+    """
     c.JupyterHub.custom_scopes = {**_set(c.JupyterHub.custom_scopes, {}), **CUSTOM_SCOPES}
-    c.JupyterHub.load_groups = {**_set(c.JupyterHub.load_groups, {}), **DEMO_GROUPS}
-    c.JupyterHub.load_roles = [*_set(c.JupyterHub.load_roles, []), *hub_roles()]
+    if load_groups:
+        c.JupyterHub.load_groups = {**_set(c.JupyterHub.load_groups, {}), **DEMO_GROUPS}
+    roles = hub_roles()
+    if not load_groups:
+        roles.append(
+            {"name": "accelhub-group-maker", "services": ["accelhub"], "scopes": ["admin:groups"]}
+        )
+    c.JupyterHub.load_roles = [*_set(c.JupyterHub.load_roles, []), *roles]
     c.JupyterHub.services = [
         *_set(c.JupyterHub.services, []),
         service_entry(port, service_config, workdir),
@@ -88,8 +104,13 @@ def write_service_config(
     db_url: str,
     kubeconfig: str | None,
     hackathon_flavor: str,
+    hub_groups: bool = False,
 ) -> Path:
-    """The service's own traitlets file (the hub's catalog file) with an active hackathon."""
+    """The service's own traitlets file (the hub's catalog file) with an active hackathon.
+
+    ``hub_groups`` has the service create the demo groups with their properties, for hubs
+    whose groups come from the identity provider (JupyterHub then loads none).
+    """
     lines = [
         f"c.AcceleratorCatalog.catalog_file = {catalog_file!r}",
         "c.QuotaPolicy.default_quota = {'*': {'devices': 2, 'per_user': 1}}",
@@ -99,6 +120,9 @@ def write_service_config(
         f"{{'name': 'Demo hackathon', 'group': 'hackathon', 'flavor': {hackathon_flavor!r}, "
         "'per_member': True, 'hours': 8}]",
     ]
+    if hub_groups:
+        properties = {name: group["properties"] for name, group in DEMO_GROUPS.items()}
+        lines.append(f"c.AccelhubService.hub_groups = {properties!r}")
     if kubeconfig:
         lines += [
             "c.AccelhubService.kubernetes = True",

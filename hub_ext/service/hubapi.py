@@ -127,6 +127,16 @@ class HubClient:
                 return found
             offset = int(nxt["offset"])
 
+    async def ensure_group(self, name: str, properties: dict[str, Any]) -> None:
+        """Create the group if the hub lacks it and give it ``properties`` (admin:groups)."""
+        path = f"/groups/{quote(name, safe='')}"
+        model = await self.request("GET", path, allow_404=True)
+        if model is None:
+            model = await self.request("POST", path, {})
+        if (model or {}).get("properties") != properties:
+            await self.request("PUT", f"{path}/properties", properties)
+        self.groups.clear()
+
     async def stop_server(self, user: str, server: str) -> None:
         """Ask the hub to stop a user's server (the default one when server is "")."""
         name = quote(user, safe="")
