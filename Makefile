@@ -25,7 +25,7 @@ help:
 	@echo "make lint   - ruff, mypy and the TypeScript compiler"
 	@echo "make vendor - copy uPlot (the labextension's npm dependency) into the service's static files"
 
-setup: $(STAMPS)/python $(STAMPS)/tools $(STAMPS)/chromium
+setup: $(STAMPS)/python $(STAMPS)/tools $(STAMPS)/oidc $(STAMPS)/chromium
 
 $(STAMPS):
 	@mkdir -p $(STAMPS)
@@ -43,6 +43,12 @@ $(STAMPS)/chromium: | $(STAMPS)
 $(STAMPS)/tools: .tools/package.json .tools/package-lock.json | $(STAMPS)
 	@echo "installing node tools (.tools)"
 	@npm ci --prefix .tools --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
+
+# devstack's OIDC provider: the oidc-provider npm package its launcher (provider.mjs) drives.
+$(STAMPS)/oidc: devstack/oidc/package.json devstack/oidc/package-lock.json | $(STAMPS)
+	@echo "installing devstack's OIDC provider (devstack/oidc)"
+	@npm ci --prefix devstack/oidc --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 
 # The labextension's npm packages, exactly as locked.
