@@ -56,10 +56,12 @@ class OidcClient:
     redirect_uris: list[str]
 
 
-def entitlements(groups: Iterable[str], roles: Mapping[str, str] | None = None) -> list[str]:
-    """Check-in style entitlement URNs for membership of ``DEVSTACK_VO`` and its subgroups."""
+def entitlements(
+    groups: Iterable[str], roles: Mapping[str, str] | None = None, vo: str = DEVSTACK_VO
+) -> list[str]:
+    """Check-in style entitlement URNs for membership of ``vo`` and its subgroups."""
     roles = roles or {}
-    prefix = f"urn:mace:egi.eu:group:{DEVSTACK_VO}"
+    prefix = f"urn:mace:egi.eu:group:{vo}"
     urns = [f"{prefix}:role=member#{ENTITLEMENT_AUTHORITY}"]
     for group in groups:
         urns.append(f"{prefix}:{group}:role={roles.get(group, 'member')}#{ENTITLEMENT_AUTHORITY}")
@@ -82,12 +84,14 @@ class OidcProvider:
         clients: Iterable[OidcClient],
         port: int = 0,
         access_token_ttl: int = 3600,
+        vo: str = DEVSTACK_VO,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.port = port or _free_port()
         self.users = {user.name: user for user in users}
         self.clients = list(clients)
         self.access_token_ttl = access_token_ttl
+        self.vo = vo  # the VO the users' entitlements name
         self.process: subprocess.Popen[bytes] | None = None
         self.users_file = self.state_dir / "oidc-users.json"
         self.log_path = self.state_dir / "oidc-provider.log"
@@ -194,7 +198,7 @@ class OidcProvider:
                     "password": user.password,
                     "name": user.name.capitalize(),
                     "groups": list(user.groups),
-                    "eduperson_entitlement": entitlements(user.groups, user.roles),
+                    "eduperson_entitlement": entitlements(user.groups, user.roles, self.vo),
                     "disabled": user.disabled,
                 }
                 for user in self.users.values()

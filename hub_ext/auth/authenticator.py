@@ -42,6 +42,13 @@ class AccelhubOAuthenticator(GenericOAuthenticator):
     )
     mapper = Instance(EntitlementMapper)
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.issuer:  # read the discovery document now, at start-up, not at a login
+            for name in ("authorize_url", "token_url", "userdata_url"):
+                if not getattr(self, name):
+                    raise ValueError(f"{self.issuer} names no {name} in its discovery document")
+
     @default("mapper")
     def _mapper_default(self) -> EntitlementMapper:
         return EntitlementMapper(parent=self, log=self.log)

@@ -22,6 +22,8 @@ COMBOS = [
     ["hackathon.yaml"],
     ["postgresql.yaml"],
     ["ai-infn.yaml", "hackathon.yaml"],
+    ["egi-checkin.yaml"],
+    ["egi-checkin.yaml", "hackathon.yaml"],
 ]
 
 needs_chart = pytest.mark.skipif(not CHART.is_dir(), reason="the z2jh chart is not in ../shared")
