@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import content, wiring
+from . import content, login, wiring
 from .merge import ValuesError, load_values, merge_values
 from .problems import Problem
 
@@ -27,6 +27,7 @@ def accelhub_problems(values: Mapping[str, Any]) -> list[Problem]:
     wiring.check_tokens(values, found)
     wiring.check_roles(values, found)
     wiring.check_environment(values, found)
+    login.check_login(values, found)
     return found.problems
 
 

@@ -132,6 +132,27 @@ BROKEN: dict[str, tuple[str, str]] = {
         "hub.config.JupyterHub.spawner_class",
     ),
     "schema": ("hub: {extraFile: {}}", "hub"),
+    "oidc-no-issuer": (
+        "hub: {config: {AccelhubOAuthenticator: {issuer: null}}}",
+        "hub.config.AccelhubOAuthenticator.issuer",
+    ),
+    "oidc-secret-in-values": (
+        "hub: {config: {AccelhubOAuthenticator: {client_secret: hunter2}}}",
+        "hub.config.AccelhubOAuthenticator.client_secret",
+    ),
+    "oidc-load-groups": (
+        "hub: {config: {JupyterHub: {load_groups: {physics: {users: [rita]}}}}}",
+        "hub.config.JupyterHub.load_groups",
+    ),
+    "oidc-entitlements-unmapped": (
+        "hub: {config: {AccelhubOAuthenticator: {entitlements_claim: eduperson_entitlement}}}",
+        "hub.config.EntitlementMapper.groups",
+    ),
+    "hub-groups-without-scope": (
+        "hub: {extraFiles: {accelhub-service-config: {data: {AccelhubService: "
+        "{hub_groups: {hackathon: {}}}}}}}",
+        f"{SERVICE}.AccelhubService.hub_groups",
+    ),
 }
 
 
