@@ -89,6 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from devstack.nvml.cli import add_nvml_env_arguments
 
     add_nvml_env_arguments(nvml)
+    oidc = sub.add_parser(
+        "oidc",
+        help="run devstack's OpenID Connect provider (login page, code + PKCE, refresh tokens)",
+    )
+    from devstack.oidc.cli import add_oidc_arguments
+
+    add_oidc_arguments(oidc)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,8 +117,13 @@ def run(args: argparse.Namespace) -> int:
         from devstack.nvml.cli import nvml_env_main
 
         return nvml_env_main(args)
+    if command == "oidc":
+        from devstack.oidc.cli import oidc_main
+
+        return oidc_main(args)
     print(
-        "usage: accelhub devstack {up,status,down,restart-api,interlink-plugin,nvml-env} [options]",
+        "usage: accelhub devstack {up,status,down,restart-api,interlink-plugin,nvml-env,oidc} "
+        "[options]",
         file=sys.stderr,
     )
     return 2

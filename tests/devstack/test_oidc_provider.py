@@ -185,3 +185,32 @@ def test_start_fails_with_a_sentence_without_the_npm_package(
     monkeypatch.setattr(oidc, "NODE_MODULES", tmp_path / "missing")
     with pytest.raises(oidc.OidcProviderError, match="make setup"):
         OidcProvider(tmp_path, [], [CLIENT]).start()
+
+
+def test_cli_runs_the_provider_until_sigterm(tmp_path: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"rita": {"password": "pw", "groups": ["physics"]}}))
+    argv = [sys.executable, "-m", "hub_ext.cli", "devstack", "oidc", "--users", str(users)]
+    argv += ["--client", f"hub:s3cret:{CALLBACK}", "--state-dir", str(tmp_path / "state")]
+    cli = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    try:
+        assert cli.stdout is not None
+        issuer = cli.stdout.readline().split("issuer: ", 1)[1].strip()
+        meta = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
+        assert meta["issuer"] == issuer
+    finally:
+        cli.send_signal(signal.SIGTERM)
+        assert cli.wait(20) == 0
+    bad = subprocess.run(
+        [*argv[:-4], "--client", "no-secret"], capture_output=True, text=True, timeout=30
+    )
+    assert bad.returncode == 1
+    assert (
+        bad.stderr.strip()
+        == "accelhub devstack oidc: --client 'no-secret': give ID:SECRET:REDIRECT_URI"
+    )
