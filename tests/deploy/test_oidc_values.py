@@ -42,17 +42,20 @@ def hub_settings(*files: str) -> dict[str, Any]:
     return dict(values["hub"]["config"])
 
 
+#: The hubs' ports, one client of the provider each.
+HUB_PORTS = {"iam": free_port(), "egi": free_port()}
+
+
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
     """One provider for both hubs; its entitlements name AI4EOSC's VO."""
-    ports = {"iam": free_port(), "egi": free_port()}
     clients = [
         OidcClient(name, f"secret-{name}", [f"http://127.0.0.1:{port}/hub/oauth_callback"])
-        for name, port in ports.items()
+        for name, port in HUB_PORTS.items()
     ]
-    running = OidcProvider(tmp_path_factory.mktemp("oidc"), USERS, clients, vo="vo.ai4eosc.eu")
-    running.hub_ports = ports  # type: ignore[attr-defined]
-    with running:
+    with OidcProvider(
+        tmp_path_factory.mktemp("oidc"), USERS, clients, vo="vo.ai4eosc.eu"
+    ) as running:
         yield running
 
 
@@ -60,8 +63,7 @@ class ValuesHub:
     """A JupyterHub with the values' authenticator pointed at the devstack provider."""
 
     def __init__(self, state: Path, provider: OidcProvider, client: str, *files: str) -> None:
-        self.port: int = provider.hub_ports[client]  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://127.0.0.1:{HUB_PORTS[client]}"
         self.token = secrets.token_hex(16)
         settings = hub_settings(*files)
         auth = settings["AccelhubOAuthenticator"]

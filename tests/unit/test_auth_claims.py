@@ -8,6 +8,8 @@ import pytest
 from traitlets.config import Config
 
 from hub_ext.auth import AccelhubOAuthenticator, EntitlementMapper, parse_entitlement
+from hub_ext.auth.discovery import DiscoveryError
+from tests.helpers.net import free_port
 
 AI4EOSC = "urn:mace:egi.eu:group:vo.ai4eosc.eu"
 
@@ -124,3 +126,9 @@ def test_defaults_manage_groups_with_encrypted_auth_state() -> None:
     assert auth.refresh_pre_spawn is True  # oauthenticator: on when auth state is kept
     assert auth.username_claim == "preferred_username"
     assert "offline_access" in auth.scope
+
+
+def test_an_unreachable_issuer_stops_start_up_with_a_sentence() -> None:
+    issuer = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(DiscoveryError, match=r"^cannot read the OIDC discovery document http"):
+        authenticator(issuer=issuer)
