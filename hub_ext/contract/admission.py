@@ -218,6 +218,8 @@ class DeviceActivity(Wire):
     kind: str | None = field(default=None, metadata=schema(enum=["gpu", "mig"]))
     utilization_avg: float | None = field(default=None, metadata=schema(minimum=0, maximum=100))
     memory_used_bytes: int | None = field(default=None, metadata=schema(minimum=0))
+    # Energy drawn since the server's previous report, from NVML's power readings.
+    energy_wh: float | None = field(default=None, metadata=schema(minimum=0))
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class ActivityTracker:
         memory = [
             int(d["memory_used_bytes"]) for d in devices if d.get("memory_used_bytes") is not None
         ]
+        energy = [float(d["energy_wh"]) for d in devices if d.get("energy_wh") is not None]
         await self.store.add_activity(
             {
                 "user": user,
@@ -55,6 +56,7 @@ class ActivityTracker:
                 "busy": busy,
                 "utilization_avg": sum(utils) / len(utils) if utils else None,
                 "memory_used_bytes": sum(memory) if memory else None,
+                "energy_wh": sum(energy) if energy else None,
             }
         )
         state = self.servers.get((user, server))

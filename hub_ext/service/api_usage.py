@@ -11,6 +11,9 @@ from .timeutil import parse_time, utcnow
 
 MAX_DEVICES = 64
 
+# No device draws more in one report (a 1 kW GPU reporting after a day of failures).
+MAX_REPORT_WH = 24_000
+
 
 class UsageHandler(APIHandler):
     async def get(self) -> None:
@@ -90,11 +93,21 @@ class ActivityHandler(APIHandler):
                 raise APIError(422, "'memory_used_bytes' is out of range.")
             if util is not None and not 0 <= util <= 100:
                 raise APIError(422, "'utilization_avg' must be between 0 and 100.")
+            energy = device.get("energy_wh")
+            if energy is not None and (
+                isinstance(energy, bool)
+                or not isinstance(energy, int | float)
+                or not 0 <= energy < MAX_REPORT_WH
+            ):
+                raise APIError(
+                    422, f"'energy_wh' must be a number of watt-hours from 0 to {MAX_REPORT_WH}."
+                )
             clean.append(
                 {
                     "busy": bool(device.get("busy")),
                     "utilization_avg": util,
                     "memory_used_bytes": mem,
+                    "energy_wh": energy,
                 }
             )
         state = await self.app.activity.report(user, server, stamp, clean)

@@ -18,6 +18,7 @@ from .timeutil import utcnow
 IDLE_NUDGE_SECONDS = 30 * 60  # a held device idle this long gets a nudge on "me"
 UNKNOWN_TOTAL = "not known: the service counts no devices of this flavor"
 NO_TELEMETRY = "not reported: no telemetry from the server"
+NO_POWER = "not reported: no power readings (MIG slices and servers without telemetry)"
 
 
 def when_html(
@@ -54,6 +55,7 @@ class PageHandler(BaseHandler):
             names=self.flavor_names(),
             UNKNOWN_TOTAL=UNKNOWN_TOTAL,
             NO_TELEMETRY=NO_TELEMETRY,
+            NO_POWER=NO_POWER,
             **{"chart": None, **values},
         )
 

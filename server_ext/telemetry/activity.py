@@ -12,15 +12,18 @@ server POSTs (``Authorization: token $JUPYTERHUB_API_TOKEN``, JSON body)::
       "devices": [
         {"uuid": "GPU-…", "kind": "gpu", "name": "Tesla T4", "profile": null,
          "busy": true, "utilization_avg": 41.3, "memory_used_bytes": 1073741824,
-         "processes": 1},
+         "processes": 1, "energy_wh": 1.2},
         {"uuid": "MIG-…", "kind": "mig", "name": "NVIDIA A100 80GB PCIe MIG 1g.10gb",
          "profile": "1g.10gb", "busy": false, "utilization_avg": null,
-         "memory_used_bytes": 13631488, "processes": 0}
+         "memory_used_bytes": 13631488, "processes": 0, "energy_wh": null}
       ]
     }
 
 ``busy`` is ``utilization_avg >= busy_threshold`` where NVML reports utilisation; MIG
 devices have none, so they are busy when a process used them during the window.
+``energy_wh`` is the energy the device drew since the previous report that reached the
+service (at most ``activity_window`` back), from NVML's power readings; ``null`` where NVML
+reports no power (MIG slices: the power is the whole GPU's, not the slice's).
 Failures are logged and retried with backoff; nothing here can stop the server.
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -42,16 +46,38 @@ from .history import describe
 from .sampler import Backoff, Sample, Sampler
 
 
+def energy_wh(samples: list[tuple[float, float | None]], start: float, end: float) -> float | None:
+    """Watt-hours drawn in [start, end] from (timestamp, watts) samples: each pair of samples
+    contributes its mean power over the part of their interval inside the span."""
+    points = [(t, w) for t, w in samples if w is not None]
+    if len(points) < 2:
+        return None
+    joules = 0.0
+    for (t0, w0), (t1, w1) in itertools.pairwise(points):
+        overlap = min(t1, end) - max(t0, start)
+        if overlap > 0:
+            joules += (w0 + w1) / 2 * overlap
+    return round(joules / 3600.0, 4)
+
+
 def summarize(
-    sampler: Sampler, config: TelemetryConfig, now: float | None = None
+    sampler: Sampler,
+    config: TelemetryConfig,
+    now: float | None = None,
+    energy_since: float | None = None,
 ) -> dict[str, Any]:
-    """The activity report for the last ``activity_window`` seconds."""
+    """The activity report for the last ``activity_window`` seconds (energy since
+    ``energy_since``, by default the last ``activity_interval`` seconds)."""
     now = time.time() if now is None else now
+    since = now - config.activity_interval if energy_since is None else energy_since
+    since = max(since, now - config.activity_window)
     latest = sampler.latest.data if sampler.latest else {"status": "error", "devices": []}
     samples = sampler.history.since(now - config.activity_window)
     devices = []
     for device in describe(latest):
         series = [s["values"].get(device["uuid"]) or {} for s in samples]
+        watts = [v.get("power_draw_w") for v in series]
+        power = [(s["timestamp"], w) for s, w in zip(samples, watts, strict=True)]
         utils = [v["utilization_gpu"] for v in series if v.get("utilization_gpu") is not None]
         used_by = any(v.get("processes") for v in series)
         average = round(sum(utils) / len(utils), 2) if utils else None
@@ -67,6 +93,7 @@ def summarize(
                 "utilization_avg": average,
                 "memory_used_bytes": last.get("memory_used_bytes"),
                 "processes": last.get("processes", 0),
+                "energy_wh": energy_wh(power, since, now) if device["kind"] == "gpu" else None,
             }
         )
     return {
@@ -90,6 +117,7 @@ class ActivityReporter:
         self._task: asyncio.Task[None] | None = None
         self._token: int | None = None
         self._backoff = Backoff(config.activity_interval, config.activity_interval * 10)
+        self._last_sent: float | None = None  # energy is counted from here
 
     def start(self) -> None:
         """Begin reporting if a URL is configured; otherwise do nothing."""
@@ -121,7 +149,8 @@ class ActivityReporter:
 
     async def report_once(self) -> None:
         """POST one report; raises on any failure."""
-        body = json.dumps(summarize(self.sampler, self.config))
+        now = time.time()
+        body = json.dumps(summarize(self.sampler, self.config, now, self._last_sent))
         headers = {"Content-Type": "application/json"}
         token = os.environ.get("JUPYTERHUB_API_TOKEN")
         if token:
@@ -134,6 +163,7 @@ class ActivityReporter:
             request_timeout=self.config.activity_timeout,
         )
         await AsyncHTTPClient().fetch(request)
+        self._last_sent = now
         self.sent += 1
 
     async def stop(self) -> None:

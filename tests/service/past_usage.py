@@ -63,6 +63,7 @@ def seed(db_url: str, servers: list[PastServer], now: datetime | None = None) ->
                             busy=1 if busy else 0,
                             utilization_avg=85.0 if busy else 0.0,
                             memory_used_bytes=8 << 30,
+                            energy_wh=(40.0 if busy else 10.0) / 6,  # W for 10 minutes
                         )
                     )
     engine.dispose()

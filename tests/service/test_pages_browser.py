@@ -149,6 +149,8 @@ def test_usage_charts_for_admin_organiser_and_researcher(chromium: Browser, hub:
     admin.wait_for_selector("#usage-chart .uplot canvas")
     by_group = totals(admin)
     assert by_group["physics"][1:4] == ["24 device-hours", "18 device-hours", "75 %"], by_group
+    # energy: 18 busy hours at 40 W and 6 idle ones at 10 W
+    assert by_group["physics"][5] == "780 Wh", by_group
     assert by_group["bio"][1:4] == ["24 device-hours", "6 device-hours", "25 %"], by_group
     legend = admin.locator("#usage-chart .u-legend").inner_text()
     assert "physics allocated" in legend and "bio busy" in legend, legend

@@ -81,8 +81,8 @@ async def test_usage_by_user_group_flavor_with_utilisation(engine: AsyncEngine) 
             "",
             T0 + timedelta(minutes=minute),
             [
-                {"busy": True, "utilization_avg": 80.0, "memory_used_bytes": 1},
-                {"busy": False, "utilization_avg": 20.0, "memory_used_bytes": 1},
+                {"busy": True, "utilization_avg": 80.0, "memory_used_bytes": 1, "energy_wh": 25},
+                {"busy": False, "utilization_avg": 20.0, "memory_used_bytes": 1, "energy_wh": 15},
             ],
         )
     clock.now = T0 + timedelta(hours=1)
@@ -95,6 +95,8 @@ async def test_usage_by_user_group_flavor_with_utilisation(engine: AsyncEngine) 
     assert by_user[0]["gpu_utilization_avg"] == 50.0
     assert by_user[0]["busy_device_hours"] == 1.0
     assert by_user[1]["gpu_utilization_avg"] is None
+    assert by_user[0]["energy_kwh"] == 0.24  # six reports of 25 + 15 Wh
+    assert by_user[1]["energy_kwh"] is None  # bob's server reported nothing
     by_group = await usage(core.store, T0, now, "group", now)
     assert by_group == [
         {
@@ -103,10 +105,13 @@ async def test_usage_by_user_group_flavor_with_utilisation(engine: AsyncEngine) 
             "leases": 2,
             "busy_device_hours": 1.0,
             "gpu_utilization_avg": 50.0,
+            "energy_kwh": 0.24,
         }
     ]
     window = await usage(core.store, T0 + timedelta(hours=2), now, "flavor", now)
     assert window[0]["device_hours"] == 1.0  # only bob's last hour falls in the window
     csv = usage_csv(by_user, "user")
-    assert csv.splitlines()[0] == "user,device_hours,leases,busy_device_hours,gpu_utilization_avg"
-    assert csv.splitlines()[1].startswith("ada,2.0,1,1.0,50.0")
+    header = "user,device_hours,leases,busy_device_hours,gpu_utilization_avg,energy_kwh"
+    assert csv.splitlines()[0] == header
+    assert csv.splitlines()[1] == "ada,2.0,1,1.0,50.0,0.24"
+    assert csv.splitlines()[2] == "bob,3.0,1,,,"

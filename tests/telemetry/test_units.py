@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from server_ext.telemetry.activity import summarize
+from server_ext.telemetry.activity import energy_wh, summarize
 from server_ext.telemetry.config import TelemetryConfig
 from server_ext.telemetry.history import History
 from server_ext.telemetry.prometheus import exposition, make_registry
@@ -83,12 +83,32 @@ def test_activity_summary_busy_and_idle() -> None:
         "utilization_avg": 15.0,
         "memory_used_bytes": 100,
         "processes": 0,
+        "energy_wh": round(20.0 * 3 / 3600, 4),  # 20 W between the 4 samples 1 s apart
     }
     assert mig["kind"] == "mig" and mig["utilization_avg"] is None
+    assert mig["energy_wh"] is None  # NVML's power is the whole GPU's, not the slice's
     assert mig["busy"] is True  # a process used it during the window
     config.busy_threshold = 20
     assert summarize(sampler, config, now=now)["devices"][0]["busy"] is False
     assert summarize(sampler, config, now=now + 600)["devices"][1]["busy"] is False
+
+
+def test_energy_counts_only_the_span_since_the_last_report() -> None:
+    samples: list[tuple[float, float | None]] = [(0.0, 100.0), (10.0, 200.0), (20.0, None)]
+    samples.append((30.0, 200.0))
+    assert energy_wh(samples, 0.0, 30.0) == round((150 * 10 + 200 * 20) / 3600, 4)
+    assert energy_wh(samples, 5.0, 10.0) == round(150 * 5 / 3600, 4)  # clipped to the span
+    assert energy_wh(samples[:1], 0.0, 30.0) is None  # one reading is no energy
+    config = TelemetryConfig(activity_window=60, activity_interval=2)
+    sampler = Sampler(config)
+    for t in range(10):
+        sampler.history.add(1000.0 + t, snapshot(50))
+    data = snapshot(50)
+    sampler.latest = Sample(1009.0, data, json.dumps(data))
+    last_two = summarize(sampler, config, now=1009.0)["devices"][0]["energy_wh"]
+    since_start = summarize(sampler, config, 1009.0, energy_since=1000.0)["devices"][0]
+    assert last_two == round(20.0 * 2 / 3600, 4)
+    assert since_start["energy_wh"] == round(20.0 * 9 / 3600, 4)
 
 
 def test_collector_omits_unsupported_and_reports_status() -> None:

@@ -156,6 +156,7 @@ class ActivityRow(Base):
     busy: Mapped[int] = mapped_column(Integer)
     utilization_avg: Mapped[float | None] = mapped_column(Float, nullable=True)
     memory_used_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    energy_wh: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class JobRow(Base):

@@ -38,6 +38,7 @@ class Utilisation:
     mean: float | None
     busy: int
     devices: int
+    energy_wh: float | None = None  # None: no report carried energy
 
 
 def lease_from_row(row: LeaseRow) -> LeaseRecord:
@@ -302,6 +303,7 @@ class Repository:
                 func.avg(ActivityRow.utilization_avg),
                 func.sum(ActivityRow.busy),
                 func.sum(ActivityRow.devices),
+                func.sum(ActivityRow.energy_wh),
             )
             .where(and_(ActivityRow.timestamp >= start, ActivityRow.timestamp < end))
             .group_by(ActivityRow.user, ActivityRow.server)
@@ -310,9 +312,12 @@ class Repository:
             rows = (await session.execute(query)).all()
         return {
             (user, server): Utilisation(
-                None if mean is None else float(mean), int(busy or 0), int(devices or 0)
+                None if mean is None else float(mean),
+                int(busy or 0),
+                int(devices or 0),
+                None if energy is None else float(energy),
             )
-            for user, server, mean, busy, devices in rows
+            for user, server, mean, busy, devices, energy in rows
         }
 
 
