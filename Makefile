@@ -57,9 +57,10 @@ $(STAMPS)/npm: labextension/package.json labextension/package-lock.json | $(STAM
 	@cd labextension && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 
-# The project-local virtualenv with accelhub installed editable (this also
-# builds the labextension through hatch-jupyter-builder).
-$(STAMPS)/python: pyproject.toml $(STAMPS)/npm | $(STAMPS)
+# The project-local virtualenv with accelhub (both sides, test tools) and
+# accelhub-devstack (devstack-dist/) installed editable; this also builds the
+# labextension through hatch-jupyter-builder.
+$(STAMPS)/python: pyproject.toml devstack-dist/pyproject.toml $(STAMPS)/npm | $(STAMPS)
 	@if [ ! -x $(BIN)/python ]; then \
 		echo "creating $(VENV)"; \
 		$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -67,8 +68,9 @@ $(STAMPS)/python: pyproject.toml $(STAMPS)/npm | $(STAMPS)
 		$(PYTHON) -m venv $(VENV); \
 		$(BIN)/pip install -q --upgrade pip; \
 	fi
-	@echo "installing accelhub into $(VENV)"
-	@$(BIN)/pip install -q -e '.[dev]' >$(STAMPS)/pip.log 2>&1 || { cat $(STAMPS)/pip.log; exit 1; }
+	@echo "installing accelhub and accelhub-devstack into $(VENV)"
+	@$(BIN)/pip install -q -e '.[dev]' -e ./devstack-dist >$(STAMPS)/pip.log 2>&1 \
+		|| { cat $(STAMPS)/pip.log; exit 1; }
 	@jupyter-builder develop --overwrite . >/dev/null
 	@touch $@
 

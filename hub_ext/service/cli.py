@@ -12,6 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="traitlets options, e.g. --config=accelhub_service_config.py "
         "--db-url=postgresql://... --AccelhubService.idle_timeout_minutes=60",
     )
+    # `accelhub` hands this command the options argparse does not know (all of them).
+    parser.set_defaults(passthrough=True)
 
 
 def run(args: argparse.Namespace) -> int:

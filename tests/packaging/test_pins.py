@@ -16,7 +16,8 @@ from tests.conftest import REPO_ROOT
 
 def _requirement(name: str) -> Requirement:
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    for line in project["dependencies"]:
+    lines = [*project["dependencies"], *project["optional-dependencies"]["hub"]]
+    for line in lines:
         requirement = Requirement(line)
         if requirement.name == name:
             return requirement

@@ -1,0 +1,159 @@
+"""Each side installs alone from the wheel, exactly as its image does, and works.
+
+The requirement each test installs is read from images/<image>/Dockerfile, so the images
+cannot drift from what is tested here. Each install goes into a fresh virtualenv with
+nothing from this checkout on its path (dependencies come from the package index
+through pip's cache).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hub_ext import __version__
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.packaging
+
+HUB_ONLY = ("jupyterhub", "kubespawner", "kubernetes_asyncio", "sqlalchemy", "alembic")
+SERVER_ONLY = ("jupyter_server", "jupyterlab", "pynvml", "nbclient", "psutil")
+
+
+def image_requirement(image: str) -> str:
+    """The one quoted requirement of images/<image>/Dockerfile's `pip install`."""
+    text = (REPO_ROOT / "images" / image / "Dockerfile").read_text().replace("\\\n", " ")
+    installs = re.findall(r"^RUN pip install (.*)$", text, flags=re.MULTILINE)
+    assert len(installs) == 1, f"{image}: expected one `RUN pip install`, found {installs}"
+    (requirement,) = re.findall(r'"([^"]+)"', installs[0].split("&&")[0])
+    return requirement
+
+
+@dataclass
+class Installed:
+    """A fresh virtualenv with one side of accelhub installed from the wheel."""
+
+    prefix: Path
+    cwd: Path
+    env: dict[str, str]
+
+    def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            argv, capture_output=True, text=True, env=self.env, cwd=self.cwd, check=check
+        )
+
+    def importable(self, module: str) -> bool:
+        probe = f"import importlib.util as u; print(bool(u.find_spec({module!r})))"
+        found = self.run("python", "-c", probe)
+        return found.stdout.strip() == "True"
+
+
+def install(image: str, wheel: Path, root: Path) -> Installed:
+    requirement = image_requirement(image)
+    match = re.fullmatch(r"(?P<path>[^\[]+)(?P<extras>\[[a-z,]+\])", requirement)
+    assert match, f"{image}: {requirement!r} is not <wheel>[extra]"
+    assert Path(match["path"]).name == wheel.name, f"{image} installs another wheel than the build"
+    prefix = root / "venv"
+    venv.EnvBuilder(with_pip=True).create(prefix)
+    data = root / "jupyter-data"  # no user-level Jupyter files from this machine
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTHON", "JUPYTER", "VIRTUAL_ENV", "CONDA"))
+    }
+    env.update(
+        PATH=os.pathsep.join([str(prefix / "bin"), "/usr/bin", "/bin"]),
+        JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
+        JUPYTER_DATA_DIR=str(data),
+        JUPYTER_PLATFORM_DIRS="1",
+    )
+    installed = Installed(prefix=prefix, cwd=root, env=env)
+    installed.run("python", "-m", "pip", "install", "-q", f"{wheel}{match['extras']}")
+    return installed
+
+
+@pytest.fixture(scope="module")
+def hub(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    return install("hub", wheel, tmp_path_factory.mktemp("hub"))
+
+
+@pytest.fixture(scope="module")
+def server(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    return install("singleuser", wheel, tmp_path_factory.mktemp("server"))
+
+
+def test_the_images_install_the_wheel_with_their_side() -> None:
+    assert image_requirement("hub").endswith("[hub]")
+    assert image_requirement("singleuser").endswith("[server]")
+    chart = (Path(REPO_ROOT).parent / "shared" / "z2jh" / "chart" / "Chart.yaml").read_text()
+    hub_from = re.search(r"^FROM (\S+)", (REPO_ROOT / "images/hub/Dockerfile").read_text(), re.M)
+    assert hub_from and hub_from[1].startswith("quay.io/jupyterhub/k8s-hub:4.")
+    assert 'appVersion: "5.' in chart  # the chart 4.x line, JupyterHub 5.x
+
+
+def test_hub_side_spawner_entry_point_and_service(hub: Installed) -> None:
+    loaded = hub.run(
+        "python",
+        "-c",
+        "from importlib.metadata import entry_points\n"
+        "import sys, kubespawner\n"
+        "cls = entry_points(group='jupyterhub.spawners')['accelerator'].load()\n"
+        "assert issubclass(cls, kubespawner.KubeSpawner)\n"
+        "print(cls.__name__, sys.modules[cls.__module__].__file__)",
+    )
+    name, path = loaded.stdout.split()
+    assert name == "AcceleratorSpawner" and path.startswith(str(hub.prefix))
+
+    assert "usage: accelhub service" in hub.run("accelhub", "service", "--help").stdout
+    # traitlets' own help: the service's application and its dependencies import.
+    options = hub.run("accelhub", "service", "--help-all").stdout
+    assert "--AccelhubService." in options
+
+    assert not [m for m in SERVER_ONLY if hub.importable(m)]
+    assert not hub.importable("devstack")
+    devstack = hub.run("accelhub", "devstack", "up", check=False)
+    assert devstack.returncode == 2
+    assert "module 'devstack' is not installed" in devstack.stderr
+    assert "Traceback" not in devstack.stderr
+
+
+def test_server_side_extensions_load_and_list(server: Installed) -> None:
+    extensions = server.run("jupyter", "server", "extension", "list")
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", extensions.stdout + extensions.stderr)
+    assert f"Config dir: {server.prefix}/etc/jupyter" in listing
+    assert "server_ext enabled" in listing
+    assert f"server_ext {__version__} OK" in listing
+
+    labextensions = server.run("jupyter", "labextension", "list")
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", labextensions.stdout + labextensions.stderr)
+    assert f"{server.prefix}/share/jupyter/labextensions" in listing
+    line = next(line for line in listing.splitlines() if "@accelhub/labextension" in line)
+    assert f"v{__version__} enabled OK" in line
+
+    # The offload runner executes a notebook with the kernel the image has.
+    notebook = server.cwd / "sum.ipynb"
+    server.run(
+        "python",
+        "-c",
+        "import nbformat, sys\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('print(6 * 7)')])\n"
+        "nbformat.write(nb, sys.argv[1])",
+        str(notebook),
+    )
+    ran = server.run("python", "-m", "server_ext.offload.runner", "--notebook", str(notebook))
+    header = next(line for line in ran.stdout.splitlines() if "@@accelhub:result-begin" in line)
+    assert json.loads(header.split(" ", 1)[1])["state"] == "succeeded"
+    assert "42" in ran.stdout.splitlines()
+
+    assert not [m for m in HUB_ONLY if server.importable(m)]
+    service = server.run("accelhub", "service", check=False)
+    assert service.returncode == 2
+    assert "pip install 'accelhub[hub]'" in service.stderr
+    assert "Traceback" not in service.stderr
