@@ -21,7 +21,7 @@ import pytest
 from hub_ext import __version__
 from tests.conftest import REPO_ROOT
 
-pytestmark = pytest.mark.packaging
+pytestmark = [pytest.mark.packaging, pytest.mark.timeout(900)]  # two installs from the index
 
 HUB_ONLY = ("jupyterhub", "kubespawner", "kubernetes_asyncio", "sqlalchemy", "alembic")
 SERVER_ONLY = ("jupyter_server", "jupyterlab", "pynvml", "nbclient", "psutil")
@@ -115,6 +115,12 @@ def test_hub_side_spawner_entry_point_and_service(hub: Installed) -> None:
     # traitlets' own help: the service's application and its dependencies import.
     options = hub.run("accelhub", "service", "--help-all").stdout
     assert "--AccelhubService." in options
+
+    # What the admin guide runs from a `[hub]` install on the admin's own machine.
+    manifests = hub.run("accelhub", "manifests", "--namespace", "jhub", "--release", "hub")
+    assert "kind: PriorityClass" in manifests.stdout
+    values = REPO_ROOT / "helm-values" / "values.yaml"
+    hub.run("accelhub", "values", "check", str(values))
 
     assert not [m for m in SERVER_ONLY if hub.importable(m)]
     assert not hub.importable("devstack")
