@@ -23,7 +23,14 @@ from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(900)]  # two installs from the index
 
-HUB_ONLY = ("jupyterhub", "kubespawner", "kubernetes_asyncio", "sqlalchemy", "alembic")
+HUB_ONLY = (
+    "jupyterhub",
+    "kubespawner",
+    "oauthenticator",
+    "kubernetes_asyncio",
+    "sqlalchemy",
+    "alembic",
+)
 SERVER_ONLY = ("jupyter_server", "jupyterlab", "pynvml", "nbclient", "psutil")
 
 
@@ -110,6 +117,16 @@ def test_hub_side_spawner_entry_point_and_service(hub: Installed) -> None:
     )
     name, path = loaded.stdout.split()
     assert name == "AcceleratorSpawner" and path.startswith(str(hub.prefix))
+    authenticator = hub.run(
+        "python",
+        "-c",
+        "from importlib.metadata import entry_points\n"
+        "from oauthenticator.generic import GenericOAuthenticator\n"
+        "cls = entry_points(group='jupyterhub.authenticators')['accelhub-oidc'].load()\n"
+        "assert issubclass(cls, GenericOAuthenticator)\n"
+        "print(cls.__name__)",
+    )
+    assert authenticator.stdout.split() == ["AccelhubOAuthenticator"]
 
     assert "usage: accelhub service" in hub.run("accelhub", "service", "--help").stdout
     # traitlets' own help: the service's application and its dependencies import.

@@ -46,6 +46,7 @@ def test_devstack_is_a_distribution_of_its_own(tmp_path: Path) -> None:
     names = set(archive.namelist())
     assert {"devstack/__init__.py", "devstack/clusters/ai_infn.yaml"} <= names
     assert "devstack/nvml/csrc/simapi.c" in names  # built into libnvidia-ml at run time
+    assert not [n for n in names if "/node_modules/" in n or n.endswith(".pyc")]
     assert {n.split("/")[0] for n in names if not n.startswith("accelhub_devstack-")} == {
         "devstack"
     }
