@@ -54,10 +54,9 @@ def _strip_nulls(value: Any) -> Any:
 
 def merge_values(layers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Later layers over earlier ones (the chart's defaults first, then each ``-f`` file).
-    The first layer is kept as it is, nulls included (a chart's defaults may be null)."""
-    if not layers:
-        return {}
-    out = copy.deepcopy(dict(layers[0]))
-    for layer in layers[1:]:
+    Null values do not survive, the chart's own included: z2jh's jupyterhub_config.py relies
+    on it (``get_config("nameOverride", default=...)`` with ``nameOverride:`` null)."""
+    out: dict[str, Any] = {}
+    for layer in layers:
         out = _merge(out, layer)
     return out

@@ -30,12 +30,9 @@ needs_chart = pytest.mark.skipif(not CHART.is_dir(), reason="the z2jh chart is n
 
 
 def test_helm_merge_maps_merge_lists_replace_nulls_delete() -> None:
-    base = {"a": {"b": 1, "c": [1, 2], "d": {"e": 1}}, "keep": None}
+    base = {"a": {"b": 1, "c": [1, 2], "d": {"e": 1}}, "unset": None}
     over = {"a": {"c": [3], "d": None, "f": {"g": None, "h": 2}}}
-    assert merge_values([base, over]) == {
-        "a": {"b": 1, "c": [3], "f": {"h": 2}},
-        "keep": None,  # the chart's own nulls stay
-    }
+    assert merge_values([base, over]) == {"a": {"b": 1, "c": [3], "f": {"h": 2}}}
 
 
 @needs_chart

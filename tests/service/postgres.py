@@ -54,8 +54,9 @@ def _run(argv: list[str], user: str | None, check: bool = True) -> None:
     subprocess.run(argv, check=check, user=user, capture_output=True, timeout=60)
 
 
-def start_postgres() -> PostgresServer:
-    """initdb + pg_ctl start on 127.0.0.1:<free port>; as an unprivileged user when root."""
+def start_postgres(port: int | None = None) -> PostgresServer:
+    """initdb + pg_ctl start on 127.0.0.1:<port, default a free one>; as an unprivileged
+    user when root."""
     run_as: str | None = None
     base = Path(tempfile.mkdtemp(prefix="accelhub-pg-"))
     data = base / "data"
@@ -79,7 +80,7 @@ def start_postgres() -> PostgresServer:
         ],
         run_as,
     )
-    port = free_port()
+    port = port or free_port()
     options = f"-h 127.0.0.1 -p {port} -k {base} -c max_connections=300 -c fsync=off"
     _run(
         [

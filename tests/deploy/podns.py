@@ -1,0 +1,60 @@
+"""Run a test as if in the hub pod: its own network namespace (the pod's fixed ports 8081,
+8000, 8001, 10101 free, the Service names `hub`, `proxy-api` resolving to it) and its own mount
+namespace (the chart's files at /usr/local/etc, the ServiceAccount at /run/secrets, the hub's
+volume at /srv), with nothing outside the test's temporary directory touched."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+FLAG = "ACCELHUB_IN_HUB_POD"
+REPO = Path(__file__).resolve().parents[2]
+HOSTS = ("hub", "proxy-api", "proxy-public", "postgres.db.svc.cluster.local")
+
+
+def inside() -> bool:
+    """True in the re-run of a test inside the namespaces."""
+    return os.environ.get(FLAG) == "1"
+
+
+def rerun_inside(nodeid: str, timeout: float = 540) -> None:
+    """Run the test ``nodeid`` again in fresh network and mount namespaces; fail with its output."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("needs unshare and ip (util-linux, iproute2)")
+    env = dict(os.environ, **{FLAG: "1"})
+    # A base temp of its own: other pytest sessions on the machine prune pytest-of-<user>.
+    basetemp = tempfile.mkdtemp(prefix="accelhub-hub-pod-")
+    inner = (
+        f"ip link set lo up && exec {sys.executable} -m pytest -q -x -p no:cacheprovider "
+        f"--basetemp={basetemp} --timeout={int(timeout - 20)} '{nodeid}'"
+    )
+    argv = ["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c", inner]
+    if os.geteuid() != 0:
+        argv[1:1] = ["--map-root-user"]
+    done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        pytest.fail(
+            f"inside the hub pod's namespaces (logs kept in {basetemp}):\n"
+            f"{done.stdout[-20000:]}\n{done.stderr}"
+        )
+    shutil.rmtree(basetemp, ignore_errors=True)
+
+
+def bind(source: Path, target: str) -> None:
+    """Bind-mount ``source`` over ``target`` (only inside the test's mount namespace)."""
+    if not inside():
+        raise RuntimeError("bind mounts are only made inside the test's own namespaces")
+    subprocess.run(["mount", "--bind", str(source), target], check=True, capture_output=True)
+
+
+def hosts_file(path: Path) -> Path:
+    """/etc/hosts with the Service names on the loopback address."""
+    path.write_text(f"127.0.0.1 localhost {' '.join(HOSTS)}\n::1 localhost\n")
+    return path

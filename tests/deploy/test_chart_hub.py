@@ -1,0 +1,177 @@
+"""The chart's own hub configuration runs accelhub's values.
+
+For each shipped combination, what the z2jh chart mounts into the hub pod is rendered and
+checked; for two of them a real JupyterHub is started with the chart's jupyterhub_config.py
+(loaded from ../shared/z2jh/chart, unmodified) in the hub pod's namespaces, on devstack, behind
+a real configurable-http-proxy: the accelhub service starts as the values define it, reaches the
+cluster, answers at its proxied URL, and a user logs in and starts a CPU and a GPU server.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import yaml
+from traitlets.config import Config
+
+from hub_ext.catalog import load_catalog_file
+from hub_ext.service.app import AccelhubService
+from tests.deploy import podns
+from tests.deploy.chart_mounts import CONFIG_DIR, render
+from tests.deploy.chart_stack import CHART, NAMESPACE, PUBLIC, RELEASE, VALUES, chart_hub
+from tests.service.postgres import start_postgres
+
+pytestmark = pytest.mark.skipif(not CHART.is_dir(), reason="the z2jh chart is not in ../shared")
+COMBOS = {
+    "base": [],
+    "ai-infn": ["ai-infn.yaml"],
+    "hackathon": ["hackathon.yaml"],
+    "postgresql": ["postgresql.yaml"],
+}
+DB_SECRET = {"hub.db.password": "not-needed-by-trust-auth"}
+
+
+def _pod(combo: str):  # type: ignore[no-untyped-def]
+    files = [VALUES / "values.yaml", *(VALUES / o for o in COMBOS[combo])]
+    existing = DB_SECRET if combo == "postgresql" else None
+    return render(CHART, files, RELEASE, NAMESPACE, existing)
+
+
+@pytest.mark.parametrize("combo", sorted(COMBOS))
+def test_chart_mounts_what_hub_and_service_read(combo: str, tmp_path: Path) -> None:
+    pod = _pod(combo)
+    values = yaml.safe_load(pod.files[f"{CONFIG_DIR}/secret/values.yaml"])
+    assert values["Release"] == {"Name": RELEASE, "Namespace": NAMESPACE, "Service": "Helm"}
+    assert values["Chart"]["Name"] == "jupyterhub"
+    for name in ("accelhub", "accelhub-spawner"):  # generated, never from values
+        assert len(pod.secret[f"hub.services.{name}.apiToken"]) == 64
+    assert pod.files[f"{CONFIG_DIR}/config/hub"] == "hub"
+    # The catalog file and the service's config file, as mounted, read by their real loaders.
+    pod.write(tmp_path)
+    catalog_path = values["hub"]["config"]["AcceleratorCatalog"]["catalog_file"]
+    rel = Path(catalog_path).relative_to("/usr/local/etc")
+    flavors = load_catalog_file(str(tmp_path / rel))
+    shipped = values["hub"]["extraFiles"]["accelhub-catalog"]["data"]["flavors"]
+    assert [f.slug for f in flavors] == [f["slug"] for f in shipped]
+    command = values["hub"]["services"]["accelhub"]["command"]
+    config_path = next(a.split("=", 1)[1] for a in command if a.startswith("--config="))
+    service = AccelhubService(config=Config())
+    service.load_config_file(str(tmp_path / Path(config_path).relative_to("/usr/local/etc")))
+    assert service.config.AcceleratorCatalog.catalog_file == catalog_path
+    assert service.config.AccelhubService.kubernetes is True
+    assert pod.env["POD_NAMESPACE"] == NAMESPACE and pod.env["CONFIGPROXY_AUTH_TOKEN"]
+    if combo == "postgresql":
+        assert pod.files[f"{CONFIG_DIR}/existing-secret/hub.db.password"]
+        assert "--upgrade-db" not in pod.args
+    else:
+        assert "--upgrade-db" in pod.args
+
+
+def _spawn(client: httpx.Client, user: str, server: str, flavor: str) -> None:
+    xsrf = {"X-XSRFToken": client.cookies.get("_xsrf", "")}
+    response = client.post(
+        f"/hub/api/users/{user}/servers/{server}", json={"flavor": flavor}, headers=xsrf
+    )
+    assert response.status_code in (201, 202), response.text
+
+
+def _user_token(client: httpx.Client, user: str) -> str:
+    xsrf = {"X-XSRFToken": client.cookies.get("_xsrf", "")}
+    response = client.post(f"/hub/api/users/{user}/tokens", json={"note": "t"}, headers=xsrf)
+    assert response.status_code == 201, response.text
+    return str(response.json()["token"])
+
+
+def _when_up(url: str, token: str, timeout: float = 90) -> httpx.Response:
+    """GET ``url`` once the proxy routes it to the service (the hub adds the route when the
+    service answers; until then the hub itself redirects)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(url, headers={"Authorization": f"token {token}"}, timeout=60)
+        if response.status_code not in (302, 503) or time.monotonic() > deadline:
+            return response
+        time.sleep(1)
+
+
+STARTED = {"ai-infn": ("ada", "mig-1g-10gb"), "postgresql": ("bob", "t4")}
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("combo", sorted(STARTED))
+def test_chart_hub_runs_the_values(
+    combo: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if not podns.inside():
+        podns.rerun_inside(request.node.nodeid)
+        return
+    user, gpu = STARTED[combo]
+    existing = None
+    pg = None
+    if combo == "postgresql":
+        pg = start_postgres(port=5432)  # postgres.db.svc.cluster.local:5432 in the values
+        with psycopg.connect(pg.url(), autocommit=True) as conn:
+            conn.execute("CREATE ROLE jupyterhub LOGIN")
+            conn.execute("CREATE DATABASE jupyterhub OWNER jupyterhub")
+            conn.execute("CREATE DATABASE accelhub OWNER jupyterhub")
+        existing = DB_SECRET
+    try:
+        with chart_hub(tmp_path, COMBOS[combo], existing) as stack:
+            # The service: started by the hub as the values define it, reached through the
+            # proxy at its public URL with a user's own token (users' role wiring).
+            client = stack.login(user)
+            token = _user_token(client, user)
+            service = f"{PUBLIC}/services/accelhub/api/v1/"
+            response = _when_up(service + "flavors", token)
+            assert response.status_code == 200, response.text
+            flavors = {f["slug"]: f for f in response.json()["flavors"]}
+            shipped = stack.pod.values["hub"]["extraFiles"]["accelhub-catalog"]["data"]
+            assert list(flavors) == [f["slug"] for f in shipped["flavors"]]
+            # It reached the cluster: capacity of the GPU flavor comes from devstack's nodes.
+            assert flavors[gpu]["capacity"] and flavors[gpu]["capacity"]["total"] > 0, flavors[gpu]
+
+            _spawn(client, user, "cpu", "cpu")
+            _spawn(client, user, "gpu", gpu)
+            for server in ("cpu", "gpu"):
+                assert stack.wait_ready(user, server).get("ready"), server
+            pods = {
+                p["metadata"]["annotations"].get("hub.jupyter.org/servername"): p
+                for p in stack.pods()
+                if p["metadata"].get("annotations", {}).get("hub.jupyter.org/username") == user
+            }
+            assert pods["cpu"]["status"]["phase"] == "Running"
+            assert pods["gpu"]["status"]["phase"] == "Running"
+            limits = pods["gpu"]["spec"]["containers"][0]["resources"]["limits"]
+            assert limits.get("nvidia.com/gpu") == "1", limits
+            assert "nvidia.com/gpu" not in pods["cpu"]["spec"]["containers"][0]["resources"].get(
+                "limits", {}
+            )
+            if combo == "ai-infn":
+                assert pods["gpu"]["spec"].get("runtimeClassName") == "nvidia"
+                assert pods["gpu"]["spec"]["nodeName"] == "a100-1"  # the single-strategy node
+            env = {e["name"]: e.get("value") for e in pods["gpu"]["spec"]["containers"][0]["env"]}
+            assert env.get("ACCELHUB_ACTIVITY_URL") == (
+                "http://hub:10101/services/accelhub/api/v1/activity"
+            )
+            leases = httpx.get(
+                service + "leases", headers={"Authorization": f"token {token}"}, timeout=60
+            )
+            assert leases.status_code == 200, leases.text
+            for server in ("cpu", "gpu"):
+                stack.api("DELETE", f"/users/{user}/servers/{server}")
+            log = stack.hub.log_text()
+            assert "Loading extra config: accelhub-wiring" in log
+            if pg is not None:  # both kept their state in PostgreSQL, not on the volume
+                with psycopg.connect(pg.url("jupyterhub")) as conn:
+                    names = [r[0] for r in conn.execute("SELECT name FROM users")]
+                    assert user in names
+                with psycopg.connect(pg.url("accelhub")) as conn:
+                    held = conn.execute('SELECT count(*) FROM leases WHERE "user" = %s', (user,))
+                    assert held.fetchone()[0] >= 1
+                assert not (tmp_path / "srv" / "jupyterhub" / "accelhub.sqlite").exists()
+    finally:
+        if pg is not None:
+            pg.stop()
