@@ -70,9 +70,12 @@ def render(
     files: Sequence[str | Path],
     release: str,
     namespace: str,
-    existing_secret: Mapping[str, str] | None = None,
+    secrets_made: Mapping[str, Mapping[str, str]] | None = None,
 ) -> HubPod:
-    """Render the hub pod for ``helm upgrade --install RELEASE -n NAMESPACE -f FILES...``."""
+    """Render the hub pod for ``helm upgrade --install RELEASE -n NAMESPACE -f FILES...``;
+    ``secrets_made`` are the Secrets the admin created (name -> keys), for hub.existingSecret
+    and hub.extraEnv's secretKeyRefs."""
+    made = dict(secrets_made or {})
     values = merge_values([chart_defaults(chart), *(load_values(f) for f in files)])
     if values.get("fullnameOverride") != "":
         raise ValueError("only the chart's default names (fullnameOverride: '') are rendered")
@@ -106,9 +109,9 @@ def render(
         pod.files[f"{CONFIG_DIR}/secret/{key}"] = text
     existing = dig(values, "hub.existingSecret")
     if existing:
-        if existing_secret is None:
+        if existing not in made:
             raise ValueError(f"hub.existingSecret names {existing!r}: give its keys")
-        for key, text in existing_secret.items():
+        for key, text in made[existing].items():
             pod.files[f"{CONFIG_DIR}/existing-secret/{key}"] = text
     for key, text in names(release).items():
         pod.files[f"{CONFIG_DIR}/config/{key}"] = text
@@ -117,7 +120,8 @@ def render(
         if not mount.startswith(ETC + "/"):
             raise ValueError(f"hub.extraFiles.{key}: the test mounts only under {ETC}")
         pod.files[mount] = render_text(details)
-    pod.env = _env(values, release, namespace, secret, existing_secret or {})
+    made["hub"] = secret
+    pod.env = _env(values, release, namespace, made)
     pod.args = _args(values, chart)
     return pod
 
@@ -126,24 +130,24 @@ def _env(
     values: Mapping[str, Any],
     release: str,
     namespace: str,
-    secret: Mapping[str, str],
-    existing: Mapping[str, str],
+    made: Mapping[str, Mapping[str, str]],
 ) -> dict[str, str]:
-    """deployment.yaml's env, hub.extraEnv included (secretKeyRef to the chart's Secret or
-    hub.existingSecret resolved)."""
+    """deployment.yaml's env, hub.extraEnv included (secretKeyRefs resolved in the chart's
+    Secret `hub` or the admin's)."""
     env = {
         "PYTHONUNBUFFERED": "1",
         "HELM_RELEASE_NAME": release,
         "POD_NAMESPACE": namespace,
-        "CONFIGPROXY_AUTH_TOKEN": secret["hub.config.ConfigurableHTTPProxy.auth_token"],
+        "CONFIGPROXY_AUTH_TOKEN": made["hub"]["hub.config.ConfigurableHTTPProxy.auth_token"],
     }
     extra = dig(values, "hub.extraEnv") or {}
     items = extra.items() if isinstance(extra, Mapping) else ((e["name"], e) for e in extra)
     for name, spec in items:
         if isinstance(spec, Mapping):
             ref = dig(spec, "valueFrom.secretKeyRef") or {}
-            source = secret if ref.get("name") == "hub" else existing
-            env[name] = str(source[ref["key"]]) if ref else str(spec.get("value", ""))
+            if ref and ref.get("name") not in made:
+                raise ValueError(f"hub.extraEnv.{name}: the Secret {ref.get('name')!r} is not made")
+            env[name] = str(made[ref["name"]][ref["key"]]) if ref else str(spec.get("value", ""))
         else:
             env[name] = str(spec)
     return env

@@ -38,6 +38,9 @@ def test_overlay(path: Path) -> Path:
     overlay = {
         "hub": {
             "config": {
+                # The values log in through INFN IAM; the test logs in with a password
+                # (tests/deploy/test_oidc_values.py logs in through devstack's OIDC provider).
+                "JupyterHub": {"authenticator_class": "dummy"},
                 "Authenticator": {"allow_all": True},
                 "DummyAuthenticator": {"password": "pw"},
                 "KubeSpawner": {"http_timeout": 90, "start_timeout": 180},
@@ -126,7 +129,7 @@ def _wait(url: str, process: ServerProcess, timeout: float, headers: Any = None)
 
 @contextlib.contextmanager
 def chart_hub(
-    tmp: Path, overlays: Sequence[str], existing_secret: dict[str, str] | None = None
+    tmp: Path, overlays: Sequence[str], secrets_made: dict[str, dict[str, str]]
 ) -> Iterator[ChartHub]:
     """devstack, then the hub pod's mounts, the proxy and the hub, for values.yaml + overlays."""
     assert podns.inside(), "chart_hub runs only inside podns's namespaces"
@@ -141,7 +144,7 @@ def chart_hub(
 
         files = [str(VALUES / "values.yaml"), *(str(VALUES / o) for o in overlays)]
         files.append(str(test_overlay(tmp / "test-site.json")))
-        pod = render(CHART, files, RELEASE, NAMESPACE, existing_secret)
+        pod = render(CHART, files, RELEASE, NAMESPACE, secrets_made)
         etc, run, srv = tmp / "etc", tmp / "run", tmp / "srv"
         pod.write(etc)
         (run / SA_DIR).mkdir(parents=True)

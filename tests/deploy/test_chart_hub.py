@@ -32,13 +32,16 @@ COMBOS = {
     "hackathon": ["hackathon.yaml"],
     "postgresql": ["postgresql.yaml"],
 }
-DB_SECRET = {"hub.db.password": "not-needed-by-trust-auth"}
+#: The Secrets an admin creates before installing (admin guide, steps 5 and 9).
+SECRETS = {
+    "accelhub-oidc": {"client-secret": "not-used-by-the-test-login"},
+    "accelhub-db": {"hub.db.password": "not-needed-by-trust-auth"},
+}
 
 
 def _pod(combo: str):  # type: ignore[no-untyped-def]
     files = [VALUES / "values.yaml", *(VALUES / o for o in COMBOS[combo])]
-    existing = DB_SECRET if combo == "postgresql" else None
-    return render(CHART, files, RELEASE, NAMESPACE, existing)
+    return render(CHART, files, RELEASE, NAMESPACE, SECRETS)
 
 
 @pytest.mark.parametrize("combo", sorted(COMBOS))
@@ -109,7 +112,6 @@ def test_chart_hub_runs_the_values(
         podns.rerun_inside(request.node.nodeid)
         return
     user, gpu = STARTED[combo]
-    existing = None
     pg = None
     if combo == "postgresql":
         pg = start_postgres(port=5432)  # postgres.db.svc.cluster.local:5432 in the values
@@ -117,9 +119,8 @@ def test_chart_hub_runs_the_values(
             conn.execute("CREATE ROLE jupyterhub LOGIN")
             conn.execute("CREATE DATABASE jupyterhub OWNER jupyterhub")
             conn.execute("CREATE DATABASE accelhub OWNER jupyterhub")
-        existing = DB_SECRET
     try:
-        with chart_hub(tmp_path, COMBOS[combo], existing) as stack:
+        with chart_hub(tmp_path, COMBOS[combo], SECRETS) as stack:
             # The service: started by the hub as the values define it, reached through the
             # proxy at its public URL with a user's own token (users' role wiring).
             client = stack.login(user)
