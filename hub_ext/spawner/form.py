@@ -81,9 +81,12 @@ def build_rows(
     entitlements: Mapping[str, Entitlement],
     default_image: str | None = None,
     can_wait: bool = True,
+    last: str | None = None,
 ) -> list[FormRow]:
     """One row per flavor, disabled with a reason when it cannot be used now; with
-    ``can_wait``, a row whose devices are all taken stays open for waiting in line."""
+    ``can_wait``, a row whose devices are all taken stays open for waiting in line.
+    The ``last`` flavor the user started is pre-selected if it can start now (only the
+    flavor carries over), else the first that can."""
     rows: list[FormRow] = []
     for flavor in flavors:
         c = counts.get(flavor.slug)
@@ -127,7 +130,8 @@ def build_rows(
                 row.disabled, row.why = True, why
         rows.append(row)
     usable = [r for r in rows if not r.disabled]
-    first = next((r for r in usable if not r.full), usable[0] if usable else None)
+    again = next((r for r in usable if r.slug == last and not r.full), None)
+    first = again or next((r for r in usable if not r.full), usable[0] if usable else None)
     if first is not None:
         first.checked = True
     return rows

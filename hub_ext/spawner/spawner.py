@@ -85,6 +85,7 @@ class AcceleratorSpawner(KubeSpawner):
         self._selection: Selection | None = None
         self._lease: LeaseDecision | None = None
         self._lease_id: str | None = None
+        self._last_flavor: str | None = None  # the flavor this server last started with
         self._request: LeaseRequest | None = None
         self._status: str | None = None
         self._phase = "idle"
@@ -179,7 +180,9 @@ class AcceleratorSpawner(KubeSpawner):
         except AdmissionUnavailable as err:
             entitlements = {}
             notes.append(str(err))
-        rows = build_rows(flavors, counts, entitlements, self.image, self.admission_wait)
+        rows = build_rows(
+            flavors, counts, entitlements, self.image, self.admission_wait, self._last_flavor
+        )
         notes.append("Counts are live; a device is yours once your server starts.")
         return render_form(rows, " ".join(notes))
 
@@ -226,6 +229,7 @@ class AcceleratorSpawner(KubeSpawner):
         await self.load_user_options()
         selection = self._selection
         assert selection is not None
+        self._last_flavor = selection.flavor.slug  # pre-selected on the next form
         try:
             self._lease = await self._admit(selection, deadline)
             self._lease_id = self._lease.lease_id
@@ -298,14 +302,19 @@ class AcceleratorSpawner(KubeSpawner):
     def get_state(self) -> dict[str, Any]:
         """KubeSpawner's state plus the lease this server holds."""
         state = dict(super().get_state())
-        if self._lease_id:
-            state[STATE_KEY] = {"lease": self._lease_id}
+        ours = {"lease": self._lease_id, "last_flavor": self._last_flavor}
+        ours = {k: v for k, v in ours.items() if v}
+        if ours:  # the last flavor outlives a stop (clear_state keeps it): the form's default
+            state[STATE_KEY] = ours
         return state
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Restore the lease id after a hub restart."""
         super().load_state(state)
-        self._lease_id = (state.get(STATE_KEY) or {}).get("lease") or self._lease_id
+        ours = state.get(STATE_KEY) or {}
+        self._lease_id = ours.get("lease") or self._lease_id
+        last = ours.get("last_flavor")
+        self._last_flavor = last if isinstance(last, str) else self._last_flavor
 
     def get_env(self) -> dict[str, str]:
         """KubeSpawner's env plus where the server reports GPU activity (for idle reclaim)

@@ -240,3 +240,19 @@ def test_refused_form_spawns_read_as_sentences_with_advice(spawner_hub: SpawnerH
     shown = spawn_error(bad.text)
     assert "SpawnException" not in shown and "not 99" in shown, shown
     assert shown.endswith("Correct it on the form and start again."), shown
+
+
+def test_the_form_preselects_the_flavor_last_started(spawner_hub: SpawnerHub) -> None:
+    """The server's last flavor outlives its stop (in the spawner's state); nothing else does."""
+    response = spawn(spawner_hub, "bob", "again", flavor="t4", memory="32Gi")
+    assert response.status_code in (201, 202), response.text
+    try:
+        assert spawner_hub.wait_ready("bob", "again").get("ready")
+    finally:
+        spawner_hub.stop("bob", "again")
+    form = spawner_hub.login("bob").get("/hub/spawn/bob/again").text
+    checked = re.findall(r'name="flavor" id="accelhub-([^"]+)" value="[^"]+"\s*checked', form)
+    assert checked == ["t4"], checked
+    # the options themselves are forgotten: a spawn without options is the default CPU server
+    model = spawner_hub.api("GET", "/users/bob").json()["servers"].get("again") or {}
+    assert "flavor" not in (model.get("user_options") or {}), model

@@ -180,6 +180,21 @@ async def test_form_rows_and_html() -> None:
     assert 'name="t4--count"' not in render_form(no_wait)  # disabled flavors offer no choices
 
 
+async def test_form_preselects_the_last_flavor_started_if_it_can_start_now() -> None:
+    spawner = make_spawner()
+    flavors = spawner.catalog.for_groups(["physics"])
+    counts = {
+        "cpu": FlavorCounts(180, 10, 170, 0, 6),
+        "t4": FlavorCounts(2, 2, 0, 1, 1),
+        "mig-1g-10gb": FlavorCounts(3, 1, 2, 0, 2),
+    }
+    rows = build_rows(flavors, counts, {}, None, last="mig-1g-10gb")
+    assert [r.slug for r in rows if r.checked] == ["mig-1g-10gb"]
+    for last in ("t4", "a100", "gone", None):  # full, not the user's, unknown, none: the first
+        rows = build_rows(flavors, counts, {}, None, last=last)
+        assert [r.slug for r in rows if r.checked] == ["cpu"], last
+
+
 async def test_pending_words() -> None:
     spawner = make_spawner()
     mig = spawner.catalog.get("mig-1g-10gb")
