@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from tests.devstack.conftest import REPO, RunningDevstack, start_devstack, stop_
 from tests.helpers.service_accounts import hub_kubeconfig
 from tests.helpers.waiting import waiter
 from tests.service.hubstack import FLAVORS, Hub, start_hub
+from tests.spawner.offload_stack import site_faults as faults
 
 pytestmark = pytest.mark.integration
 
@@ -114,18 +114,6 @@ def ended(hub: Hub, user: str, job_id: str, timeout: float = 90.0) -> dict[str, 
             timeout,
         )
     )
-
-
-def site_url(ds: RunningDevstack, node: str) -> str:
-    return str(json.loads((ds.state_dir / "devstack.json").read_text())["sites"][node])
-
-
-def faults(ds: RunningDevstack, node: str, **body: Any) -> None:
-    req = urllib.request.Request(
-        site_url(ds, node) + "/devstack/faults", data=json.dumps(body).encode(), method="PUT"
-    )
-    with urllib.request.urlopen(req, timeout=5):
-        pass
 
 
 def pod_exists(ds: RunningDevstack, name: str) -> bool:

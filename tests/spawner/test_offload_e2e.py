@@ -7,26 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from hub_ext.catalog import AI_INFN_CATALOG
-from hub_ext.service.auth import OFFLOAD
 from tests.devstack.conftest import RunningDevstack
-from tests.spawner.hubstack import SpawnerHub, start_service_hub
+from tests.spawner.hubstack import SpawnerHub
+from tests.spawner.offload_stack import Server, cell, start_offload_hub, text_of
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -35,117 +28,26 @@ def offload_hub(
 ) -> Iterator[SpawnerHub]:
     """JupyterHub + the accelhub service (with its offload gateway) + AcceleratorSpawner."""
     state: Path = tmp_path_factory.mktemp("offload-hub")
-    hub, _, _ = start_service_hub(
-        state,
-        spawner_devstack.kubeconfig,
-        f"c.AcceleratorCatalog.catalog_file = {AI_INFN_CATALOG!r}\n"
-        "c.QuotaPolicy.default_quota = {'*': {'devices': 8, 'per_user': 2}}\n"
-        "c.AccelhubService.kubernetes = True\n"
-        f"c.KubeCluster.kubeconfig = {str(spawner_devstack.kubeconfig)!r}\n"
-        f"c.OffloadGateway.runner_command = [{sys.executable!r}, '-m', "
-        "'server_ext.offload.runner']\n"
-        f"c.OffloadGateway.job_env = {{'PYTHONPATH': {str(REPO)!r}}}\n",
-        "\n".join(
-            [
-                "c.KubeSpawner.start_timeout = 90",
-                # user servers import this checkout's server_ext, not the installed one
-                f"c.Spawner.environment = {{**c.Spawner.environment, 'PYTHONPATH': {str(REPO)!r}}}",
-            ]
-        )
-        + "\n",
-        roles=[{"name": "user", "scopes": ["self", OFFLOAD]}],
-    )
+    hub = start_offload_hub(state, spawner_devstack.kubeconfig)
     yield hub
     hub.shutdown()
 
 
-class Server:
-    """One user's default server, reached through the proxy with the user's own token."""
+def follow_events(server: Server, job_id: str, timeout: float = 120) -> list[dict[str, Any]]:
+    """Every frame of the job's event stream until it ends."""
+    url = f"{server.hub.url}/user/{server.user}/accelhub/api/offload/jobs/{job_id}/events"
+    request = HTTPRequest(url.replace("http://", "ws://"), headers=server.headers)
 
-    def __init__(self, hub: SpawnerHub, user: str) -> None:
-        self.hub, self.user = hub, user
-        self.token = hub.api("POST", f"/users/{user}/tokens", json={}).json()["token"]
-        self.headers = {"Authorization": f"token {self.token}"}
+    async def collect() -> list[dict[str, Any]]:
+        connection = await websocket_connect(request)
+        got: list[dict[str, Any]] = []
+        while True:
+            message = await asyncio.wait_for(connection.read_message(), timeout)
+            if message is None:
+                return got
+            got.append(json.loads(message))
 
-    def start(self, flavor: str = "cpu") -> None:
-        response = self.hub.api("POST", f"/users/{self.user}/server", json={"flavor": flavor})
-        assert response.status_code in (201, 202), response.text
-        model = self.hub.wait_ready(self.user, timeout=120)
-        assert model.get("ready"), model
-
-    def stop(self) -> None:
-        self.hub.stop(self.user, timeout=90)
-
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(
-            method,
-            f"{self.hub.url}/user/{self.user}/{path}",
-            headers=self.headers,
-            timeout=60,
-            **kwargs,
-        )
-
-    def offload(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.call(method, f"accelhub/api/offload/{path}", **kwargs)
-
-    def put_notebook(self, path: str, *cells: Any) -> None:
-        nb = new_notebook(cells=list(cells))
-        nb.metadata["kernelspec"] = {
-            "name": "python3",
-            "display_name": "Python 3",
-            "language": "python",
-        }
-        folder = path.rpartition("/")[0]
-        if folder:
-            self.call("PUT", f"api/contents/{folder}", json={"type": "directory"})
-        body = {"type": "notebook", "format": "json", "content": json.loads(json.dumps(nb))}
-        response = self.call("PUT", f"api/contents/{path}", json=body)
-        assert response.status_code in (200, 201), response.text
-
-    def notebook(self, path: str) -> dict[str, Any] | None:
-        response = self.call("GET", f"api/contents/{path}")
-        return response.json()["content"] if response.status_code == 200 else None
-
-    def wait_final(self, job_id: str, timeout: float = 120) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        job: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            job = self.offload("GET", f"jobs/{job_id}").json()
-            if job.get("state") in ("succeeded", "failed", "cancelled"):
-                return job
-            time.sleep(0.5)
-        raise TimeoutError(f"job {job_id} never ended: {job}")
-
-    def events(self, job_id: str, timeout: float = 120) -> list[dict[str, Any]]:
-        """Every frame of the job's event stream until it ends."""
-        url = f"{self.hub.url}/user/{self.user}/accelhub/api/offload/jobs/{job_id}/events"
-        request = HTTPRequest(url.replace("http://", "ws://"), headers=self.headers)
-
-        async def collect() -> list[dict[str, Any]]:
-            connection = await websocket_connect(request)
-            got: list[dict[str, Any]] = []
-            while True:
-                message = await asyncio.wait_for(connection.read_message(), timeout)
-                if message is None:
-                    return got
-                got.append(json.loads(message))
-
-        return asyncio.run(collect())
-
-
-def cell(source: str, cid: str, *tags: str) -> Any:
-    made = new_code_cell(source, metadata={"tags": list(tags)} if tags else {})
-    made["id"] = cid
-    return made
-
-
-def text_of(c: dict[str, Any]) -> str:
-    parts = []
-    for out in c.get("outputs") or []:
-        if out.get("output_type") == "stream":
-            text = out["text"]
-            parts.append(text if isinstance(text, str) else "".join(text))
-    return "".join(parts)
+    return asyncio.run(collect())
 
 
 def a_site(server: Server) -> str:
@@ -182,7 +84,7 @@ def test_a_parameterised_notebook_runs_and_its_copy_appears_beside_it(ada: Serve
     )
     assert response.status_code == 201, response.text
     job = response.json()
-    events = ada.events(job["id"])
+    events = follow_events(ada, job["id"])
     kinds = [e["type"] for e in events]
     assert kinds[0] == "hello" and kinds[-1] == "end", kinds
     assert events[-1]["state"] == "succeeded", events[-3:]
