@@ -8,9 +8,11 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Response, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import REPO_ROOT
 from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
@@ -105,7 +107,7 @@ def open_lab(browser: Browser, platform: Platform, path: str) -> Page:
     page.fill("input[name=password]", "pw")
     page.click("button[type=submit], input[type=submit]")
     page.wait_for_url(re.compile(r".*/(hub/(spawn|home)|user/.*)"))
-    page.goto(f"{platform.hub.url}/user/{USER}/lab/tree/{path}")
+    page.goto(f"{platform.hub.url}/user/{USER}/lab/tree/{path}?reset")
     expect(page.locator(".jp-NotebookPanel .jp-Cell").first).to_be_visible(timeout=60_000)
     expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(
         1, timeout=60_000
@@ -126,9 +128,8 @@ def submit(page: Page, box: Locator) -> str:
     """Press Submit; the new job's id, from the server's answer."""
 
     def is_post(response: Response) -> bool:
-        return response.request.method == "POST" and response.url.endswith(
-            "/accelhub/api/offload/jobs"
-        )
+        path = urlparse(response.url).path
+        return response.request.method == "POST" and path.endswith("/accelhub/api/offload/jobs")
 
     with page.expect_response(is_post) as answer:
         box.get_by_role("button", name="Submit").click()
@@ -146,11 +147,18 @@ def show_jobs(page: Page) -> None:
 
 
 def palette(page: Page, label: str) -> None:
-    page.keyboard.press("Control+Shift+C")
+    """Run a command from the command palette (opened again if the page takes focus away)."""
     search = page.locator(".lm-CommandPalette-input")
-    expect(search).to_be_visible()
-    search.fill(label)
-    page.locator(".lm-CommandPalette-item", has_text=label).first.click()
+    for _ in range(3):
+        if not search.is_visible():
+            page.keyboard.press("Control+Shift+C")
+        try:
+            search.fill(label, timeout=5_000)
+            page.locator(".lm-CommandPalette-item", has_text=label).first.click(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the command palette did not run {label!r}")
 
 
 def test_submit_a_whole_notebook_and_open_its_result(browser: Browser, platform: Platform) -> None:
@@ -176,12 +184,16 @@ def test_submit_a_whole_notebook_and_open_its_result(browser: Browser, platform:
     box.screenshot(path=str(DOCS_IMAGES / "offload-dialog.png"))
     job_id = submit(page, box)
 
+    show_jobs(page)
     item = job_item(page, job_id)
     expect(item).to_have_attribute("data-state", "succeeded", timeout=JOB_TIMEOUT)
     job = platform.server.offload("GET", f"jobs/{job_id}").json()
     result = f"analysis.remote-{job['site']}-{job_id}.ipynb"
+    current = page.locator(".lm-DockPanel .lm-TabBar-tab.jp-mod-current")
+    page.locator(".lm-DockPanel .lm-TabBar-tab", has_text=re.compile(r"^analysis\.ipynb$")).click()
+    expect(current).to_have_text("analysis.ipynb")
     item.get_by_role("button", name="Open result").click()
-    expect(page.locator(".lm-TabBar-tab", has_text=result)).to_be_visible(timeout=30_000)
+    expect(current).to_have_text(result, timeout=30_000)
     expect(
         page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output", has_text="n is 7 test")
     ).to_be_visible(timeout=30_000)
