@@ -181,3 +181,34 @@ def test_usage_charts_for_admin_organiser_and_researcher(chromium: Browser, hub:
     assert list(mine) == ["A100"] and mine["A100"][1] == "24 device-hours", mine
     researcher.screenshot(path=str(DOCS_IMAGES / "service-me.png"), full_page=True)
     researcher.context.close()
+
+
+def test_organiser_gets_a_sentence_for_a_bad_window_and_cancels(
+    chromium: Browser, hub: Hub
+) -> None:
+    page = login(chromium, hub, "org")
+    page.goto(hub.service_url + "organiser")
+    page.wait_for_selector("form#create")
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=2)
+    page.select_option("select[name=flavor]", "a100")  # the T4s may be reserved above
+    page.fill("input[name=start]", start.strftime("%Y-%m-%dT%H:%M"))
+    page.fill("input[name=end]", (start - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("input[name=name]", "Backwards")
+    page.click("form#create button[type=submit]")
+    status = page.locator("#status")
+    status.wait_for(state="visible")
+    page.wait_for_function("document.getElementById('status').textContent.length > 0")
+    assert status.inner_text() == "The reservation must end after it starts."
+    assert "alert-danger" in (status.get_attribute("class") or "")
+    page.screenshot(path=str(DOCS_IMAGES / "service-organiser-error.png"))
+    page.fill("input[name=end]", (start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("input[name=name]", "Friday tutorial")
+    page.click("form#create button[type=submit]")
+    row = page.locator("#reservations tr", has_text="Friday tutorial")
+    row.wait_for()
+    assert "starts in 2 h" in row.inner_text(), row.inner_text()
+    row.locator("button[data-cancel]").focus()  # reachable and pressed from the keyboard
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    page.locator("#reservations tr", has_text="Friday tutorial").wait_for(state="detached")
+    page.context.close()
