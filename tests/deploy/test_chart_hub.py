@@ -21,7 +21,7 @@ from traitlets.config import Config
 from hub_ext.catalog import load_catalog_file
 from hub_ext.service.app import AccelhubService
 from tests.deploy import podns
-from tests.deploy.chart_mounts import CONFIG_DIR, render
+from tests.deploy.chart_mounts import CONFIG_DIR, HubPod, render
 from tests.deploy.chart_stack import CHART, NAMESPACE, PUBLIC, RELEASE, VALUES, chart_hub
 from tests.service.postgres import start_postgres
 
@@ -39,7 +39,7 @@ SECRETS = {
 }
 
 
-def _pod(combo: str):  # type: ignore[no-untyped-def]
+def _pod(combo: str) -> HubPod:
     files = [VALUES / "values.yaml", *(VALUES / o for o in COMBOS[combo])]
     return render(CHART, files, RELEASE, NAMESPACE, SECRETS)
 
