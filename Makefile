@@ -30,12 +30,17 @@ setup: $(STAMPS)/python $(STAMPS)/tools $(STAMPS)/oidc $(STAMPS)/chromium
 $(STAMPS):
 	@mkdir -p $(STAMPS)
 
-# Debian packages the tests drive: Chromium for Playwright (never a downloaded browser).
+# Debian packages the tests drive: Chromium for Playwright (never a downloaded browser);
+# unshare and ip for the chart test's hub-pod namespaces (util-linux, iproute2).
 $(STAMPS)/chromium: | $(STAMPS)
-	@if ! command -v "$(ACCELHUB_CHROMIUM)" >/dev/null 2>&1; then \
-		echo "installing Debian's chromium"; \
+	@missing=""; \
+	command -v "$(ACCELHUB_CHROMIUM)" >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v unshare >/dev/null 2>&1 || missing="$$missing util-linux"; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq >/dev/null; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@touch $@
 
