@@ -6,6 +6,7 @@ import {
 import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './handler';
@@ -23,6 +24,8 @@ export namespace CommandIDs {
 
 /** A small status-bar item that shows which accelhub server the page reached. */
 class HealthStatus extends Widget {
+  readonly stateChanged = new Signal<this, void>(this);
+
   constructor() {
     super();
     this.addClass('accelhub-HealthStatus');
@@ -34,12 +37,14 @@ class HealthStatus extends Widget {
     this.node.dataset.state = 'ok';
     this.node.textContent = text;
     this.node.title = 'accelhub server extension reached';
+    this.stateChanged.emit();
   }
 
   showError(message: string): void {
     this.node.dataset.state = 'error';
     this.node.textContent = 'accelhub unavailable';
     this.node.title = message;
+    this.stateChanged.emit();
   }
 }
 
@@ -74,11 +79,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null
   ) => {
     console.log('accelhub labextension activated');
+    // Shown only when the server extension cannot be reached: otherwise the status bar
+    // carries what a researcher needs (the GPU item below), not accelhub's version.
     const status = new HealthStatus();
     statusBar?.registerStatusItem(PLUGIN_ID + ':health', {
       item: status,
       align: 'left',
-      rank: 100
+      rank: 100,
+      isActive: () => status.node.dataset.state === 'error',
+      activeStateChanged: status.stateChanged
     });
 
     let intervalSeconds = 1;

@@ -32,6 +32,12 @@ def test_extension_activates_and_reaches_its_api(
     status_item = page.locator(".accelhub-HealthStatus")
     expect(status_item).to_have_attribute("data-state", "ok", timeout=60_000)
     expect(status_item).to_contain_text(f"accelhub {__version__}")
+    # the status bar shows what matters to a researcher, not accelhub's version
+    expect(status_item).to_be_hidden()
+    expect(page.locator("#jp-bottom-panel")).not_to_contain_text(
+        f"accelhub {__version__}", use_inner_text=True
+    )
+    expect(page.locator(".accelhub-GpuStatus")).to_have_text("No GPU")
 
     assert health_answers and health_answers[-1] == 200
     assert "accelhub labextension activated" in console
