@@ -82,11 +82,13 @@ def build_rows(
     default_image: str | None = None,
     can_wait: bool = True,
     last: str | None = None,
+    hide_unavailable: bool = False,
 ) -> list[FormRow]:
     """One row per flavor, disabled with a reason when it cannot be used now; with
     ``can_wait``, a row whose devices are all taken stays open for waiting in line.
     The ``last`` flavor the user started is pre-selected if it can start now (only the
-    flavor carries over), else the first that can."""
+    flavor carries over), else the first that can. A flavor the cluster has no device of
+    says so, or is left out with ``hide_unavailable``."""
     rows: list[FormRow] = []
     for flavor in flavors:
         c = counts.get(flavor.slug)
@@ -116,7 +118,10 @@ def build_rows(
         if ent is not None and not ent.allowed and not busy:
             row.disabled, row.why = True, WHY.get(ent.reason or "", "Not available to you now.")
         elif flavor.resource and c is not None and c.capacity == 0:
-            row.disabled, row.why = True, f"The cluster has no {device_name(flavor)} right now."
+            if hide_unavailable:
+                continue
+            row.disabled = True
+            row.why = f"Not available on this cluster: it has no {device_name(flavor)}."
         elif busy or (
             flavor.resource and c is not None and c.free < flavor.counts[0] and not row.reservation
         ):

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from kubespawner import KubeSpawner
 from kubespawner.clients import shared_client
 from traitlets import Any as AnyTrait
-from traitlets import Bool, Float, List, Type, Unicode, default
+from traitlets import Bool, CaselessStrEnum, Float, List, Type, Unicode, default
 
 from ..admission import AdmissionPolicy, AdmissionUnavailable, LeaseDecision
 from ..capacity import CapacityPolicy
@@ -48,6 +48,14 @@ class AcceleratorSpawner(KubeSpawner):
         config=True,
         help="Let users choose to wait in line (the form's 'Wait in line' box, the REST option "
         "wait: true) until start_timeout when no device is free; False refuses at once.",
+    )
+    unavailable_flavors = CaselessStrEnum(
+        ["show", "hide"],
+        "show",
+        config=True,
+        help="How the spawn form shows a flavor the cluster has no device of (e.g. whole A100s "
+        "while every A100 is partitioned): 'show' greys it out saying it is not available on "
+        "this cluster, 'hide' leaves it out.",
     )
     admission_poll_seconds = Float(
         5.0,
@@ -181,7 +189,13 @@ class AcceleratorSpawner(KubeSpawner):
             entitlements = {}
             notes.append(str(err))
         rows = build_rows(
-            flavors, counts, entitlements, self.image, self.admission_wait, self._last_flavor
+            flavors,
+            counts,
+            entitlements,
+            self.image,
+            self.admission_wait,
+            self._last_flavor,
+            hide_unavailable=self.unavailable_flavors == "hide",
         )
         notes.append("Counts are live; a device is yours once your server starts.")
         return render_form(rows, " ".join(notes))

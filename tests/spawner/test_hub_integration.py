@@ -215,7 +215,8 @@ def test_refused_form_spawns_read_as_sentences_with_advice(spawner_hub: SpawnerH
     """JupyterHub's spawn page shows str(exception) unless told otherwise: the sentence and
     what to do, never ``403 SpawnException(reason=...)``."""
     browser = spawner_hub.login("ada")
-    browser.get("/hub/spawn/ada/whole")  # the form page sets the XSRF cookie
+    form = browser.get("/hub/spawn/ada/whole").text  # the form page sets the XSRF cookie
+    assert "Not available on this cluster: it has no NVIDIA A100 80GB (full GPU)" in form
     xsrf = browser.cookies.get("_xsrf", "")
     refused = browser.post(
         "/hub/spawn/ada/whole", data={"_xsrf": xsrf, "flavor": "a100"}

@@ -190,6 +190,11 @@ async def test_form_preselects_the_last_flavor_started_if_it_can_start_now() -> 
     }
     rows = build_rows(flavors, counts, {}, None, last="mig-1g-10gb")
     assert [r.slug for r in rows if r.checked] == ["mig-1g-10gb"]
+    empty = {**counts, "mig-1g-10gb": FlavorCounts(0, 0, 0, 0, 0)}
+    shown = next(r for r in build_rows(flavors, empty, {}, None) if r.slug == "mig-1g-10gb")
+    assert shown.disabled and shown.why.startswith("Not available on this cluster")
+    hidden = build_rows(flavors, empty, {}, None, hide_unavailable=True)
+    assert "mig-1g-10gb" not in [r.slug for r in hidden] and len(hidden) == len(rows) - 1
     for last in ("t4", "a100", "gone", None):  # full, not the user's, unknown, none: the first
         rows = build_rows(flavors, counts, {}, None, last=last)
         assert [r.slug for r in rows if r.checked] == ["cpu"], last
