@@ -17,6 +17,7 @@ import argparse
 import json
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -73,6 +74,7 @@ def _describe(output: dict[str, Any]) -> str:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Prepare, execute and frame the notebook; returns the exit status."""
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -119,8 +121,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
             return out
 
     kernel = args.kernel or (nb.metadata.get("kernelspec") or {}).get("name") or "python3"
+    sockets = tempfile.TemporaryDirectory(prefix="accelhub-kernel-")
+    # The kernel talks over IPC sockets in a private directory: no TCP port on a shared node.
+    manager = KernelManager(
+        kernel_name=kernel, transport="ipc", ip=str(Path(sockets.name) / "kernel")
+    )
     client = StreamingClient(
         nb,
+        km=manager,
         kernel_name=kernel,
         timeout=args.timeout,
         resources={"metadata": {"path": args.cwd or str(Path.cwd())}},
@@ -128,7 +136,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         on_cell_executed=on_done,
     )
     error: dict[str, Any] | None = None
-    with EnergyMeter() as meter:
+    with sockets, EnergyMeter() as meter:
         try:
             client.execute()
         except CellExecutionError as exc:

@@ -65,6 +65,8 @@ def test_parameters_are_injected_after_the_parameters_cell(tmp_path: Path) -> No
     )
     proc = run("--notebook", str(path), "--parameters", '{"epochs": 2, "label": "run", "x": null}')
     assert proc.returncode == 0, proc.stderr
+    # The kernel is reached over private IPC sockets, never a TCP port on a shared node.
+    assert "over TCP" not in proc.stdout + proc.stderr
     result = frames.decode_result(proc.stdout.splitlines())
     assert result.state == "succeeded" and result.error is None
     ids = [c.get("id") for c in result.notebook["cells"]]

@@ -230,8 +230,17 @@ export class JobsController {
   private _notifyFailed(job: IJob): void {
     const entry = this.model.get(job.id);
     const sentence = job.message ?? entry?.error ?? 'The job failed without a message.';
-    Notification.error(`Remote job ${job.id} on ${job.site || 'its site'} failed: ${sentence}`, {
-      autoClose: false
+    // JupyterLab cuts a toast at 140 characters: the site's words come first, whole, and
+    // the job's details are one click away in the panel.
+    Notification.error(`${job.site || 'Remote job'}: ${sentence}`, {
+      autoClose: false,
+      actions: [
+        {
+          label: 'Show job',
+          caption: `Show remote job ${job.id} in the Remote jobs panel`,
+          callback: () => void this.app.commands.execute('accelhub:offload-jobs')
+        }
+      ]
     });
   }
 
