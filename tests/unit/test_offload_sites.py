@@ -132,3 +132,10 @@ def test_the_pod_lands_on_the_site_with_devices_annotations_and_the_notebook() -
         {"slurm-job.vk.io/flags": "--gres=gpu:{count}"}, 0, "ada", "cpu"
     )
     assert '"n": 1' in pods.configmap(job, {"cells": []})["data"]["parameters.json"]
+
+
+def test_auto_for_a_job_without_accelerators_says_none_is_needed() -> None:
+    st = state(node("vk-a", gpus=4), node("vk-b"), pod("j", "vk-a", 0))
+    choice = sites.choose(st, sites.sites(st, {"vk-a": 2}), None, 0)
+    assert choice.site is not None and choice.site.name == "vk-b"  # the shorter queue
+    assert choice.reason == "chosen: no accelerator needed, 0 queued"

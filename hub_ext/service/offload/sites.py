@@ -71,7 +71,7 @@ class Choice:
 
 def describe(site: Site, resource: str | None) -> str:
     if resource is None:
-        return f"{site.queue} queued"
+        return f"no accelerator needed, {site.queue} queued"
     return f"offers {resource}, {site.accelerators.get(resource, 0)} free, {site.queue} queued"
 
 

@@ -33,6 +33,11 @@ describe('site health', () => {
     expect(siteLabel(site({ accelerators: {}, last_seen: null, ready: false }), NOW)).toBe(
       'INFN Bologna — unreachable (no accelerators free, 1 queued)'
     );
+    const silent = site({ ready: false, message: 'The site does not answer.' });
+    expect(siteLabel(silent, NOW)).toBe(
+      'INFN Bologna — NotReady: The site does not answer. (2 nvidia.com/gpu free, 1 queued, last seen 5 s ago)'
+    );
+    expect(siteLabel(site({ message: 'stale' }), NOW)).not.toContain('stale');
   });
 });
 

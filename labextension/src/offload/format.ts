@@ -43,7 +43,9 @@ export function siteLabel(site: ISite, now = Date.now()): string {
   if (silent !== null) {
     parts.push(`last seen ${duration(silent)} ago`);
   }
-  return `${site.display_name} — ${siteHealth(site, now)} (${parts.join(', ')})`;
+  const health = siteHealth(site, now);
+  const why = health !== 'Ready' && site.message ? `: ${site.message}` : '';
+  return `${site.display_name} — ${health}${why} (${parts.join(', ')})`;
 }
 
 /** Seconds from submission (or start) to the end (or now). */
