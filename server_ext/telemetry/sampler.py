@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import TelemetryConfig
+from .energy_meter import EnergyMeter
 from .history import History
 from .nvml_reader import GPU_LOST, NO_DEVICES, OK, NvmlReader, Unavailable, visible_devices_hint
 from .processes import annotate
@@ -68,6 +69,7 @@ class Sampler:
         self.reader = reader or NvmlReader()
         self.history = History(config.history_seconds)
         self.latest: Sample | None = None
+        self.energy = EnergyMeter()  # each GPU's energy since the server started
         self._listeners: dict[int, Listener] = {}
         self._next_token = 0
         self._warm_until = 0.0
@@ -204,6 +206,7 @@ class Sampler:
             data: dict[str, Any] = {"status": status, "message": message, "devices": []}
         else:
             data = self._success(result)
+            self.energy.add(now, data.get("devices") or [])
             delay = max(0.0, self._reinit_at - time.monotonic()) if self._reinit_at else None
         data["timestamp"] = now
         data["sampler"] = {

@@ -52,6 +52,9 @@ def test_panel_charts_update_for_a_mig_slice_and_a_t4(
     expect(mig_card.locator("header")).to_contain_text("MIG 1g.10gb")
     # A MIG slice has no utilisation counter: shown as n/a, never 0%, and charted
     # for memory only.
+    # the GPU's energy since the server started, from its power readings
+    expect(t4_card.locator('[data-metric="energy"]')).to_have_text(re.compile(r"^energy \d+ Wh$"))
+    expect(mig_card.locator('[data-metric="energy"]')).to_have_count(0)
     expect(mig_card.locator('[data-metric="util"]')).to_have_text("util n/a")
     expect(mig_card.locator(".accelhub-GpuChart")).to_have_count(1)
     expect(mig_card.locator('.accelhub-GpuChart[data-metric="memory_used_bytes"]')).to_be_visible()

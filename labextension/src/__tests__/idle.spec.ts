@@ -1,3 +1,4 @@
+import { formatEnergy } from '../telemetry/format';
 import { IdleWatch, snapshotIdle } from '../telemetry/idle';
 import { IDeviceSample, ISnapshot } from '../telemetry/model';
 
@@ -37,5 +38,14 @@ describe('idle watch', () => {
     expect(snapshotIdle({ status: 'ok', message: '', timestamp: 1, devices: [] })).toBeNull();
     const noGpu = { status: 'no_gpu', message: '', timestamp: 1, devices: [] };
     expect(snapshotIdle(noGpu as unknown as ISnapshot)).toBeNull();
+  });
+});
+
+describe('energy in the GPU panel', () => {
+  it('reads in Wh, then kWh, and n/a without power readings', () => {
+    expect(formatEnergy(12.4)).toBe('12 Wh');
+    expect(formatEnergy(2440)).toBe('2.4 kWh');
+    expect(formatEnergy(null)).toBe('n/a');
+    expect(formatEnergy(undefined)).toBe('n/a');
   });
 });

@@ -67,3 +67,11 @@ export function unavailableMessage(snapshot: ISnapshot): string {
       return snapshot.message || 'GPU telemetry is unavailable.';
   }
 }
+
+/** `350 Wh`, `2.4 kWh`, or `n/a` without power readings. */
+export function formatEnergy(wattHours: number | null | undefined): string {
+  if (wattHours === null || wattHours === undefined) {
+    return 'n/a';
+  }
+  return wattHours < 1000 ? `${wattHours.toFixed(0)} Wh` : `${(wattHours / 1000).toFixed(1)} kWh`;
+}

@@ -39,6 +39,8 @@ export interface IDeviceSample {
   fan_percent: number | null;
   power_draw_w: number | null;
   power_limit_w: number | null;
+  /** Watt-hours the GPU drew since the server started (whole GPUs only). */
+  energy_wh?: number | null;
   sm_clock_mhz: number | null;
   memory_clock_mhz: number | null;
   performance_state: string | null;
@@ -105,6 +107,7 @@ export function normaliseDevice(
     fan_percent: asNumber(raw.fan_percent),
     power_draw_w: asNumber(raw.power_draw_w),
     power_limit_w: asNumber(raw.power_limit_w),
+    energy_wh: asNumber(raw.energy_wh),
     sm_clock_mhz: asNumber(raw.clock_sm_mhz),
     memory_clock_mhz: asNumber(raw.clock_memory_mhz),
     performance_state: formatPerformanceState(raw.performance_state),

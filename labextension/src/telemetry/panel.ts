@@ -2,7 +2,7 @@ import { Widget } from '@lumino/widgets';
 import { Message } from '@lumino/messaging';
 
 import { MetricChart, METRIC_STYLE } from './charts';
-import { formatGigabytes, formatMetric, unavailableMessage } from './format';
+import { formatEnergy, formatGigabytes, formatMetric, unavailableMessage } from './format';
 import { CHART_METRICS, ChartMetric, SeriesStore } from './history';
 import { IDeviceSample, ISnapshot } from './model';
 import { TelemetryStream } from './stream';
@@ -168,6 +168,7 @@ export class GpuPanel extends Widget {
         ['temp', formatMetric(device.temperature_c, ' °C')],
         ['fan', formatMetric(device.fan_percent, '%')],
         ['power', power],
+        ['energy', formatEnergy(device.energy_wh)],
         ['sm clock', formatMetric(device.sm_clock_mhz, ' MHz')],
         ['pstate', device.performance_state ?? 'n/a']
       );
