@@ -207,6 +207,10 @@ def test_organiser_gets_a_sentence_for_a_bad_window_and_cancels(
     row = page.locator("#reservations tr", has_text="Friday tutorial")
     row.wait_for()
     assert "starts in 2 h" in row.inner_text(), row.inner_text()
+    href = row.locator("a[data-usage]").get_attribute("href") or ""
+    usage = page.request.get(hub.url + href)
+    assert usage.status == 200, usage.text()  # the event's usage, per participant
+    assert usage.text().startswith("user,device_hours,leases,"), usage.text()
     row.locator("button[data-cancel]").focus()  # reachable and pressed from the keyboard
     page.keyboard.press("Enter")
     page.wait_for_load_state()
