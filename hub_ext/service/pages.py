@@ -212,6 +212,8 @@ class AdminPage(PageHandler):
                     "quotas": core.policy.group_settings(info.properties).get("quotas")
                     or core.policy.group_quotas.get(info.name)
                     or {},
+                    "live": bool(core.policy.group_settings(info.properties).get("quotas")),
+                    "config": core.policy.group_quotas.get(info.name) or {},
                     "in_use": {
                         slug: used
                         for (group, slug), used in core.ledger.group_used.items()

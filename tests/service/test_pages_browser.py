@@ -74,6 +74,10 @@ def test_admin_and_user_pages(chromium: Browser, hub: Hub, artifacts_dir: Path) 
     assert "physics" in groups
     # quotas as sentences, not JSON; no figure is a bare "?"
     assert "2 devices for the group, at most 1 per member" in groups, groups
+    physics = admin.locator("#groups tr", has_text="physics").inner_text()
+    bio = admin.locator("#groups tr", has_text="bio").first.inner_text()
+    assert "from the group's properties in JupyterHub" in physics, physics
+    assert "from the config file" in bio, bio
     assert "{" not in groups and '"devices"' not in groups
     for cell in admin.locator("td").all_inner_texts():
         assert cell.strip() != "?", admin.content()
