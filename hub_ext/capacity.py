@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
 from .admission import Entitlement, InUse, LeaseDecision
@@ -30,6 +31,12 @@ NO_QUOTAS = (
 class CapacityPolicy(LoggingConfigurable):
     """Grants what the cluster has free, without quotas or leases (no hub service needed)."""
 
+    sync_wait_seconds = Float(
+        10.0,
+        help="How long a spawn waits for the inventory's first full list of nodes and pods "
+        "(just after the hub starts) before it is admitted without a capacity check.",
+    ).tag(config=True)
+
     def __init__(
         self, inventory: Callable[[], ClusterInventory] | None = None, **kwargs: Any
     ) -> None:
@@ -46,7 +53,7 @@ class CapacityPolicy(LoggingConfigurable):
         wait: bool,
     ) -> LeaseDecision:
         """Refuse only what the synced inventory shows cannot start (now, when not waiting)."""
-        counts = self._counts(flavor) if flavor.accelerated else None
+        counts = await self._counts(flavor) if flavor.accelerated else None
         if counts is not None and (counts.capacity < count or (counts.free < count and not wait)):
             name = flavor.display_name
             if counts.capacity < count:
@@ -63,7 +70,7 @@ class CapacityPolicy(LoggingConfigurable):
             )
         return LeaseDecision(granted=True, lease_id=None, local=True)
 
-    def _counts(self, flavor: Flavor) -> FlavorCounts | None:
+    async def _counts(self, flavor: Flavor) -> FlavorCounts | None:
         """The flavor's counts, or None without a synced view (the scheduler then decides)."""
         if self._inventory is None:
             return None
@@ -72,7 +79,15 @@ class CapacityPolicy(LoggingConfigurable):
         except Exception as err:
             self.log.warning("inventory unavailable for admission: %s", err)
             return None
-        return inventory.counts(flavor.slug) if inventory.synced else None
+        if not inventory.synced and not await inventory.wait_synced(self.sync_wait_seconds):
+            self.log.warning(
+                "the cluster inventory has not listed nodes and pods after %.0f s; "
+                "admitting %s without a capacity check",
+                self.sync_wait_seconds,
+                flavor.slug,
+            )
+            return None
+        return inventory.counts(flavor.slug)
 
     async def bind_lease(self, lease_id: str, namespace: str, pod: str) -> None:
         """Nothing to bind: there are no leases."""

@@ -94,9 +94,9 @@ class ClusterInventory(LoggingConfigurable):
     async def wait_synced(self, seconds: float | None = None) -> bool:
         """Wait for the first full list; False on timeout."""
         try:
-            await asyncio.wait_for(
-                asyncio.gather(*(e.wait() for e in self._synced.values())), seconds
-            )
+            async with asyncio.timeout(seconds):
+                for event in self._synced.values():
+                    await event.wait()
         except TimeoutError:
             return False
         return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -55,13 +56,28 @@ async def test_capacity_policy_admits_by_free_devices_alone() -> None:
 
 async def test_capacity_policy_without_a_synced_view_leaves_it_to_the_scheduler() -> None:
     unsynced = ClusterInventory(CAT.all(), api_factory=lambda: None)
-    policy = CapacityPolicy(inventory=lambda: unsynced)
+    policy = CapacityPolicy(inventory=lambda: unsynced, sync_wait_seconds=0.05)
     assert (await policy.request_lease("ada", [], "", T4, 2, False)).granted
 
     def broken() -> ClusterInventory:
         raise RuntimeError("no kubeconfig")
 
     assert (await CapacityPolicy(inventory=broken).request_lease("a", [], "", T4, 1, False)).granted
+
+
+async def test_a_spawn_just_after_start_waits_for_the_first_list_before_deciding() -> None:
+    inventory = ClusterInventory(CAT.all(), api_factory=lambda: None)
+    policy = CapacityPolicy(inventory=lambda: inventory, sync_wait_seconds=5)
+    decision = asyncio.ensure_future(policy.request_lease("ada", [], "", MIG, 1, False))
+    await asyncio.sleep(0.05)
+    assert not decision.done()  # no list yet: no answer from an empty view
+    inventory.state.replace_nodes(
+        [node("t4-1", {"nvidia.com/gpu.product": "Tesla-T4"}, {"nvidia.com/gpu": "2"})]
+    )
+    for event in inventory._synced.values():
+        event.set()
+    refused = await asyncio.wait_for(decision, 1)
+    assert not refused.granted and refused.reason == "capacity"
 
 
 def test_start_up_notice_names_the_setting_only_when_quotas_are_off() -> None:
