@@ -1,25 +1,29 @@
 """A hub pod as the z2jh chart runs it, on devstack: the chart's unmodified
 jupyterhub_config.py, the mounts and env chart_mounts renders, a real configurable-http-proxy
-as the chart's proxy pod runs it. Only inside podns's namespaces."""
+as the chart's proxy pod runs it, and devstack's OIDC provider standing in for INFN IAM.
+Only inside podns's namespaces."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from devstack.oidc import OidcClient, OidcProvider, OidcUser
 from tests.conftest import subprocess_env
 from tests.deploy import podns
 from tests.deploy.chart_mounts import HubPod, render
 from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
+from tests.helpers.oidc_login import provider_login
 from tests.helpers.processes import ServerProcess
 from tests.helpers.service_accounts import hub_kubeconfig
 
@@ -29,20 +33,24 @@ VALUES = REPO / "helm-values"
 RELEASE, NAMESPACE = "hub", "jhub"
 PUBLIC = "http://127.0.0.1:8000"  # proxy-public, as the proxy pod listens
 SA_DIR = "secrets/kubernetes.io/serviceaccount"
+CALLBACK = f"{PUBLIC}/hub/oauth_callback"
+#: The Secret holding the OIDC client's secret (hub.extraEnv.OAUTH_CLIENT_SECRET reads it).
+OIDC_SECRET = "accelhub-oidc"
 
 
-def test_overlay(path: Path) -> Path:
-    """What a test site adds to the shipped values: a password for the dummy login, an admin
-    service for the test, and what devstack can run (it pulls no images and runs no
-    privileged containers)."""
+def test_overlay(path: Path, issuer: str, client_id: str) -> Path:
+    """What a test site adds to the shipped values: its identity provider (devstack's, in
+    place of INFN IAM: issuer, client and callback only; the client secret comes from the
+    `accelhub-oidc` Secret as the values read it), an admin service for the test, and what
+    devstack can run (it pulls no images and runs no privileged containers)."""
     overlay = {
         "hub": {
             "config": {
-                # The values log in through INFN IAM; the test logs in with a password
-                # (tests/deploy/test_oidc_values.py logs in through devstack's OIDC provider).
-                "JupyterHub": {"authenticator_class": "dummy"},
-                "Authenticator": {"allow_all": True},
-                "DummyAuthenticator": {"password": "pw"},
+                "AccelhubOAuthenticator": {
+                    "issuer": issuer,
+                    "client_id": client_id,
+                    "oauth_callback_url": CALLBACK,
+                },
                 "KubeSpawner": {"http_timeout": 90, "start_timeout": 180},
             },
             "services": {"test-admin": {}},
@@ -73,6 +81,7 @@ class ChartHub:
     devstack: RunningDevstack
     hub: ServerProcess
     proxy: ServerProcess
+    provider: OidcProvider
 
     @property
     def admin_token(self) -> str:
@@ -85,16 +94,19 @@ class ChartHub:
             method, f"{PUBLIC}/hub/api{path}", headers=headers, timeout=60, **kwargs
         )
 
-    def login(self, user: str) -> httpx.Client:
-        """A browser-like client logged in through the hub's login form."""
+    def try_login(self, user: str) -> tuple[httpx.Client, httpx.Response]:
+        """A browser-like client after logging in through the provider's login page, and the
+        hub's answer (its landing page, or its refusal)."""
         client = httpx.Client(base_url=PUBLIC, timeout=60, follow_redirects=True)
-        client.get("/hub/login")
-        xsrf = client.cookies.get("_xsrf", "")
-        response = client.post(
-            "/hub/login", data={"username": user, "password": "pw", "_xsrf": xsrf}
-        )
-        response.raise_for_status()
-        assert client.cookies.get("jupyterhub-session-id"), response.text[-2000:]
+        password = self.provider.users[user].password
+        return client, provider_login(client, PUBLIC, user, password)
+
+    def login(self, user: str) -> httpx.Client:
+        """A browser-like client logged in through the provider's login page."""
+        client, landed = self.try_login(user)
+        assert landed.status_code == 200, f"{landed.status_code} {landed.text[-2000:]}"
+        assert landed.url.path.startswith("/hub/") and landed.url.host == "127.0.0.1"
+        assert client.cookies.get("jupyterhub-session-id"), landed.url
         return client
 
     def wait_ready(self, user: str, server: str, timeout: float = 150) -> dict[str, Any]:
@@ -129,22 +141,31 @@ def _wait(url: str, process: ServerProcess, timeout: float, headers: Any = None)
 
 @contextlib.contextmanager
 def chart_hub(
-    tmp: Path, overlays: Sequence[str], secrets_made: dict[str, dict[str, str]]
+    tmp: Path,
+    overlays: Sequence[str],
+    secrets_made: Mapping[str, Mapping[str, str]],
+    users: Sequence[OidcUser],
 ) -> Iterator[ChartHub]:
-    """devstack, then the hub pod's mounts, the proxy and the hub, for values.yaml + overlays."""
+    """devstack, the OIDC provider with ``users``, then the hub pod's mounts, the proxy and the
+    hub, for values.yaml + overlays."""
     assert podns.inside(), "chart_hub runs only inside podns's namespaces"
     (tmp / "devstack").mkdir()
     ds = start_devstack(tmp / "devstack" / "state")
     processes: list[ServerProcess] = []
+    client = OidcClient("accelhub-chart-test", secrets.token_hex(16), [CALLBACK])
+    provider = OidcProvider(tmp / "oidc", users, [client])
+    made = {**secrets_made, OIDC_SECRET: {"client-secret": client.client_secret}}
     try:
+        provider.start()
         sa_kubeconfig = hub_kubeconfig(ds.kubeconfig, tmp / "hub-kubeconfig", NAMESPACE)
         token = json.loads(sa_kubeconfig.read_text())["users"][0]["user"]["token"]
         server = json.loads(ds.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
         api_port = server.rsplit(":", 1)[1].strip("/")
 
         files = [str(VALUES / "values.yaml"), *(str(VALUES / o) for o in overlays)]
-        files.append(str(test_overlay(tmp / "test-site.json")))
-        pod = render(CHART, files, RELEASE, NAMESPACE, secrets_made)
+        site = test_overlay(tmp / "test-site.json", provider.issuer, client.client_id)
+        files.append(str(site))
+        pod = render(CHART, files, RELEASE, NAMESPACE, made)
         etc, run, srv = tmp / "etc", tmp / "run", tmp / "srv"
         pod.write(etc)
         (run / SA_DIR).mkdir(parents=True)
@@ -204,13 +225,16 @@ def chart_hub(
         )
         processes.append(hub)
         _wait(f"{PUBLIC}/hub/api/", hub, 120)
-        yield ChartHub(pod=pod, devstack=ds, hub=hub, proxy=proxy)
+        yield ChartHub(pod=pod, devstack=ds, hub=hub, proxy=proxy, provider=provider)
     except BaseException:
         for process in processes:  # shown with the failure, without the API polling
             lines = [ln for ln in process.log_text().splitlines() if "200 GET /hub/api" not in ln]
             print(f"==== {process.argv[:3]}\n" + "\n".join(lines[-150:]))
+        if provider.log_path.exists():
+            print("==== oidc-provider\n" + provider.log_path.read_text()[-6000:])
         raise
     finally:
         for process in reversed(processes):
             process.stop(timeout=45)
+        provider.stop()
         stop_devstack(ds)

@@ -5,6 +5,9 @@ checked; for two of them a real JupyterHub is started with the chart's jupyterhu
 (loaded from ../shared/z2jh/chart, unmodified) in the hub pod's namespaces, on devstack, behind
 a real configurable-http-proxy: the accelhub service starts as the values define it, reaches the
 cluster, answers at its proxied URL, and a user logs in and starts a CPU and a GPU server.
+Users log in as the values configure it (AccelhubOAuthenticator for INFN IAM), through
+devstack's OIDC provider started in the same namespaces; the provider's groups decide who may
+log in, who is an admin, and which flavors the spawn form offers and the spawner accepts.
 """
 
 from __future__ import annotations
@@ -18,11 +21,21 @@ import pytest
 import yaml
 from traitlets.config import Config
 
+from devstack.oidc import OidcUser
 from hub_ext.catalog import load_catalog_file
 from hub_ext.service.app import AccelhubService
 from tests.deploy import podns
 from tests.deploy.chart_mounts import CONFIG_DIR, HubPod, render
-from tests.deploy.chart_stack import CHART, NAMESPACE, PUBLIC, RELEASE, VALUES, chart_hub
+from tests.deploy.chart_stack import (
+    CHART,
+    NAMESPACE,
+    PUBLIC,
+    RELEASE,
+    VALUES,
+    ChartHub,
+    chart_hub,
+)
+from tests.helpers.oidc_login import offered_flavors
 from tests.service.postgres import start_postgres
 
 pytestmark = pytest.mark.skipif(not CHART.is_dir(), reason="the z2jh chart is not in ../shared")
@@ -32,9 +45,10 @@ COMBOS = {
     "hackathon": ["hackathon.yaml"],
     "postgresql": ["postgresql.yaml"],
 }
-#: The Secrets an admin creates before installing (admin guide, steps 5 and 9).
+#: The Secrets an admin creates before installing (admin guide, steps 5 and 9); a started hub
+#: gets the OIDC client's real secret in `accelhub-oidc` (chart_stack.chart_hub).
 SECRETS = {
-    "accelhub-oidc": {"client-secret": "not-used-by-the-test-login"},
+    "accelhub-oidc": {"client-secret": "the-oidc-client-secret"},
     "accelhub-db": {"hub.db.password": "not-needed-by-trust-auth"},
 }
 
@@ -74,12 +88,11 @@ def test_chart_mounts_what_hub_and_service_read(combo: str, tmp_path: Path) -> N
         assert "--upgrade-db" in pod.args
 
 
-def _spawn(client: httpx.Client, user: str, server: str, flavor: str) -> None:
+def _spawn(client: httpx.Client, user: str, server: str, flavor: str) -> httpx.Response:
     xsrf = {"X-XSRFToken": client.cookies.get("_xsrf", "")}
-    response = client.post(
+    return client.post(
         f"/hub/api/users/{user}/servers/{server}", json={"flavor": flavor}, headers=xsrf
     )
-    assert response.status_code in (201, 202), response.text
 
 
 def _user_token(client: httpx.Client, user: str) -> str:
@@ -100,7 +113,49 @@ def _when_up(url: str, token: str, timeout: float = 90) -> httpx.Response:
         time.sleep(1)
 
 
-STARTED = {"ai-infn": ("ada", "mig-1g-10gb"), "postgresql": ("bob", "t4")}
+#: The identity provider's users (INFN IAM's `groups` claim); `ai-infn` may log in at all
+#: (allowed_groups), `accelhub-admins` are admins (admin_groups).
+PASSWORD = "iam-pw"
+USERS = [
+    OidcUser("ada", PASSWORD, ["ai-infn", "ml-experts"]),
+    OidcUser("bob", PASSWORD, ["ai-infn", "accelhub-admins"]),
+    OidcUser("out", PASSWORD, ["somewhere-else"]),
+]
+GROUPS = {user.name: set(user.groups) for user in USERS}
+#: Per started combo: who logs in, the GPU flavor they start, a flavor their groups may not use.
+STARTED = {
+    "ai-infn": ("ada", "mig-1g-10gb", "fpga-u55c"),  # fpga-u55c: fpga-users only
+    "postgresql": ("bob", "t4", None),  # the base catalog restricts no flavor
+}
+
+
+def _check_login(stack: ChartHub, tmp: Path, user: str, refused_flavor: str | None) -> httpx.Client:
+    """The hub's groups and admin flag are the provider's; the spawn form offers what the
+    values' catalog allows those groups, and the spawner refuses a flavor of other groups."""
+    client = stack.login(user)
+    model = stack.api("GET", f"/users/{user}").json()
+    assert set(model["groups"]) == GROUPS[user], model
+    assert model["admin"] is ("accelhub-admins" in GROUPS[user]), model
+    catalog = load_catalog_file(str(tmp / "etc" / "accelhub" / "catalog.yaml"))
+    allowed = {f.slug for f in catalog if f.allows_group(sorted(GROUPS[user]))}
+    form = client.get(f"/hub/spawn/{user}/form")
+    assert form.status_code == 200, form.text[-2000:]
+    assert offered_flavors(form.text) == allowed, form.text[-4000:]
+    if refused_flavor is not None:
+        assert refused_flavor not in allowed
+        refused = _spawn(client, user, "refused", refused_flavor)
+        assert refused.status_code in (201, 202), refused.text  # the spawner decides
+        deadline = time.monotonic() + 60
+        while stack.api("GET", f"/users/{user}").json()["servers"]:
+            assert time.monotonic() < deadline, "the refused spawn did not end"
+            time.sleep(0.5)
+        page = client.get(f"/hub/spawn-pending/{user}/refused")
+        assert "is only for members of fpga-users" in page.text, page.text[-3000:]
+    # The IAM values admit only members of `ai-infn`.
+    _, outsider = stack.try_login("out")
+    assert outsider.status_code == 403, outsider.text[-2000:]
+    assert "out" not in {u["name"] for u in stack.api("GET", "/users").json()}
+    return client
 
 
 @pytest.mark.timeout(600)
@@ -111,7 +166,7 @@ def test_chart_hub_runs_the_values(
     if not podns.inside():
         podns.rerun_inside(request.node.nodeid)
         return
-    user, gpu = STARTED[combo]
+    user, gpu, refused_flavor = STARTED[combo]
     pg = None
     if combo == "postgresql":
         pg = start_postgres(port=5432)  # postgres.db.svc.cluster.local:5432 in the values
@@ -120,10 +175,10 @@ def test_chart_hub_runs_the_values(
             conn.execute("CREATE DATABASE jupyterhub OWNER jupyterhub")
             conn.execute("CREATE DATABASE accelhub OWNER jupyterhub")
     try:
-        with chart_hub(tmp_path, COMBOS[combo], SECRETS) as stack:
+        with chart_hub(tmp_path, COMBOS[combo], SECRETS, USERS) as stack:
+            client = _check_login(stack, tmp_path, user, refused_flavor)
             # The service: started by the hub as the values define it, reached through the
             # proxy at its public URL with a user's own token (users' role wiring).
-            client = stack.login(user)
             token = _user_token(client, user)
             service = f"{PUBLIC}/services/accelhub/api/v1/"
             response = _when_up(service + "flavors", token)
@@ -134,8 +189,9 @@ def test_chart_hub_runs_the_values(
             # It reached the cluster: capacity of the GPU flavor comes from devstack's nodes.
             assert flavors[gpu]["capacity"] and flavors[gpu]["capacity"]["total"] > 0, flavors[gpu]
 
-            _spawn(client, user, "cpu", "cpu")
-            _spawn(client, user, "gpu", gpu)
+            for server, flavor in (("cpu", "cpu"), ("gpu", gpu)):
+                started = _spawn(client, user, server, flavor)
+                assert started.status_code in (201, 202), started.text
             for server in ("cpu", "gpu"):
                 assert stack.wait_ready(user, server).get("ready"), server
             pods = {
