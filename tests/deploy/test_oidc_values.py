@@ -1,9 +1,10 @@
-"""The login the Helm values configure, run against devstack's OIDC provider.
+"""The EGI Check-in overlay's login, run against devstack's OIDC provider.
 
-A JupyterHub configured from the `hub.config` of the shipped values (the base values with INFN
-IAM, and the EGI Check-in overlay) logs users in through devstack's provider: only the issuer,
-the client and the callback URL are swapped for the provider's, everything else (claims,
-scopes, allowed and admin groups, the entitlement mapping) is the values' own.
+A JupyterHub configured from the `hub.config` of values.yaml + egi-checkin.yaml logs users in
+through devstack's provider: only the issuer, the client and the callback URL are swapped for
+the provider's (and the username claim: the provider sends no `voperson_id`), everything else
+(claims, scopes, allowed groups, the entitlement mapping) is the values' own. The base values'
+INFN IAM login runs in the chart's own hub configuration (tests/deploy/test_chart_hub.py).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-import requests
 
 from devstack.oidc import OidcClient, OidcProvider, OidcUser
 from hub_ext.values.merge import load_values, merge_values
 from tests.conftest import subprocess_env
 from tests.helpers.net import free_port
+from tests.helpers.oidc_login import provider_login
 from tests.helpers.processes import ServerProcess
 
 pytestmark = [pytest.mark.integration]
@@ -30,8 +32,6 @@ PASSWORD = "pw"
 
 USERS = [
     OidcUser("ivo", PASSWORD, ["ai-infn", "ml-experts"]),
-    OidcUser("ada", PASSWORD, ["ai-infn", "accelhub-admins"]),
-    OidcUser("out", PASSWORD, ["somewhere-else"]),
     OidcUser("vera", PASSWORD, ["ml-experts"], roles={"ml-experts": "manager"}),
 ]
 
@@ -42,20 +42,16 @@ def hub_settings(*files: str) -> dict[str, Any]:
     return dict(values["hub"]["config"])
 
 
-#: The hubs' ports, one client of the provider each.
-HUB_PORTS = {"iam": free_port(), "egi": free_port()}
+#: The hub's port, registered with the provider as its client's callback.
+HUB_PORT = free_port()
 
 
-@pytest.fixture(scope="module")
-def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
-    """One provider for both hubs; its entitlements name AI4EOSC's VO."""
-    clients = [
-        OidcClient(name, f"secret-{name}", [f"http://127.0.0.1:{port}/hub/oauth_callback"])
-        for name, port in HUB_PORTS.items()
-    ]
-    with OidcProvider(
-        tmp_path_factory.mktemp("oidc"), USERS, clients, vo="vo.ai4eosc.eu"
-    ) as running:
+@pytest.fixture
+def provider(tmp_path: Path) -> Iterator[OidcProvider]:
+    """The provider, its entitlements naming AI4EOSC's VO, with the hub as its client."""
+    callback = f"http://127.0.0.1:{HUB_PORT}/hub/oauth_callback"
+    client = OidcClient("egi", "secret-egi", [callback])
+    with OidcProvider(tmp_path / "oidc", USERS, [client], vo="vo.ai4eosc.eu") as running:
         yield running
 
 
@@ -63,7 +59,7 @@ class ValuesHub:
     """A JupyterHub with the values' authenticator pointed at the devstack provider."""
 
     def __init__(self, state: Path, provider: OidcProvider, client: str, *files: str) -> None:
-        self.url = f"http://127.0.0.1:{HUB_PORTS[client]}"
+        self.url = f"http://127.0.0.1:{HUB_PORT}"
         self.token = secrets.token_hex(16)
         settings = hub_settings(*files)
         auth = settings["AccelhubOAuthenticator"]
@@ -102,19 +98,13 @@ class ValuesHub:
             self.process.stop()
             raise
 
-    def log_in(self, user: str) -> requests.Response:
+    def log_in(self, user: str) -> httpx.Response:
         """The browser's way in: the hub's OAuth login, the provider's form, back to the hub."""
-        session = requests.Session()
-        form = session.get(f"{self.url}/hub/oauth_login", timeout=20)
-        assert 'name="password"' in form.text, form.text[:300]
-        action = form.text.split('action="', 1)[1].split('"', 1)[0]
-        base = form.url.split("/interaction/", 1)[0]
-        return session.post(
-            base + action, data={"username": user, "password": PASSWORD}, timeout=30
-        )
+        with httpx.Client(timeout=30, follow_redirects=True) as client:
+            return provider_login(client, self.url, user, PASSWORD)
 
     def user(self, name: str) -> dict[str, Any]:
-        response = requests.get(
+        response = httpx.get(
             f"{self.url}/hub/api/users/{name}",
             headers={"Authorization": f"token {self.token}"},
             timeout=10,
@@ -124,34 +114,15 @@ class ValuesHub:
 
 
 @pytest.fixture
-def iam_hub(tmp_path: Path, provider: OidcProvider) -> Iterator[ValuesHub]:
-    hub = ValuesHub(tmp_path, provider, "iam", "values.yaml")
-    yield hub
-    hub.process.stop(timeout=30)
-
-
-@pytest.fixture
 def egi_hub(tmp_path: Path, provider: OidcProvider) -> Iterator[ValuesHub]:
     hub = ValuesHub(tmp_path, provider, "egi", "values.yaml", "egi-checkin.yaml")
     yield hub
     hub.process.stop(timeout=30)
 
 
-def test_iam_values_log_in_with_groups_and_admins(iam_hub: ValuesHub) -> None:
-    landed = iam_hub.log_in("ivo")
-    assert landed.status_code == 200 and "/hub/" in landed.url, landed.url
-    ivo = iam_hub.user("ivo")
-    assert set(ivo["groups"]) == {"ai-infn", "ml-experts"} and ivo["admin"] is False
-
-    iam_hub.log_in("ada")
-    assert iam_hub.user("ada")["admin"] is True  # admin_groups: accelhub-admins
-
-    refused = iam_hub.log_in("out")  # not in allowed_groups
-    assert refused.status_code == 403
-
-
 def test_egi_overlay_maps_entitlements_and_roles(egi_hub: ValuesHub) -> None:
-    egi_hub.log_in("ivo")
+    landed = egi_hub.log_in("ivo")
+    assert landed.status_code == 200 and landed.url.path.startswith("/hub/"), landed.url
     ivo = egi_hub.user("ivo")
     # vo.ai4eosc.eu -> ai4eosc; :ml-experts -> ml-experts; the unlisted :ai-infn is dropped.
     assert set(ivo["groups"]) == {"ai4eosc", "ml-experts"}
