@@ -65,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds the API server refuses connections when restarted (SIGHUP, restart-api)",
     )
     up.add_argument("--quiet", action="store_true", help="print only the kubeconfig path")
+    from devstack.oidc.cli import add_up_oidc_arguments
+
+    add_up_oidc_arguments(up)
     status = sub.add_parser("status", help="report whether devstack is running")
     status.add_argument("--state-dir", metavar="DIR")
     down = sub.add_parser("down", help="stop a devstack started with `up`")
@@ -140,6 +143,8 @@ def _up(args: argparse.Namespace) -> int:
     import logging
 
     from devstack.cluster import ClusterError
+    from devstack.oidc import OidcProviderError
+    from devstack.oidc.cli import provider_for_up
     from devstack.runtime import Devstack
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
@@ -160,6 +165,11 @@ def _up(args: argparse.Namespace) -> int:
             )
             return 2
         sites[node] = url
+    try:
+        provider = provider_for_up(args, _state_dir(args))
+    except OidcProviderError as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        return 2
     devstack = Devstack(
         cluster=args.cluster,
         port=args.port,
@@ -197,18 +207,25 @@ def _up(args: argparse.Namespace) -> int:
             else:
                 nodes = len(devstack.cluster.nodes) if devstack.cluster else 0
                 names = ", ".join(type(c).__name__ for c in devstack.controllers) or "none"
+                oidc = f"OIDC provider: {provider.issuer} (users {args.oidc})\n" if provider else ""
                 print(
                     f"devstack is up: API server {devstack.url}, {nodes} nodes, "
                     f"controllers: {names}\n"
                     f"  export KUBECONFIG={devstack.kubeconfig_path}\n"
                     f"  kubectl get nodes\n"
+                    f"{oidc}"
                     f"Press Ctrl-C to stop.",
                     flush=True,
                 )
             await stop.wait()
 
     try:
+        if provider is not None:
+            provider.start()
         asyncio.run(main())
+    except OidcProviderError as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        return 1
     except ClusterError as exc:
         print(f"devstack: {exc}", file=sys.stderr)
         return 1
@@ -218,6 +235,9 @@ def _up(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"devstack: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if provider is not None:
+            provider.stop()
     return 0
 
 

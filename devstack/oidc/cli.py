@@ -1,4 +1,5 @@
-"""`accelhub devstack oidc`: run devstack's OIDC provider alone, in the foreground."""
+"""`accelhub devstack oidc`: run devstack's OIDC provider alone, in the foreground; and
+`accelhub devstack up --oidc USERS --oidc-client ...`: run it beside the cluster."""
 
 from __future__ import annotations
 
@@ -32,6 +33,41 @@ def add_oidc_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     parser.add_argument("--state-dir", metavar="DIR", default=".devstack/oidc")
     parser.add_argument("--access-token-ttl", type=int, default=3600, metavar="S")
+
+
+def add_up_oidc_arguments(parser: argparse.ArgumentParser) -> None:
+    """`devstack up`'s options that start the provider too."""
+    parser.add_argument(
+        "--oidc",
+        metavar="USERS",
+        help="also run the OIDC provider with the users of this JSON file "
+        "(as `accelhub devstack oidc --users`); stopped with devstack",
+    )
+    parser.add_argument(
+        "--oidc-client",
+        action="append",
+        default=[],
+        metavar="ID:SECRET:REDIRECT_URI",
+        help="a relying party of the provider started by --oidc (repeatable)",
+    )
+    parser.add_argument("--oidc-port", type=int, default=0, help="its port (default: a free one)")
+
+
+def provider_for_up(args: argparse.Namespace, state_dir: Path) -> OidcProvider | None:
+    """The provider `devstack up --oidc` asks for (not started), or None; its state lives in
+    ``state_dir``/oidc. Raises OidcProviderError with a sentence for bad options."""
+    if not args.oidc:
+        if args.oidc_client or args.oidc_port:
+            raise OidcProviderError("--oidc-client and --oidc-port need --oidc USERS")
+        return None
+    if not args.oidc_client:
+        raise OidcProviderError("--oidc needs at least one --oidc-client ID:SECRET:REDIRECT_URI")
+    return OidcProvider(
+        state_dir / "oidc",
+        _users(args.oidc),
+        [_client(spec) for spec in args.oidc_client],
+        port=args.oidc_port,
+    )
 
 
 def _users(path: str) -> list[OidcUser]:

@@ -214,3 +214,35 @@ def test_cli_runs_the_provider_until_sigterm(tmp_path: Path) -> None:
         bad.stderr.strip()
         == "accelhub devstack oidc: --client 'no-secret': give ID:SECRET:REDIRECT_URI"
     )
+
+
+def test_devstack_up_runs_the_provider_too(tmp_path: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"rita": {"password": "pw", "groups": ["physics"]}}))
+    argv = [sys.executable, "-m", "hub_ext.cli", "devstack", "up", "--controllers", "none"]
+    argv += ["--state-dir", str(tmp_path / "state"), "--oidc", str(users)]
+    up = subprocess.Popen(
+        [*argv, "--oidc-client", f"hub:s3cret:{CALLBACK}"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert up.stdout is not None
+        lines = [up.stdout.readline() for _ in range(5)]
+        issuer = next(ln for ln in lines if ln.startswith("OIDC provider: ")).split()[2]
+        meta = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
+        assert meta["issuer"] == issuer
+        assert "code" in meta["response_types_supported"]
+    finally:
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(30) == 0
+    with pytest.raises(requests.ConnectionError):  # stopped with devstack
+        requests.get(f"{issuer}/.well-known/openid-configuration", timeout=5)
+    bad = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "devstack: --oidc needs at least one --oidc-client ID:SECRET:REDIRECT_URI"
+    )
