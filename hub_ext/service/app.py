@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from tornado import web
 from tornado.httpserver import HTTPServer
-from traitlets import Bool, Dict, Float, Int, List, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, default
 from traitlets.config import Application
 
 from ..catalog import AcceleratorCatalog, check_catalog
@@ -53,6 +53,7 @@ from .offload.handlers import (
 from .offload.tracker import JobTracker
 from .pages import AdminPage, MePage, OrganiserPage
 from .policy import QuotaPolicy
+from .quota_editor import QuotaEditHandler
 from .reclaim import Reclaimer
 from .store import Repository, make_engine, migrate
 from .store.jobs import JobStore
@@ -194,7 +195,10 @@ class AccelhubService(Application):
         # No built-in default: a missing or bad catalog stops start-up with one line naming it.
         self.catalog = check_catalog(self.config)
 
-        self.policy = QuotaPolicy(parent=self)
+        try:
+            self.policy = QuotaPolicy(parent=self)
+        except TraitError as error:  # a quota table breaking quota_rules: one line naming it
+            raise SystemExit(f"accelhub: {error}") from None
         self.hub = HubClient(self.hub_api_url, self.api_token, self.group_cache_seconds)
         self.directory: GroupDirectory = self.hub
         self.capacity: CapacitySource | None = None
@@ -337,6 +341,7 @@ class AccelhubService(Application):
             (api + r"jobs/([^/]+)", JobHandler),
             (prefix + "metrics", MetricsHandler),
             (prefix + "admin", AdminPage),
+            (prefix + r"admin/quotas/([^/]+)", QuotaEditHandler),
             (prefix + "organiser", OrganiserPage),
             (prefix + "me", MePage),
             (prefix.rstrip("/"), web.RedirectHandler, {"url": prefix + "me"}),

@@ -23,13 +23,15 @@ CUSTOM_SCOPES: dict[str, dict[str, Any]] = {
 }
 
 #: The JupyterHub scopes the accelhub service's own token needs: read users and groups
-#: (membership and quota properties) and stop idle servers.
+#: (membership and quota properties), write group properties (quotas edited on the admin
+#: page) and stop idle servers.
 SERVICE_HUB_SCOPES: tuple[str, ...] = (
     "read:users:name",
     "read:users:groups",
     "list:users",
     "read:groups",
     "list:groups",
+    "groups",
     "servers",
     "read:servers",
 )

@@ -127,6 +127,17 @@ class HubClient:
                 return found
             offset = int(nxt["offset"])
 
+    async def group_properties(self, name: str) -> dict[str, Any] | None:
+        """A group's properties as the hub has them now (no cache), or None if no such group."""
+        model = await self.request("GET", f"/groups/{quote(name, safe='')}", allow_404=True)
+        return dict(model.get("properties") or {}) if model else None
+
+    async def set_group_properties(self, name: str, properties: dict[str, Any]) -> None:
+        """Replace a group's properties (scope groups) and forget what was cached of groups,
+        so that the next admission reads them."""
+        await self.request("PUT", f"/groups/{quote(name, safe='')}/properties", properties)
+        self.groups.clear()
+
     async def ensure_group(self, name: str, properties: dict[str, Any]) -> None:
         """Create the group if the hub lacks it and give it ``properties`` (admin:groups)."""
         path = f"/groups/{quote(name, safe='')}"

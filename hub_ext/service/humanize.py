@@ -88,6 +88,8 @@ def limit_sentence(raw: Any) -> str:
     if not isinstance(raw, Mapping):
         return "no limit set"
     devices, per_user = raw.get("devices"), raw.get("per_user")
+    if devices == 0 and per_user == 0:
+        return "closed to the group"
     pool = "no limit for the group" if devices is None else _devices(devices, "for the group")
     if devices == 0:
         pool = "none for the group as a pool"

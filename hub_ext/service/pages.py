@@ -13,6 +13,7 @@ from . import humanize, usage_series, views
 from .accounting import usage
 from .base import BaseHandler
 from .shape import lease_json
+from .store.quota_changes import QuotaChanges
 from .timeutil import utcnow
 
 IDLE_NUDGE_SECONDS = 30 * 60  # a held device idle this long gets a nudge on "me"
@@ -88,6 +89,12 @@ class PageHandler(BaseHandler):
             slug: getattr(flavor, "display_name", "") or slug
             for slug, flavor in self.core.flavors.items()
         }
+
+    def editable_flavors(self) -> list[tuple[str, str]]:
+        """(key, label) of the rows of a quota table: each accelerator flavor, then ``*``."""
+        names = self.flavor_names()
+        rows = [(slug, names[slug]) for slug, f in self.core.flavors.items() if f.resource]
+        return [*rows, ("*", "every other flavor")]
 
     def flavor_rows(self) -> list[dict[str, Any]]:
         core = self.core
@@ -199,9 +206,16 @@ class AdminPage(PageHandler):
 
     @web.authenticated
     async def get(self) -> None:
-        principal = self.need_principal()
-        if not principal.admin:
+        changed = self.get_argument("changed", "")
+        await self.show(notice=f"The quotas of {changed} are saved." if changed else "")
+
+    def need_admin(self) -> None:
+        if not self.need_principal().admin:
             raise web.HTTPError(403, "This page is for accelhub admins.")
+
+    async def show(self, status: int = 200, notice: str = "", error: str = "") -> None:
+        """The page, with a sentence saying how the last quota edit went."""
+        self.need_admin()
         core = self.core
         groups = []
         for info in await core.directory.all_groups():
@@ -213,6 +227,7 @@ class AdminPage(PageHandler):
                     or core.policy.group_quotas.get(info.name)
                     or {},
                     "live": bool(core.policy.group_settings(info.properties).get("quotas")),
+                    "own": core.policy.group_settings(info.properties).get("quotas") or {},
                     "config": core.policy.group_quotas.get(info.name) or {},
                     "in_use": {
                         slug: used
@@ -227,8 +242,13 @@ class AdminPage(PageHandler):
         now = utcnow()
         chart = await self.chart(("group", "flavor", "user"))
         start = now - timedelta(days=chart["days"])
+        self.set_status(status)
         self.page(
             "admin.html",
+            notice=notice,
+            error=error,
+            editable=self.editable_flavors(),
+            quota_changes=await QuotaChanges(core.store).recent(),
             chart=chart,
             flavor_use=await usage(core.store, start, now, "flavor", now),
             idle=usage_series.idle_holders(

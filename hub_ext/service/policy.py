@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from traitlets import CaselessStrEnum, Dict, Float, Unicode
+from traitlets import CaselessStrEnum, Dict, Float, TraitError, Unicode, validate
 from traitlets.config import Configurable
+
+from .quota_rules import QuotaError, check_quota_table
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,24 @@ class QuotaPolicy(Configurable):
         {"accelhub": {"quotas": {"a100": {"devices": 4, "per_user": 1}},
         "idle_timeout_minutes": 60, "hackathon": true}}. These override `group_quotas`.""",
     )
+
+    @validate("group_quotas")
+    def _check_group_quotas(self, proposal: Any) -> dict[str, Any]:
+        tables = proposal["value"]
+        try:
+            return {
+                str(group): check_quota_table(table, f"QuotaPolicy.group_quotas[{group!r}]")
+                for group, table in tables.items()
+            }
+        except QuotaError as error:
+            raise TraitError(str(error)) from None
+
+    @validate("default_quota")
+    def _check_default_quota(self, proposal: Any) -> dict[str, Any]:
+        try:
+            return check_quota_table(proposal["value"], "QuotaPolicy.default_quota")
+        except QuotaError as error:
+            raise TraitError(str(error)) from None
 
     def group_settings(self, properties: Mapping[str, Any] | None) -> Mapping[str, Any]:
         """The accelhub part of a group's properties (empty if none)."""

@@ -1,4 +1,5 @@
-"""SQLAlchemy tables of the service: leases, reservations, the waiting line, activity, jobs."""
+"""SQLAlchemy tables of the service: leases, reservations, the waiting line, activity, jobs,
+quota changes."""
 
 from __future__ import annotations
 
@@ -199,3 +200,18 @@ class JobRow(Base):
     energy_wh: Mapped[float | None] = mapped_column(Float, nullable=True)
     result: Mapped[str | None] = mapped_column(Text, nullable=True)  # executed notebook, JSON
     logs: Mapped[str | None] = mapped_column(Text, nullable=True)  # its log, without the frame
+
+
+class QuotaChangeRow(Base):
+    """One admin's change of a group's quotas: who, when, the table before and after (JSON;
+    NULL: the group had none of its own, so the config file's applied)."""
+
+    __tablename__ = "quota_changes"
+    __table_args__ = (Index("ix_quota_changes_changed_at", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group: Mapped[str] = mapped_column(String(255))
+    changed_by: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    before: Mapped[str | None] = mapped_column(Text, nullable=True)
+    after: Mapped[str | None] = mapped_column(Text, nullable=True)

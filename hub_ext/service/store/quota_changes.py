@@ -1,0 +1,71 @@
+"""Changes of group quotas in SQL: each recorded in one transaction, through the repository."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from .commits import Write
+from .models import QuotaChangeRow
+from .repository import Repository
+
+INSERT_CHANGE = insert(QuotaChangeRow)
+
+
+@dataclass(frozen=True)
+class QuotaChange:
+    """Who changed a group's quota table, when, from what to what (None: the config file's)."""
+
+    group: str
+    changed_by: str
+    changed_at: datetime
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def _table(text: str | None) -> dict[str, Any] | None:
+    return json.loads(text) if text is not None else None
+
+
+def _text(table: dict[str, Any] | None) -> str | None:
+    return json.dumps(table, sort_keys=True) if table is not None else None
+
+
+class QuotaChanges:
+    """The record of quota changes (appended to, never changed)."""
+
+    def __init__(self, repository: Repository) -> None:
+        self.repo = repository
+
+    async def record(self, change: QuotaChange) -> None:
+        values = {
+            "group": change.group,
+            "changed_by": change.changed_by,
+            "changed_at": change.changed_at,
+            "before": _text(change.before),
+            "after": _text(change.after),
+        }
+        await self.repo.write([f"quotas:{change.group}"], Write(INSERT_CHANGE, values))
+
+    async def recent(self, limit: int = 50) -> list[QuotaChange]:
+        """The latest changes, newest first."""
+        query = (
+            select(QuotaChangeRow)
+            .order_by(QuotaChangeRow.changed_at.desc(), QuotaChangeRow.id.desc())
+            .limit(limit)
+        )
+        async with self.repo._reads() as session:
+            return [
+                QuotaChange(
+                    group=row.group,
+                    changed_by=row.changed_by,
+                    changed_at=row.changed_at,
+                    before=_table(row.before),
+                    after=_table(row.after),
+                )
+                for row in await session.scalars(query)
+            ]
