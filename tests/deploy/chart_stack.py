@@ -57,7 +57,7 @@ def test_overlay(path: Path, issuer: str, client_id: str) -> Path:
             "loadRoles": {
                 "test-admin": {
                     "services": ["test-admin"],
-                    "scopes": ["admin:users", "admin:servers", "read:hub", "tokens"],
+                    "scopes": ["admin:users", "admin:servers", "read:groups", "read:hub", "tokens"],
                 }
             },
         },

@@ -1,7 +1,7 @@
 """The chart's own hub configuration runs accelhub's values.
 
 For each shipped combination, what the z2jh chart mounts into the hub pod is rendered and
-checked; for two of them a real JupyterHub is started with the chart's jupyterhub_config.py
+checked; for each of them a real JupyterHub is started with the chart's jupyterhub_config.py
 (loaded from ../shared/z2jh/chart, unmodified) in the hub pod's namespaces, on devstack, behind
 a real configurable-http-proxy: the accelhub service starts as the values define it, reaches the
 cluster, answers at its proxied URL, and a user logs in and starts a CPU and a GPU server.
@@ -119,6 +119,7 @@ PASSWORD = "iam-pw"
 USERS = [
     OidcUser("ada", PASSWORD, ["ai-infn", "ml-experts"]),
     OidcUser("bob", PASSWORD, ["ai-infn", "accelhub-admins"]),
+    OidcUser("hana", PASSWORD, ["ai-infn", "hackathon"]),
     OidcUser("out", PASSWORD, ["somewhere-else"]),
 ]
 GROUPS = {user.name: set(user.groups) for user in USERS}
@@ -126,6 +127,8 @@ GROUPS = {user.name: set(user.groups) for user in USERS}
 STARTED = {
     "ai-infn": ("ada", "mig-1g-10gb", "fpga-u55c"),  # fpga-u55c: fpga-users only
     "postgresql": ("bob", "t4", None),  # the base catalog restricts no flavor
+    "base": ("bob", "t4", None),
+    "hackathon": ("hana", "t4", None),
 }
 
 
@@ -206,6 +209,16 @@ def test_chart_hub_runs_the_values(
             assert "nvidia.com/gpu" not in pods["cpu"]["spec"]["containers"][0]["resources"].get(
                 "limits", {}
             )
+            if combo == "hackathon":  # the service made the event's group, marked a hackathon
+                group = stack.api("GET", "/groups/hackathon").json()
+                assert group["properties"]["accelhub"] == {"hackathon": True}, group
+                assert user in group["users"]
+                claims = [
+                    v["persistentVolumeClaim"]["claimName"]
+                    for v in pods["gpu"]["spec"].get("volumes", [])
+                    if "persistentVolumeClaim" in v
+                ]
+                assert "shared-hackathon" in claims, claims
             if combo == "ai-infn":
                 assert pods["gpu"]["spec"].get("runtimeClassName") == "nvidia"
                 assert pods["gpu"]["spec"]["nodeName"] == "a100-1"  # the single-strategy node
