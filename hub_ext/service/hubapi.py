@@ -51,6 +51,17 @@ class TTLCache:
         self._values.clear()
 
 
+def merged_properties(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """``current`` with ``wanted`` laid over it, one level deep: a key both hold as tables
+    keeps the current table's other entries."""
+    merged = dict(current)
+    for key, value in wanted.items():
+        old = merged.get(key)
+        both = isinstance(old, dict) and isinstance(value, dict)
+        merged[key] = {**old, **value} if both else value  # type: ignore[dict-item]
+    return merged
+
+
 class HubClient:
     """Talks to the Hub API with the service's own token."""
 
@@ -139,13 +150,16 @@ class HubClient:
         self.groups.clear()
 
     async def ensure_group(self, name: str, properties: dict[str, Any]) -> None:
-        """Create the group if the hub lacks it and give it ``properties`` (admin:groups)."""
+        """Create the group if the hub lacks it and give it ``properties`` (admin:groups),
+        keeping what else it has (quotas edited on the admin page)."""
         path = f"/groups/{quote(name, safe='')}"
         model = await self.request("GET", path, allow_404=True)
         if model is None:
             model = await self.request("POST", path, {})
-        if (model or {}).get("properties") != properties:
-            await self.request("PUT", f"{path}/properties", properties)
+        current = dict((model or {}).get("properties") or {})
+        wanted = merged_properties(current, properties)
+        if wanted != current:
+            await self.request("PUT", f"{path}/properties", wanted)
         self.groups.clear()
 
     async def stop_server(self, user: str, server: str) -> None:

@@ -282,6 +282,13 @@ def decide(
             in_use,
         )
     candidates: list[tuple[str, Limits]] = groups if groups else [("", default)]  # type: ignore[list-item]
+    if all(limits.closed for _, limits in candidates):
+        closed = ", ".join(group for group, _ in candidates) or "users outside any group"
+        return Refusal(
+            "not_allowed",
+            f"{slug} is closed to {closed} by an administrator; pick another flavor.{one_each}",
+            in_use,
+        )
     caps = [limits.per_user for _, limits in candidates]
     cap = None if any(c is None for c in caps) else max(c for c in caps if c is not None)
     in_use.user_cap = cap

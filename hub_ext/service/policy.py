@@ -19,6 +19,11 @@ class Limits:
     devices: int | None
     per_user: int | None
 
+    @property
+    def closed(self) -> bool:
+        """No device at all, for the group or any member: the flavor is closed to the group."""
+        return self.devices == 0 and self.per_user == 0
+
 
 def _limits(raw: Any) -> Limits | None:
     if not isinstance(raw, Mapping):

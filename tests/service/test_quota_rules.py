@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 from traitlets import TraitError
 from traitlets.config import Config
 
+from hub_ext.service.hubapi import merged_properties
+from hub_ext.service.ledger import Grant, Refusal
 from hub_ext.service.policy import QuotaPolicy
 from hub_ext.service.quota_editor import parse_form
 from hub_ext.service.quota_rules import QuotaError, check_quota_table
+from tests.service.helpers import FixedCapacity, make_core
 
 ROWS = [("a100", "A100"), ("*", "every other flavor")]
 
@@ -78,3 +82,36 @@ def test_bad_form_input_names_the_field(value: str, words: str) -> None:
     with pytest.raises(QuotaError) as caught:
         parse_form(form(mode__a100="limit", devices__a100=value), ROWS)
     assert words in str(caught.value)
+
+
+async def test_a_closed_flavor_is_refused_as_not_allowed_unless_another_group_opens_it(
+    engine: AsyncEngine,
+) -> None:
+    core = make_core(
+        engine,
+        {"physics": ["ada", "pia"], "bio": ["pia"]},
+        group_quotas={
+            "physics": {"a100": {"devices": 0, "per_user": 0}},
+            "bio": {"a100": {"devices": 2, "per_user": 1}},
+        },
+        # users outside any group would get a100: a closed group must not fall back to this
+        default_quota={"*": {"devices": 4, "per_user": 1}},
+        capacity=FixedCapacity(a100=8),
+    )
+    await core.load()
+    refused = await core.admit("ada", "", "a100", 1)
+    assert isinstance(refused, Refusal) and refused.reason == "not_allowed", refused
+    assert refused.message == "a100 is closed to physics by an administrator; pick another flavor."
+    assert isinstance(await core.admit("pia", "", "a100", 1), Grant)  # bio opens it to pia
+    await core.store.close()
+
+
+def test_groups_the_service_creates_keep_quotas_edited_since() -> None:
+    """AccelhubService.hub_groups sets its properties at each start; an admin's quotas stay."""
+    edited = {"accelhub": {"hackathon": True, "quotas": {"*": {"devices": 1}}}, "x": 1}
+    assert merged_properties(edited, {"accelhub": {"hackathon": True}}) == edited
+    assert merged_properties(edited, {"accelhub": {"hackathon": False}, "y": 2}) == {
+        "accelhub": {"hackathon": False, "quotas": {"*": {"devices": 1}}},
+        "x": 1,
+        "y": 2,
+    }
