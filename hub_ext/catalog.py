@@ -11,17 +11,8 @@ import yaml
 from traitlets import Dict, List, TraitError, Unicode, validate
 from traitlets.config import Config, Configurable
 
-from .flavors import (
-    GPU_RESOURCE,
-    KINDS,
-    MIG_STRATEGIES,
-    PRODUCT_LABEL,
-    CatalogError,
-    Flavor,
-    UnknownFlavor,
-    parse_flavor,
-    parse_flavors,
-)
+from .flavors import KINDS, CatalogError, Flavor, UnknownFlavor, parse_flavor, parse_flavors
+from .mig import GPU_RESOURCE, MIG_STRATEGIES, PRODUCT_LABEL
 
 __all__ = [
     "AI_INFN_CATALOG",
@@ -82,7 +73,8 @@ class AcceleratorCatalog(Configurable):
         with keys: slug, display_name, description, kind (cpu|gpu|mig|fpga), resource,
         node_selector, tolerations, device_memory, counts, default_cpu, cpu_choices, cpu_limit,
         default_memory, memory_choices, memory_limit, images, groups, mig_profile,
-        mig_strategy (mixed|single), mig_parent_product, priority_class_name, env. The first
+        mig_strategy (mixed, single, or a list of both: nodes of either serve the flavor,
+        the first listed preferred), mig_parent_product, priority_class_name, env. The first
         flavor is the default.""",
     )
 

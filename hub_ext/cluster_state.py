@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .flavors import Flavor
+from .flavors import Flavor, Placement
 from .quantity import amount
 
 CPU_KEY = "cpu"
@@ -186,6 +186,7 @@ class InventoryState:
         self.pods: dict[str, PodView] = {}
         self._pods_on: dict[str, set[str]] = defaultdict(set)
         self._node_part: dict[str, dict[str, tuple[int, int]]] = {}  # node -> slug -> (cap, nodes)
+        self._node_shape: dict[str, dict[str, Placement]] = {}  # node -> slug -> placement there
         self._pod_part: dict[str, dict[str, tuple[int, int]]] = {}  # pod -> slug -> (alloc, pend)
         self._used: dict[str, dict[str, int]] = defaultdict(dict)  # node -> slug -> allocated
         self._capacity: dict[str, int] = defaultdict(int)
@@ -196,28 +197,60 @@ class InventoryState:
         self.generation = 0
 
     @staticmethod
-    def resource_of(flavor: Flavor) -> str:
-        """The resource counted for a flavor: its extended resource, or cpu."""
-        return flavor.resource or CPU_KEY
-
-    def node_matches(self, flavor: Flavor, node: _Node) -> bool:
-        """Whether a pod of this flavor could land on the node (labels, taints, cordon)."""
+    def placement_on(flavor: Flavor, node: _Node) -> Placement | None:
+        """The first of the flavor's placements a pod could take on the node, or None."""
         if node.unschedulable:
-            return False
-        if any(node.labels.get(k) != v for k, v in flavor.node_selector.items()):
-            return False
-        if self.resource_of(flavor) not in node.allocatable:
-            return False
-        return all(
+            return None
+        if not all(
             tolerates(flavor.tolerations, taint)
             for taint in node.taints
             if taint.get("effect") in BLOCKING_EFFECTS
-        )
+        ):
+            return None
+        for placement in flavor.placements:
+            if any(node.labels.get(k) != v for k, v in placement.node_selector.items()):
+                continue
+            if (placement.resource or CPU_KEY) in node.allocatable:
+                return placement
+        return None
 
     @staticmethod
-    def pending_matches(flavor: Flavor, pod: PodView) -> bool:
-        """Whether an unbound pod competes for this flavor's devices."""
-        return all(flavor.node_selector.get(k, v) == v for k, v in pod.node_selector.items())
+    def pending_matches(placement: Placement, pod: PodView) -> bool:
+        """Whether an unbound pod's selector allows this placement's nodes."""
+        selector = placement.node_selector
+        return all(selector.get(k, v) == v for k, v in pod.node_selector.items())
+
+    def choose_placement(self, flavor: Flavor, count: int) -> Placement:
+        """Where a new pod of ``count`` devices should go: the first placement (in the
+        catalog's order) with a node that fits it once unbound pods asking for that placement
+        are served, else the one with the most such room."""
+        placements = flavor.placements
+        if len(placements) == 1:
+            return placements[0]
+        room = {p: -self._waiting_for(p) for p in placements}
+        best: dict[Placement, int] = {}
+        for node, shapes in self._node_shape.items():
+            shape = shapes.get(flavor.slug)
+            if shape is not None:
+                best[shape] = max(best.get(shape, 0), self.free_on(node, flavor.slug))
+        for placement in placements:
+            room[placement] += best.get(placement, 0)
+            if room[placement] >= count:
+                return placement
+        return max(placements, key=lambda p: (room[p], -placements.index(p)))
+
+    def _waiting_for(self, placement: Placement) -> int:
+        """Devices of the placement's resource asked for by live pods no node holds yet."""
+        resource = placement.resource or CPU_KEY
+        return sum(
+            pod.requests.get(resource, 0)
+            for pod in self.pods.values()
+            if pod.node is None and pod.live and self.pending_matches(placement, pod)
+        )
+
+    def free_on(self, node: str, slug: str) -> int:
+        """Devices of a flavor not held by pods on one node."""
+        return max(self._node_cap(node, slug) - self._used.get(node, {}).get(slug, 0), 0)
 
     # -- nodes ---------------------------------------------------------------------------------
 
@@ -227,10 +260,14 @@ class InventoryState:
         pods = self._detach_node(node.name)
         self.nodes[node.name] = node
         part: dict[str, tuple[int, int]] = {}
+        shapes: dict[str, Placement] = {}
         for slug, flavor in self.flavors.items():
-            if self.node_matches(flavor, node):
-                part[slug] = (node.allocatable.get(self.resource_of(flavor), 0), 1)
+            placement = self.placement_on(flavor, node)
+            if placement is not None:
+                shapes[slug] = placement
+                part[slug] = (node.allocatable.get(placement.resource or CPU_KEY, 0), 1)
         self._node_part[node.name] = part
+        self._node_shape[node.name] = shapes
         for slug, (cap, count) in part.items():
             self._capacity[slug] += cap
             self._nodes[slug] += count
@@ -252,6 +289,7 @@ class InventoryState:
         pods = [self.pods[k] for k in list(self._pods_on.get(name, ())) if k in self.pods]
         for pod in pods:
             self._retract_pod(pod)
+        self._node_shape.pop(name, None)
         for slug, (cap, count) in self._node_part.pop(name, {}).items():
             self._capacity[slug] -= cap
             self._nodes[slug] -= count
@@ -285,14 +323,17 @@ class InventoryState:
         part: dict[str, tuple[int, int]] = {}
         if pod.phase not in TERMINAL_PHASES:
             for slug, flavor in self.flavors.items():
-                amount = pod.requests.get(self.resource_of(flavor), 0)
-                if amount <= 0:
-                    continue
                 if pod.node is not None:
-                    if slug in self._node_part.get(pod.node, {}):
+                    shape = self._node_shape.get(pod.node, {}).get(slug)
+                    amount = pod.requests.get(shape.resource or CPU_KEY, 0) if shape else 0
+                    if amount > 0:
                         part[slug] = (amount, 0)
-                elif self.pending_matches(flavor, pod):
-                    part[slug] = (0, amount)
+                    continue
+                for placement in flavor.placements:
+                    amount = pod.requests.get(placement.resource or CPU_KEY, 0)
+                    if amount > 0 and self.pending_matches(placement, pod):
+                        part[slug] = (0, amount)
+                        break
         self._pod_part[pod.key] = part
         if pod.node is not None:
             self._pods_on[pod.node].add(pod.key)

@@ -7,15 +7,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .mig import GPU_RESOURCE, mig_shapes, mig_strategies
 from .quantity import QuantityError, cores, format_quantity, parse_quantity
 from .shown import shown
 
 KINDS = ("cpu", "gpu", "mig", "fpga")
-MIG_STRATEGIES = ("mixed", "single")
-GPU_RESOURCE = "nvidia.com/gpu"
-PRODUCT_LABEL = "nvidia.com/gpu.product"
-DEFAULT_MIG_PARENT = "NVIDIA-A100-80GB-PCIe"
-_MIG_PROFILE = re.compile(r"^[1-7]g\.[0-9]+gb$")
 _RESOURCE_NAME = re.compile(
     r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 )
@@ -34,6 +30,19 @@ class UnknownFlavor(LookupError):
         choices = ", ".join(known)
         hint = f" Choose one of: {choices}." if choices else ""
         super().__init__(f"There is no accelerator flavor called {shown(slug)}.{hint}")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One way a flavor's pod can be shaped: the resource it requests and where it may land.
+
+    A MIG flavor served by nodes of both device-plugin strategies has one placement per
+    strategy; every other flavor has one.
+    """
+
+    strategy: str | None
+    resource: str | None
+    node_selector: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,19 @@ class Flavor:
     mig_strategy: str | None = None
     priority_class_name: str | None = None
     env: dict[str, str] = field(default_factory=dict, hash=False)
+    alternates: tuple[Placement, ...] = field(default=(), hash=False)
+
+    @property
+    def placements(self) -> tuple[Placement, ...]:
+        """Every shape the flavor's pod may take, preferred first (``resource`` and
+        ``node_selector`` are the first's)."""
+        first = Placement(self.mig_strategy, self.resource, self.node_selector)
+        return (first, *self.alternates)
+
+    @property
+    def mig_strategies(self) -> tuple[str, ...]:
+        """The device-plugin strategies whose nodes serve this MIG flavor, preferred first."""
+        return tuple(p.strategy for p in self.placements if p.strategy)
 
     @property
     def default_count(self) -> int:
@@ -257,7 +279,9 @@ def parse_flavor(raw: Any, where: str = "flavor") -> Flavor:
     resource = r.text("resource")
     node_selector = r.mapping("node_selector")
     mig_profile = r.text("mig_profile")
-    mig_strategy = r.choice("mig_strategy", MIG_STRATEGIES, None)
+    strategies = mig_strategies(r)
+    mig_strategy = strategies[0] if strategies else None
+    alternates: tuple[Placement, ...] = ()
     if kind == "cpu":
         if resource is not None:
             raise r.fail("resource", "a cpu flavor requests no extended resource")
@@ -269,7 +293,10 @@ def parse_flavor(raw: Any, where: str = "flavor") -> Flavor:
         if 0 in counts:
             raise r.fail("counts", f"a {kind} flavor needs at least one device")
     if kind == "mig":
-        resource, node_selector = _mig_shape(r, resource, node_selector, mig_profile, mig_strategy)
+        shapes = mig_shapes(r, resource, node_selector, mig_profile, strategies)
+        pairs = zip(strategies[1:], shapes[1:], strict=True)
+        alternates = tuple(Placement(s, res, sel) for s, (res, sel) in pairs)
+        resource, node_selector = shapes[0]
     elif mig_profile is not None or mig_strategy is not None:
         key = "mig_profile" if mig_profile is not None else "mig_strategy"
         raise r.fail(key, f"only mig flavors take a MIG setting (kind is {kind!r})")
@@ -323,40 +350,8 @@ def parse_flavor(raw: Any, where: str = "flavor") -> Flavor:
         mig_strategy=mig_strategy,
         priority_class_name=r.text("priority_class_name"),
         env=r.mapping("env"),
+        alternates=alternates,
     )
-
-
-def _mig_shape(
-    r: _Reader,
-    resource: str | None,
-    node_selector: dict[str, str],
-    profile: str | None,
-    strategy: str | None,
-) -> tuple[str, dict[str, str]]:
-    """The resource and node selector for a MIG slice under the device plugin's strategy."""
-    if profile is None:
-        raise r.fail("mig_profile", "is required for a mig flavor (for example '1g.10gb')")
-    if not _MIG_PROFILE.match(profile):
-        raise r.fail("mig_profile", f"{profile!r} is not a MIG profile such as 1g.10gb")
-    if strategy is None:
-        raise r.fail("mig_strategy", "is required for a mig flavor: one of mixed, single")
-    parent = r.text("mig_parent_product", DEFAULT_MIG_PARENT) or DEFAULT_MIG_PARENT
-    selector = dict(node_selector)
-    if strategy == "mixed":
-        expected = f"nvidia.com/mig-{profile}"
-    else:
-        expected = GPU_RESOURCE
-        product = f"{parent}-MIG-{profile}"
-        if selector.setdefault(PRODUCT_LABEL, product) != product:
-            raise r.fail(
-                f"node_selector.{PRODUCT_LABEL}",
-                f"{selector[PRODUCT_LABEL]!r} does not match MIG profile {profile} ({product!r})",
-            )
-    if resource is not None and resource != expected:
-        raise r.fail(
-            "resource", f"{resource!r} does not match the {strategy} strategy ({expected!r})"
-        )
-    return expected, selector
 
 
 def parse_flavors(raw: Any, where: str = "AcceleratorCatalog.flavors") -> list[Flavor]:

@@ -22,7 +22,7 @@ EXTRA_GROUPS: dict[str, dict[str, Any]] = {
     "fpga-users": {"users": [DEMO_USERS["researcher"]]},
 }
 
-HACKATHON_FLAVOR = "mig-1g-10gb-single"
+HACKATHON_FLAVOR = "mig-1g-10gb"
 
 #: The group whose members the OIDC login makes JupyterHub admins.
 ADMINS_GROUP = "admins"
@@ -223,8 +223,7 @@ def describe_users(oidc: OidcLogin | None = None) -> list[str]:
         "fpga-users): every flavor",
         f"  {DEMO_USERS['organiser']:<6} hackathon organiser: reservations at /services/accelhub/",
         f"  {DEMO_USERS['admin']:<6} admin: quotas, usage and reservations at /services/accelhub/",
-        "  h1..h4 hackathon participants: one reserved MIG 1g.10gb slice each "
-        "(single-strategy A100 node)",
+        "  h1..h4 hackathon participants: one reserved MIG 1g.10gb slice each",
         f"  homes: {HOME} in every server, kept across stops and flavors; shared areas "
         "shared/physics (group physics) and shared/hackathon (read-only but for otto) in it",
         f"  password for everyone: {PASSWORD}",

@@ -228,13 +228,16 @@ class KubeCluster(Configurable):
     # -- placeholders -----------------------------------------------------------------
 
     def _placeholder(self, reservation_id: str, flavor: Flavor) -> dict[str, Any]:
-        assert flavor.resource is not None
+        state = self.inventory.state if self.inventory is not None else None
+        placement = state.choose_placement(flavor, 1) if state else flavor.placements[0]
+        resource = placement.resource
+        assert resource is not None
         container: dict[str, Any] = {
             "name": "hold",
             "image": self.placeholder_image,
             "resources": {
-                "requests": {flavor.resource: "1", "cpu": "1m", "memory": "8Mi"},
-                "limits": {flavor.resource: "1", "memory": "16Mi"},
+                "requests": {resource: "1", "cpu": "1m", "memory": "8Mi"},
+                "limits": {resource: "1", "memory": "16Mi"},
             },
         }
         if self.placeholder_command:
@@ -248,7 +251,7 @@ class KubeCluster(Configurable):
             },
             "spec": {
                 "priorityClassName": self.placeholder_priority_class,
-                "nodeSelector": dict(flavor.node_selector),
+                "nodeSelector": dict(placement.node_selector),
                 "tolerations": list(flavor.tolerations),
                 "terminationGracePeriodSeconds": 0,
                 "automountServiceAccountToken": False,
@@ -348,7 +351,7 @@ class KubeCluster(Configurable):
         flavor = self.flavors.get(slug)
         if flavor is None:
             return None
-        count = pod.requests.get(flavor.resource, 0) if flavor.resource else 0
+        count = max(pod.requests.get(p.resource, 0) if p.resource else 0 for p in flavor.placements)
         started = (
             datetime.fromisoformat(pod.created.replace("Z", "+00:00"))
             if pod.created

@@ -8,6 +8,7 @@ from kubernetes_asyncio.client import V1EnvVar, V1ResourceRequirements, V1Tolera
 
 from ..admission import LeaseDecision
 from ..contract import FLAVOR_LABEL, KIND_LABEL, LEASE_LABEL
+from ..flavors import Placement
 from ..quantity import ceil
 from .options import Selection
 
@@ -17,9 +18,12 @@ def cpu_quantity(cores: float) -> str:
     return f"{cores:g}" if float(cores).is_integer() else f"{round(cores * 1000)}m"
 
 
-def selection_env(selection: Selection, decision: LeaseDecision | None) -> dict[str, str]:
-    """What the notebook needs to know about what it got."""
+def selection_env(
+    selection: Selection, decision: LeaseDecision | None, placement: Placement | None = None
+) -> dict[str, str]:
+    """What the notebook needs to know about what it got (``placement``: the flavor's first)."""
     flavor = selection.flavor
+    placement = placement or flavor.placements[0]
     env = {
         "ACCELHUB_FLAVOR": flavor.slug,
         "ACCELHUB_FLAVOR_NAME": flavor.display_name,
@@ -30,13 +34,13 @@ def selection_env(selection: Selection, decision: LeaseDecision | None) -> dict[
         "MEM_GUARANTEE": str(ceil(selection.memory)),
         "MEM_LIMIT": str(ceil(selection.memory)),
     }
-    if flavor.resource:
-        env["ACCELHUB_RESOURCE"] = flavor.resource
+    if placement.resource:
+        env["ACCELHUB_RESOURCE"] = placement.resource
     if flavor.device_memory:
         env["ACCELHUB_DEVICE_MEMORY"] = flavor.device_memory
     if flavor.mig_profile:
         env["ACCELHUB_MIG_PROFILE"] = flavor.mig_profile
-        env["ACCELHUB_MIG_STRATEGY"] = flavor.mig_strategy or ""
+        env["ACCELHUB_MIG_STRATEGY"] = placement.strategy or ""
     if flavor.kind == "cpu":
         # The NVIDIA container runtime shows no GPU to a pod that asks for none.
         env["NVIDIA_VISIBLE_DEVICES"] = "void"
@@ -48,9 +52,16 @@ def selection_env(selection: Selection, decision: LeaseDecision | None) -> dict[
     return env
 
 
-def shape_pod(pod: Any, selection: Selection, decision: LeaseDecision | None) -> Any:
-    """Apply the selection and the lease to KubeSpawner's V1Pod (in place; also returned)."""
+def shape_pod(
+    pod: Any,
+    selection: Selection,
+    decision: LeaseDecision | None,
+    placement: Placement | None = None,
+) -> Any:
+    """Apply the selection and the lease to KubeSpawner's V1Pod (in place; also returned);
+    ``placement`` is the flavor's shape chosen for this pod (default: its first)."""
     flavor = selection.flavor
+    placement = placement or flavor.placements[0]
     spec = pod.spec
     container = spec.containers[0]
     if selection.image:
@@ -59,12 +70,12 @@ def shape_pod(pod: Any, selection: Selection, decision: LeaseDecision | None) ->
     limits = dict((container.resources.limits if container.resources else None) or {})
     requests["cpu"] = limits["cpu"] = cpu_quantity(selection.cpu)
     requests["memory"] = limits["memory"] = selection.memory
-    if flavor.resource:
-        requests[flavor.resource] = limits[flavor.resource] = str(selection.count)
+    if placement.resource:
+        requests[placement.resource] = limits[placement.resource] = str(selection.count)
     container.resources = V1ResourceRequirements(requests=requests, limits=limits)
 
     selector = dict(spec.node_selector or {})
-    selector.update(flavor.node_selector)
+    selector.update(placement.node_selector)
     if decision is not None:
         selector.update(decision.node_selector)
     spec.node_selector = selector or None
@@ -96,7 +107,7 @@ def shape_pod(pod: Any, selection: Selection, decision: LeaseDecision | None) ->
             labels[LEASE_LABEL] = decision.lease_id
     pod.metadata.labels = labels
 
-    env = selection_env(selection, decision)
+    env = selection_env(selection, decision, placement)
     kept = [e for e in container.env or [] if e.name not in env]
     container.env = kept + [V1EnvVar(name=k, value=v) for k, v in env.items()]
     return pod

@@ -17,6 +17,7 @@ from traitlets import Bool, CaselessStrEnum, Float, List, Type, Unicode, default
 from ..admission import AdmissionPolicy, AdmissionUnavailable, LeaseDecision
 from ..capacity import CapacityPolicy
 from ..catalog import AcceleratorCatalog
+from ..flavors import Placement
 from ..inventory import ClusterInventory
 from .errors import SpawnRefused
 from .form import build_rows, render_form
@@ -281,7 +282,23 @@ class AcceleratorSpawner(KubeSpawner):
         """KubeSpawner's pod, shaped for the selected flavor and the granted lease."""
         pod = await super().get_pod_manifest()
         selection = self._selection or self._validate(self.user_options)
-        return await group_areas(self, shape_pod(pod, selection, self._lease))
+        placement = await self._placement(selection)
+        return await group_areas(self, shape_pod(pod, selection, self._lease, placement))
+
+    async def _placement(self, selection: Selection) -> Placement | None:
+        """Where the pod goes when nodes of several shapes serve its flavor (None: the first)."""
+        if len(selection.flavor.placements) == 1:
+            return None
+        try:
+            inventory = self.inventory()
+            if not inventory.synced:
+                await inventory.wait_synced(self.inventory_sync_seconds)
+        except Exception as err:
+            self.log.warning("inventory unavailable to place the pod: %s", err)
+            return None
+        if not inventory.synced:
+            return None
+        return inventory.state.choose_placement(selection.flavor, selection.count)
 
     async def stop(self, now: bool = False) -> None:
         """Stop the pod, give the lease back, leave the line and forget this spawn's options."""

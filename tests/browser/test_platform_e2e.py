@@ -82,13 +82,13 @@ def test_participant_gets_a_reserved_mig_slice_and_sees_its_telemetry(
 ) -> None:
     page = login(browser, platform, "h1")
     page.goto(f"{platform.url}/hub/spawn")
-    reserved = page.locator('.accelhub-flavor[data-flavor="mig-1g-10gb-single"]')
+    reserved = page.locator('.accelhub-flavor[data-flavor="mig-1g-10gb"]')
     expect(reserved.locator(".accelhub-badge")).to_contain_text("Reserved for hackathon")
     # Outside the reservation a participant's group has no quota: the entry says why.
     expect(page.locator("body")).to_contain_text("Your group's quota for this flavor is used up.")
     page.screenshot(path=str(DOCS_IMAGES / "spawn-form.png"), full_page=True)
 
-    page.check("input[value='mig-1g-10gb-single']")
+    page.check("input[value='mig-1g-10gb']")
     page.get_by_role("button", name="Start").click()
     page.wait_for_url(re.compile(r".*/user/h1/lab.*"), timeout=120_000)
     status = page.locator(".accelhub-GpuStatus")

@@ -69,4 +69,4 @@ def test_service_with_the_shipped_catalog_gets_past_the_check(tmp_path: Path) ->
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "'mig-1g-10gb-single'" in result.stdout
+    assert "'mig-1g-10gb'" in result.stdout

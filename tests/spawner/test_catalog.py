@@ -31,12 +31,15 @@ def test_default_catalog_mirrors_ai_infn() -> None:
     kinds = {f.kind for f in cat.all()}
     assert kinds == {"cpu", "gpu", "mig", "fpga"}
     assert cat.default.slug == "cpu"
-    mixed = cat.get("mig-1g-10gb")
-    assert mixed.resource == "nvidia.com/mig-1g.10gb"
-    assert mixed.node_selector == {}
-    single = cat.get("mig-1g-10gb-single")
+    slice_ = cat.get("mig-1g-10gb")  # one row for the slice, served by nodes of both strategies
+    assert slice_.mig_strategies == ("mixed", "single")
+    mixed, single = slice_.placements
+    assert (mixed.resource, mixed.node_selector) == ("nvidia.com/mig-1g.10gb", {})
+    assert (slice_.resource, slice_.node_selector) == (mixed.resource, mixed.node_selector)
     assert single.resource == "nvidia.com/gpu"
     assert single.node_selector == {"nvidia.com/gpu.product": "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb"}
+    migs = [f for f in cat.all() if f.kind == "mig"]
+    assert len({f.mig_profile for f in migs}) == len(migs)  # no profile offered twice
     fpga = cat.get("fpga-u55c")
     assert fpga.resource == "amd.com/xilinx_u55c_gen3x16_xdma_base_3-0"
     assert fpga.groups == ("fpga-users",)
@@ -76,6 +79,41 @@ def test_get_unknown_flavor_is_not_a_key_error() -> None:
                 }
             ],
             "flavors[0].resource: 'nvidia.com/gpu' does not match the mixed strategy",
+        ),
+        (
+            [{"slug": "m", "kind": "mig", "mig_profile": "1g.10gb", "mig_strategy": ["mixed", 1]}],
+            "flavors[0].mig_strategy[1]: 1 is not one of mixed, single",
+        ),
+        (
+            [{"slug": "m", "kind": "mig", "mig_profile": "1g.10gb", "mig_strategy": []}],
+            "flavors[0].mig_strategy: [] is not mixed, single or a list of them",
+        ),
+        (
+            [
+                {
+                    "slug": "m",
+                    "kind": "mig",
+                    "mig_profile": "1g.10gb",
+                    "mig_strategy": ["single", "single"],
+                }
+            ],
+            "flavors[0].mig_strategy: ['single', 'single'] names a strategy twice",
+        ),
+        (
+            [
+                {
+                    "slug": "m",
+                    "kind": "mig",
+                    "mig_profile": "1g.10gb",
+                    "mig_strategy": ["mixed", "single"],
+                    "node_selector": {"nvidia.com/gpu.product": "X"},
+                }
+            ],
+            "flavors[0].node_selector.nvidia.com/gpu.product: is set per strategy",
+        ),
+        (
+            [{"slug": "g", "kind": "gpu", "mig_strategy": ["mixed"]}],
+            "flavors[0].mig_strategy: only mig flavors take a MIG setting",
         ),
         ([{"slug": "g", "kind": "gpu", "counts": [0, 1]}], "flavors[0].counts"),
         ([{"slug": "c", "counts": [2]}], "flavors[0].counts: a cpu flavor has no devices"),
@@ -168,7 +206,7 @@ def test_catalog_file_in_yaml_or_json(tmp_path: Path) -> None:
 def test_shipped_ai_infn_catalog_is_in_the_package() -> None:
     assert Path(AI_INFN_CATALOG).is_file()
     assert Path(AI_INFN_CATALOG).parent.parent.name == "hub_ext"
-    assert len(check_config(file_config(Path(AI_INFN_CATALOG))).all()) == 9
+    assert len(check_config(file_config(Path(AI_INFN_CATALOG))).all()) == 8
 
 
 @pytest.mark.parametrize(

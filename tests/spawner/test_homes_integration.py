@@ -19,7 +19,7 @@ from tests.spawner.hubstack import SpawnerHub, start_service_hub
 
 pytestmark = pytest.mark.integration
 
-SWITCHES = ("t4", "mig-1g-10gb-single", "cpu")
+SWITCHES = ("t4", "mig-1g-10gb", "cpu")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def homes_hub(
         f"c.AcceleratorCatalog.catalog_file = {AI_INFN_CATALOG!r}\n"  # the hub's catalog too
         "c.QuotaPolicy.default_quota = {'*': {'devices': 8, 'per_user': 2}}\n"
         "c.AccelhubService.static_capacity = "
-        "{'t4': 2, 'mig-1g-10gb-single': 7, 'cpu': 100}\n",
+        "{'t4': 2, 'mig-1g-10gb': 10, 'cpu': 100}\n",
         "\n".join(
             [
                 f"c.AcceleratorCatalog.catalog_file = {AI_INFN_CATALOG!r}",

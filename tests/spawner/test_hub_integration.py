@@ -18,6 +18,7 @@ from tests.spawner.kube import get_pod, hold_devices, release, wait_phase
 
 pytestmark = pytest.mark.integration
 NS = "accelhub"
+SINGLE_1G = {"nvidia.com/gpu.product": "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb"}
 
 
 def form_counts(browser: httpx.Client) -> dict[str, tuple[str, str]]:
@@ -58,15 +59,17 @@ def test_form_counts_pods_of_other_namespaces(
 ) -> None:
     browser = spawner_hub.login("bob")
     counts = form_counts(browser)
-    assert counts["mig-1g-10gb"] == ("3", "3")
-    assert counts["mig-1g-10gb-single"] == ("7", "7")
+    assert counts["mig-1g-10gb"] == ("10", "10")  # one row: 3 mixed-node + 7 single-node slices
+    assert [name for name in counts if name.startswith("mig-1g")] == ["mig-1g-10gb"]
     assert "fpga-u55c" not in counts  # bob is not in fpga-users
     hold_devices(spawner_devstack, "hackathon", "batch-mig", "nvidia.com/mig-1g.10gb", 2)
+    hold_devices(spawner_devstack, "hackathon", "batch-one", "nvidia.com/gpu", 1, SINGLE_1G)
     try:
-        poll_form(browser, "mig-1g-10gb", ("1", "3"))
+        poll_form(browser, "mig-1g-10gb", ("7", "10"))
     finally:
         release(spawner_devstack, "hackathon", "batch-mig")
-    poll_form(browser, "mig-1g-10gb", ("3", "3"))
+        release(spawner_devstack, "hackathon", "batch-one")
+    poll_form(browser, "mig-1g-10gb", ("10", "10"))
 
 
 @pytest.mark.parametrize(
@@ -90,7 +93,7 @@ def test_form_counts_pods_of_other_namespaces(
         ),
         ("t4", "nvidia.com/gpu", {"t4-1"}),
         ("mig-2g-20gb", "nvidia.com/mig-2g.20gb", {"a100-2", "a100-3"}),
-        ("mig-1g-10gb-single", "nvidia.com/gpu", {"a100-1"}),
+        ("mig-1g-10gb", "nvidia.com/mig-1g.10gb", {"a100-2", "a100-3"}),  # mixed: listed first
         ("fpga-u55c", "amd.com/xilinx_u55c_gen3x16_xdma_base_3-0", {"fpga-u55c-1"}),
     ],
 )
@@ -183,7 +186,7 @@ def read_progress(hub: SpawnerHub, user: str, server: str, seconds: float) -> li
     return messages
 
 
-def test_pending_spawn_explains_what_it_waits_for(
+def test_slice_spawn_lands_on_the_single_strategy_node_when_mixed_ones_are_full(
     spawner_hub: SpawnerHub, spawner_devstack: RunningDevstack
 ) -> None:
     hold_devices(spawner_devstack, "hackathon", "hold-a", "nvidia.com/mig-1g.10gb", 2)
@@ -191,11 +194,36 @@ def test_pending_spawn_explains_what_it_waits_for(
     try:
         wait_phase(spawner_devstack, "hackathon", "hold-a", "Running")
         wait_phase(spawner_devstack, "hackathon", "hold-b", "Running")
-        response = spawn(spawner_hub, "bob", "wait", flavor="mig-1g-10gb", wait=True)
+        poll_form(spawner_hub.login("ada"), "mig-1g-10gb", ("7", "10"))  # the hub has seen them
+        response = spawn(spawner_hub, "ada", "slice", flavor="mig-1g-10gb")
+        assert response.status_code in (201, 202), response.text
+        pod = server_pod(spawner_hub, spawner_devstack, "ada", "slice")
+        assert pod["spec"]["nodeName"] == "a100-1"
+        limits = pod["spec"]["containers"][0]["resources"]["limits"]
+        assert limits["nvidia.com/gpu"] == "1" and "nvidia.com/mig-1g.10gb" not in limits
+        assert pod["spec"]["nodeSelector"] == SINGLE_1G
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+        assert env["ACCELHUB_MIG_STRATEGY"] == "single"
+        assert pod["metadata"]["labels"]["accelhub.io/flavor"] == "mig-1g-10gb"
+    finally:
+        spawner_hub.stop("ada", "slice")
+        release(spawner_devstack, "hackathon", "hold-a")
+        release(spawner_devstack, "hackathon", "hold-b")
+
+
+def test_pending_spawn_explains_what_it_waits_for(
+    spawner_hub: SpawnerHub, spawner_devstack: RunningDevstack
+) -> None:
+    hold_devices(spawner_devstack, "hackathon", "hold-a", "nvidia.com/mig-2g.20gb", 1)
+    hold_devices(spawner_devstack, "hackathon", "hold-b", "nvidia.com/mig-2g.20gb", 1)
+    try:
+        wait_phase(spawner_devstack, "hackathon", "hold-a", "Running")
+        wait_phase(spawner_devstack, "hackathon", "hold-b", "Running")
+        response = spawn(spawner_hub, "bob", "wait", flavor="mig-2g-20gb", wait=True)
         assert response.status_code == 202, response.text
         messages = read_progress(spawner_hub, "bob", "wait", 8)
         text = "\n".join(messages)
-        assert "No MIG 1g.10gb slice is free: 3/3 in use" in text, text
+        assert "No MIG 2g.20gb slice is free: 2/2 in use" in text, text
         assert "Waiting for the scheduler: 0/" in text, text
     finally:
         spawner_hub.stop("bob", "wait")

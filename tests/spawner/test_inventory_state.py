@@ -40,29 +40,33 @@ def pod(
 
 def cluster() -> InventoryState:
     state = InventoryState(CAT.all())
-    state.replace_nodes(
-        [
-            node("a100-1", {PRODUCT: "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb"}, {"nvidia.com/gpu": "7"}),
-            node("a100-2", {PRODUCT: "NVIDIA-A100-80GB-PCIe"}, {"nvidia.com/mig-1g.10gb": "2"}),
-            node("a100-3", {PRODUCT: "NVIDIA-A100-80GB-PCIe"}, {"nvidia.com/mig-1g.10gb": "1"}),
-            node("t4-1", {PRODUCT: "Tesla-T4"}, {"nvidia.com/gpu": "2"}),
-            node("fpga", {}, {"amd.com/xilinx_u55c_gen3x16_xdma_base_3-0": "1"}),
-            node("cpu-1", {}, {}),
-            node(
-                "vk",
-                {},
-                {"nvidia.com/gpu": "4"},
-                taints=[{"key": "virtual-node.interlink/no-schedule", "effect": "NoSchedule"}],
-            ),
-        ]
-    )
+    state.replace_nodes(cluster_nodes())
     return state
+
+
+def cluster_nodes() -> list[dict[str, Any]]:
+    return [
+        node("a100-1", {PRODUCT: "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb"}, {"nvidia.com/gpu": "7"}),
+        node("a100-2", {PRODUCT: "NVIDIA-A100-80GB-PCIe"}, {"nvidia.com/mig-1g.10gb": "2"}),
+        node("a100-3", {PRODUCT: "NVIDIA-A100-80GB-PCIe"}, {"nvidia.com/mig-1g.10gb": "1"}),
+        node("t4-1", {PRODUCT: "Tesla-T4"}, {"nvidia.com/gpu": "2"}),
+        node("fpga", {}, {"amd.com/xilinx_u55c_gen3x16_xdma_base_3-0": "1"}),
+        node("cpu-1", {}, {}),
+        node(
+            "vk",
+            {},
+            {"nvidia.com/gpu": "4"},
+            taints=[{"key": "virtual-node.interlink/no-schedule", "effect": "NoSchedule"}],
+        ),
+    ]
 
 
 def test_capacity_per_flavor_and_strategy() -> None:
     state = cluster()
-    assert state.counts("mig-1g-10gb").capacity == 3  # mixed: a100-2 + a100-3
-    assert state.counts("mig-1g-10gb-single").capacity == 7  # single: product label
+    mig = state.counts("mig-1g-10gb")
+    # mixed (a100-2 + a100-3: nvidia.com/mig-1g.10gb) + single (a100-1: product label)
+    assert (mig.capacity, mig.nodes) == (3 + 7, 3)
+    assert state.counts("mig-2g-20gb").capacity == 0  # the single node's slices are 1g.10gb
     assert state.counts("t4").capacity == 2  # virtual node's GPUs are not T4s
     assert state.counts("fpga-u55c").capacity == 1
     assert state.counts("a100").capacity == 0
@@ -75,21 +79,74 @@ def test_pods_in_every_namespace_hold_devices() -> None:
     state.set_pod(pod("batch", "train-1", {"nvidia.com/mig-1g.10gb": "1"}, "a100-2"))
     state.set_pod(pod("offload", "job", {"nvidia.com/mig-1g.10gb": "1"}, "a100-3"))
     c = state.counts("mig-1g-10gb")
-    assert (c.capacity, c.allocated, c.free, c.pending) == (3, 3, 0, 0)
+    assert (c.capacity, c.allocated, c.free, c.pending) == (10, 3, 7, 0)
     state.set_pod(pod("batch", "train-2", {"nvidia.com/mig-1g.10gb": "1"}, None, "Pending"))
     assert state.counts("mig-1g-10gb").pending == 1
     state.set_pod(pod("batch", "train-1", {"nvidia.com/mig-1g.10gb": "1"}, "a100-2", "Succeeded"))
-    assert state.counts("mig-1g-10gb").free == 1
+    assert state.counts("mig-1g-10gb").free == 8
     state.delete_pod("offload/job")
-    assert state.counts("mig-1g-10gb").free == 2
+    assert state.counts("mig-1g-10gb").free == 9
 
 
 def test_single_strategy_gpu_pods_count_per_node() -> None:
     state = cluster()
     state.set_pod(pod("a", "p", {"nvidia.com/gpu": "2"}, "a100-1"))
     state.set_pod(pod("a", "q", {"nvidia.com/gpu": "1"}, "t4-1"))
-    assert state.counts("mig-1g-10gb-single").free == 5
+    assert state.counts("mig-1g-10gb").free == 10 - 2
+    assert state.counts("mig-1g-10gb").allocated == 2  # the T4 pod is not a slice
     assert state.counts("t4").free == 1
+
+
+def test_both_strategies_count_for_one_flavor_and_a_one_strategy_flavor_still_loads() -> None:
+    legacy = AcceleratorCatalog(
+        flavors=[
+            {"slug": "m", "kind": "mig", "mig_profile": "1g.10gb", "mig_strategy": "single"},
+            {"slug": "x", "kind": "mig", "mig_profile": "1g.10gb", "mig_strategy": "mixed"},
+        ]
+    )
+    state = InventoryState(legacy.all())
+    state.replace_nodes([n for n in cluster_nodes() if n["metadata"]["name"].startswith("a100")])
+    assert state.counts("m").capacity == 7 and state.counts("x").capacity == 3
+    both = InventoryState(CAT.all())
+    both.replace_nodes(cluster_nodes())
+    both.set_pod(pod("a", "p", {"nvidia.com/gpu": "1"}, "a100-1"))
+    both.set_pod(pod("a", "q", {"nvidia.com/mig-1g.10gb": "1"}, "a100-2"))
+    slice_pending = {PRODUCT: "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb"}
+    both.set_pod(pod("a", "r", {"nvidia.com/gpu": "1"}, None, "Pending", slice_pending))
+    both.set_pod(pod("a", "s", {"nvidia.com/mig-1g.10gb": "1"}, None, "Pending"))
+    c = both.counts("mig-1g-10gb")
+    assert (c.capacity, c.allocated, c.free, c.pending) == (10, 2, 8, 2)
+    assert both.counts("t4").pending == 0  # the pending slice's selector rules the T4 out
+
+
+def test_choose_placement_prefers_the_first_strategy_that_fits() -> None:
+    state = cluster()
+    mig = CAT.get("mig-1g-10gb")
+    mixed, single = mig.placements
+    assert (mixed.strategy, mixed.resource, mixed.node_selector) == (
+        "mixed",
+        "nvidia.com/mig-1g.10gb",
+        {},
+    )
+    assert (single.strategy, single.resource, single.node_selector) == (
+        "single",
+        "nvidia.com/gpu",
+        {PRODUCT: "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb"},
+    )
+    assert state.choose_placement(mig, 1) == mixed  # both free: the catalog's order
+    assert state.choose_placement(mig, 3) == single  # no mixed node has 3 slices
+    state.set_pod(pod("a", "p", {"nvidia.com/mig-1g.10gb": "2"}, "a100-2"))
+    assert state.choose_placement(mig, 1) == mixed  # a100-3 still has one
+    state.set_pod(pod("a", "q", {"nvidia.com/mig-1g.10gb": "1"}, None, "Pending"))
+    assert state.choose_placement(mig, 1) == single  # that one is promised to q
+    state.set_pod(pod("a", "q", {"nvidia.com/mig-1g.10gb": "1"}, "a100-3"))
+    assert state.choose_placement(mig, 1) == single  # mixed full
+    for i in range(7):
+        state.set_pod(pod("a", f"s{i}", {"nvidia.com/gpu": "1"}, "a100-1"))
+    assert state.choose_placement(mig, 1) == mixed  # nothing free anywhere: the first
+    state.delete_pod("a/p")
+    assert state.choose_placement(mig, 1) == mixed
+    assert state.choose_placement(CAT.get("t4"), 1) == CAT.get("t4").placements[0]
 
 
 def test_pending_pod_counts_only_for_compatible_flavors() -> None:

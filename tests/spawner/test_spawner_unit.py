@@ -40,7 +40,7 @@ def env_of(pod: Any) -> dict[str, str]:
 
 
 async def test_mig_mixed_pod_shape() -> None:
-    spawner = make_spawner()
+    spawner = make_spawner(inventory_sync_seconds=0.1)  # no cluster: the catalog's first shape
     spawner._lease = LeaseDecision(
         granted=True,
         lease_id="L-7",
@@ -69,11 +69,41 @@ async def test_mig_mixed_pod_shape() -> None:
     assert env["ACCELHUB_RESERVATION"] == "hack"
 
 
-async def test_single_strategy_and_fpga_shape() -> None:
+async def test_slice_pod_takes_the_shape_of_the_strategy_with_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     spawner = make_spawner()
-    pod = await manifest(spawner, {"flavor": "mig-1g-10gb-single"})
-    assert pod.spec.containers[0].resources.limits["nvidia.com/gpu"] == "1"
-    assert pod.spec.node_selector == {"nvidia.com/gpu.product": "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb"}
+    inventory = ClusterInventory(spawner.catalog.all(), api_factory=lambda: None)
+    product = {"nvidia.com/gpu.product": "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb"}
+    inventory.state.replace_nodes(
+        [
+            node("a100-1", product, {"nvidia.com/gpu": "7"}),
+            node("a100-2", {}, {"nvidia.com/mig-1g.10gb": "1"}),
+        ]
+    )
+    for event in inventory._synced.values():
+        event.set()
+    monkeypatch.setattr(spawner, "inventory", lambda: inventory)
+    shaped = await manifest(spawner, {"flavor": "mig-1g-10gb"})  # a mixed slice is free
+    assert shaped.spec.containers[0].resources.limits == {
+        "cpu": "2",
+        "memory": "8Gi",
+        "nvidia.com/mig-1g.10gb": "1",
+    }
+    assert not shaped.spec.node_selector
+    assert env_of(shaped)["ACCELHUB_MIG_STRATEGY"] == "mixed"
+    inventory.state.set_pod(pod("batch", "job", {"nvidia.com/mig-1g.10gb": "1"}, "a100-2"))
+    shaped = await manifest(spawner, {"flavor": "mig-1g-10gb"})  # mixed full: the single node
+    limits = shaped.spec.containers[0].resources.limits
+    assert limits["nvidia.com/gpu"] == "1" and "nvidia.com/mig-1g.10gb" not in limits
+    assert shaped.spec.node_selector == product
+    env = env_of(shaped)
+    assert (env["ACCELHUB_MIG_STRATEGY"], env["ACCELHUB_RESOURCE"]) == ("single", "nvidia.com/gpu")
+    assert shaped.metadata.labels["accelhub.io/flavor"] == "mig-1g-10gb"
+
+
+async def test_fpga_and_gpu_shape() -> None:
+    spawner = make_spawner()
     pod = await manifest(spawner, {"flavor": "t4", "count": 2, "cpu": 8})
     assert pod.spec.containers[0].resources.limits["nvidia.com/gpu"] == "2"
     assert pod.spec.containers[0].resources.limits["cpu"] == "8"
