@@ -113,7 +113,7 @@ def test_home_survives_switching_t4_mig_cpu(
             ada.write(f"from-{flavor}.txt", flavor)
         finally:
             ada.stop()
-    assert nodes[0].startswith("t4-") and nodes[1].startswith("a100-"), nodes  # other nodes, one home
+    assert nodes[0].startswith("t4-") and nodes[1].startswith("a100-"), nodes  # one home
     pvc = kubectl_json(spawner_devstack, "get", "pvc", "-n", "accelhub", "claim-ada")
     assert pvc["status"]["phase"] == "Bound"
     assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
