@@ -185,6 +185,18 @@ class ReservationRequest(Wire):
 
 
 @dataclass(frozen=True)
+class ReservationChange(Wire):
+    """``PATCH api/v1/reservations/{id}``: extend or shrink a reservation (its window, its
+    device count or one-per-member) or rename it; a field left out keeps its value."""
+
+    start: str | None = field(default=None, metadata=text(format="date-time", minLength=1))
+    end: str | None = field(default=None, metadata=text(format="date-time", minLength=1))
+    name: str | None = field(default=None, metadata=text())
+    count: int | None = field(default=None, metadata=schema(minimum=1, maximum=100000))
+    per_member: bool | None = None
+
+
+@dataclass(frozen=True)
 class Participant(Wire):
     user: str
     lease: str | None = None

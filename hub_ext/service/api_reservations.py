@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from ..contract import Participant, ReservationRequest
+from ..contract import Participant, ReservationChange, ReservationRequest
 from . import views
 from .base import APIError, APIHandler
-from .reservation_rules import ReservationError
+from .reservation_rules import ReservationConflict, ReservationError
 from .timeutil import parse_time
+
+
+def when(text: str) -> datetime:
+    """An ISO 8601 timestamp, or a 422 sentence."""
+    try:
+        return parse_time(text)
+    except (ValueError, OverflowError):
+        raise APIError(422, "Give 'start' and 'end' as ISO 8601 timestamps.") from None
+
+
+def refused(error: ReservationError) -> APIError:
+    """409 for a clash with what exists (devices, claims, an ended window), else 422."""
+    return APIError(409 if isinstance(error, ReservationConflict) else 422, str(error))
 
 
 class ReservationsHandler(APIHandler):
@@ -32,10 +46,7 @@ class ReservationsHandler(APIHandler):
         ask = self.body_as(ReservationRequest)
         if not principal.organises(ask.group):
             raise self.forbid(f"You do not organise the group {ask.group!r}.")
-        try:
-            start, end = parse_time(ask.start), parse_time(ask.end)
-        except (ValueError, OverflowError):
-            raise APIError(422, "Give 'start' and 'end' as ISO 8601 timestamps.") from None
+        start, end = when(ask.start), when(ask.end)
         try:
             res = await self.core.create_reservation(
                 ask.name,
@@ -48,7 +59,7 @@ class ReservationsHandler(APIHandler):
                 principal.name,
             )
         except ReservationError as error:
-            raise APIError(409 if "reserved" in str(error) else 422, str(error)) from None
+            raise refused(error) from None
         self.write_json((await views.reservation(self.core, res)).to_json(), status=201)
 
 
@@ -73,6 +84,29 @@ class ReservationHandler(APIHandler):
                 Participant(user, claimed.get(user)) for user in (info.users if info else [])
             ]
         self.write_json((await views.reservation(self.core, res, participants)).to_json())
+
+    async def patch(self, reservation_id: str) -> None:
+        principal = self.need_principal()
+        res = self.core.ledger.reservations.get(reservation_id)
+        if res is None or res.end <= self.core.clock():  # ended: only its organisers learn so
+            res = res or await self.core.store.reservation(reservation_id)
+            if res is None or not principal.organises(res.group):
+                raise APIError(404, "There is no such reservation.")
+            raise APIError(409, "The reservation has ended; it can no longer change.")
+        if not principal.organises(res.group):
+            raise self.forbid(f"You do not organise the group {res.group!r}.")
+        ask = self.body_as(ReservationChange)
+        start = when(ask.start) if ask.start is not None else None
+        end = when(ask.end) if ask.end is not None else None
+        try:
+            changed = await self.core.update_reservation(
+                reservation_id, ask.name, start, end, ask.count, ask.per_member
+            )
+        except ReservationError as error:
+            raise refused(error) from None
+        if changed is None:  # ended while the change was checked
+            raise APIError(409, "The reservation has ended; it can no longer change.")
+        self.write_json((await views.reservation(self.core, changed)).to_json())
 
     async def delete(self, reservation_id: str) -> None:
         principal = self.need_principal()

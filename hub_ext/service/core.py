@@ -13,8 +13,9 @@ from .capacity_sources import CapacitySource, NoCapacity
 from .directory import GroupDirectory
 from .ledger import WAITABLE, Decision, Grant, Ledger, Refusal, Request, decide, new_id
 from .policy import QuotaPolicy
-from .records import Capacity, Context, FlavorLike, LeaseRecord, LineEntry, ReservationRecord
-from .reservation_rules import ReservationError, check_request, check_room
+from .records import Capacity, Context, FlavorLike, LeaseRecord, LineEntry
+from .reservation_book import ReservationBook
+from .reservation_rules import ReservationError as ReservationError  # for callers of the core
 from .store import Repository
 from .timeutil import utcnow
 
@@ -29,8 +30,9 @@ class Observer(Protocol):
     def changed(self, flavor: str) -> None: ...
 
 
-class AdmissionCore:
-    """Owns the ledger; every change goes through here and is committed before it is answered."""
+class AdmissionCore(ReservationBook):
+    """Owns the ledger; every change goes through here and is committed before it is answered.
+    Reservations are created, changed and cancelled by its base, :class:`ReservationBook`."""
 
     def __init__(
         self,
@@ -77,14 +79,6 @@ class AdmissionCore:
         self.ledger = ledger
 
     # -- context --------------------------------------------------------------------
-
-    async def reservation_size(self, reservation: ReservationRecord) -> int:
-        if not reservation.per_member:
-            return int(reservation.count or 0)
-        group = await self.directory.group(reservation.group)
-        members = len(group.users) if group else 0
-        self.member_counts[reservation.group] = members
-        return members
 
     async def context(self, user: str, flavor: str | None, now: datetime | None = None) -> Context:
         """Fetch the user's groups, their properties and live reservation sizes."""
@@ -328,70 +322,6 @@ class AdmissionCore:
             if self.ledger.queue[flavor]:
                 await self.pump(flavor)
         return ended
-
-    # -- reservations -----------------------------------------------------------------
-
-    async def create_reservation(
-        self,
-        name: str,
-        group: str,
-        flavor: str,
-        count: int | None,
-        per_member: bool,
-        start: datetime,
-        end: datetime,
-        created_by: str,
-    ) -> ReservationRecord:
-        """Hold devices for a group's members during a window."""
-        check_request(
-            self.flavors,
-            flavor,
-            count,
-            per_member,
-            start,
-            end,
-            self.clock(),
-            self.reservation_max_days,
-        )
-        if await self.directory.group(group) is None:
-            raise ReservationError(f"There is no group called {group!r}.")
-        res = ReservationRecord(
-            id=new_id(),
-            name=name or f"{group} {flavor}",
-            group=group,
-            flavor=flavor,
-            count=None if per_member else count,
-            per_member=per_member,
-            start=start,
-            end=end,
-            created_by=created_by,
-            created_at=self.clock(),
-        )
-        size = await self.reservation_size(res)
-        cap = self.capacity(flavor)
-        if cap is not None:
-            overlapping = 0
-            for other in self.ledger.reservations.values():
-                if other.flavor == flavor and other.start < end and start < other.end:
-                    overlapping += await self.reservation_size(other)
-            check_room(flavor, cap.total, overlapping, size)
-        self.ledger.reservations[res.id] = res
-        try:
-            await self.store.add_reservation(res)
-        except Exception:
-            del self.ledger.reservations[res.id]
-            raise
-        self._changed(flavor)
-        return res
-
-    async def delete_reservation(self, reservation_id: str) -> ReservationRecord | None:
-        res = self.ledger.reservations.pop(reservation_id, None)
-        if res is None:
-            return None
-        await self.store.delete_reservation(reservation_id, self.clock())
-        self._changed(res.flavor)
-        await self.pump(res.flavor)
-        return res
 
     def _changed(self, flavor: str) -> None:
         for observer in self.observers:

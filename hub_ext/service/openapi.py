@@ -24,6 +24,7 @@ TYPES: tuple[type[wire.Wire], ...] = (
     wire.QueueEntry,
     wire.Queue,
     wire.ReservationRequest,
+    wire.ReservationChange,
     wire.Participant,
     wire.Reservation,
     wire.DeviceActivity,
@@ -246,6 +247,11 @@ def openapi_document(prefix: str) -> dict[str, Any]:
         "/reservations/{reservation_id}": {
             "parameters": _path("reservation_id"),
             "get": _op("One reservation (with participants for organisers)", _ref("Reservation")),
+            "patch": _op(
+                "Extend or shrink a reservation (admins, the group's organisers)",
+                _ref("Reservation"),
+                body="ReservationChange",
+            ),
             "delete": _op("Cancel a reservation", None, status="204"),
         },
         "/usage": {"get": usage},

@@ -12,6 +12,10 @@ class ReservationError(ValueError):
     """A reservation request that cannot be honoured; the message is a sentence."""
 
 
+class ReservationConflict(ReservationError):
+    """A request that is well formed but clashes with what exists (devices, claims, time)."""
+
+
 def check_request(
     flavors: Mapping[str, FlavorLike],
     flavor: str,
@@ -42,7 +46,26 @@ def check_room(flavor: str, total: int, overlapping: int, size: int) -> None:
     """Raise :class:`ReservationError` when ``size`` more devices do not fit beside the
     ``overlapping`` ones already reserved of ``total``."""
     if overlapping + size > total:
-        raise ReservationError(
+        raise ReservationConflict(
             f"Only {max(total - overlapping, 0)} {flavor} devices can still be "
             f"reserved in that window; {size} were asked for."
+        )
+
+
+def check_change(
+    now: datetime, old_end: datetime, start: datetime, size: int, claimed: int
+) -> None:
+    """Raise :class:`ReservationConflict` when an ended reservation would change, or when a
+    change would take devices participants already claimed."""
+    if old_end <= now:
+        raise ReservationConflict("The reservation has ended; it can no longer change.")
+    if size < claimed:
+        raise ReservationConflict(
+            f"Participants already claimed {claimed} of its devices; "
+            f"it cannot shrink below {claimed}."
+        )
+    if claimed and start > now:
+        raise ReservationConflict(
+            f"Participants already claimed {claimed} of its devices; "
+            "its start cannot move later than now."
         )

@@ -146,6 +146,15 @@ class Repository:
         async with self._reads() as session:
             return [reservation_from_row(row) for row in await session.scalars(query)]
 
+    async def reservation(self, reservation_id: str) -> ReservationRecord | None:
+        """A reservation that was not cancelled, live or ended."""
+        query = select(ReservationRow).where(
+            ReservationRow.id == reservation_id, ReservationRow.deleted_at.is_(None)
+        )
+        async with self._reads() as session:
+            row = await session.scalar(query)
+            return reservation_from_row(row) if row is not None else None
+
     async def waiting(self) -> list[LineEntry]:
         """Entries still in line, oldest first."""
         query = (
@@ -252,6 +261,24 @@ class Repository:
             "created_at": res.created_at,
         }
         await self.write([f"reservation:{res.id}"], Write(INSERT_RESERVATION, values))
+
+    async def update_reservation(self, res: ReservationRecord, claims: list[LeaseRecord]) -> None:
+        """Store a reservation's new window, size or name, and the new expiry of the leases its
+        participants claimed (its end), in one transaction."""
+        values = {
+            "row_id": res.id,
+            "name": res.name,
+            "count": res.count,
+            "per_member": res.per_member,
+            "start": res.start,
+            "end": res.end,
+        }
+        steps: list[Step] = [Write(UPDATE_RESERVATION, values)]
+        keys = [f"reservation:{res.id}"]
+        for lease in claims:
+            steps.append(Write(UPDATE_LEASE, {"row_id": lease.id, "expires_at": lease.expires_at}))
+            keys.extend(lease_keys(lease))
+        await self.write(keys, *steps)
 
     async def delete_reservation(self, reservation_id: str, when: datetime) -> None:
         values = {"row_id": reservation_id, "deleted_at": when}
