@@ -13,7 +13,7 @@ from .capacity_sources import CapacitySource, NoCapacity
 from .directory import GroupDirectory
 from .ledger import WAITABLE, Decision, Grant, Ledger, Refusal, Request, decide, new_id
 from .policy import QuotaPolicy
-from .records import Capacity, Context, FlavorLike, LeaseRecord, LineEntry
+from .records import Capacity, Context, FlavorLike, LeaseRecord, LineEntry, ReservationRecord
 from .reservation_book import ReservationBook
 from .reservation_rules import ReservationError as ReservationError  # for callers of the core
 from .store import Repository
@@ -60,6 +60,7 @@ class AdmissionCore(ReservationBook):
         self.ledger = Ledger()
         self.observers: list[Observer] = []
         self.on_lease_end: list[Callable[[LeaseRecord], Any]] = []
+        self.on_reservation_change: list[Callable[[ReservationRecord], None]] = []
         self._pumping: set[str] = set()
         self.member_counts: dict[str, int] = {}
 

@@ -2,9 +2,9 @@
 
 The cluster is seen through the same watch-fed inventory the hub uses (``hub_ext.inventory``):
 taints, init containers and every namespace are counted the same way on both sides, and nothing
-lists the cluster periodically. Placeholder sync runs when a lease or placeholder pod changes
-(and every ``poll_seconds`` from memory, for reservation changes); reconciliation runs every
-``reconcile_seconds`` from memory.
+lists the cluster periodically. Placeholder sync runs when a lease or placeholder pod changes,
+when a reservation is created, changed or cancelled, and every ``poll_seconds`` from memory (for
+windows opening and closing); reconciliation runs every ``reconcile_seconds`` from memory.
 
 Reservations are held physically by placeholder pods: one per unclaimed reserved device, at a
 PriorityClass above ordinary notebook pods (so those cannot preempt them) and below the class
@@ -69,7 +69,7 @@ class KubeCluster(Configurable):
         3.0,
         config=True,
         help="Longest pause between placeholder syncs (from memory; lease and placeholder pod "
-        "events start one at once).",
+        "events and reservation changes start one at once).",
     )
     reconcile_seconds = Float(30.0, config=True, help="Interval of lease reconciliation.")
     sync_timeout = Float(
@@ -138,6 +138,7 @@ class KubeCluster(Configurable):
     def attach(self, core: AdmissionCore) -> None:
         """Start placeholder sync and reconciliation once the admission core exists."""
         self.core = core
+        core.on_reservation_change.append(lambda _: self._wake.set())
         self._tasks.append(asyncio.create_task(self._placeholder_loop()))
         self._tasks.append(asyncio.create_task(self._loop(self.reconcile_seconds, self.reconcile)))
 
@@ -160,8 +161,12 @@ class KubeCluster(Configurable):
 
     async def _placeholder_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            woken = asyncio.ensure_future(self._wake.wait())
+            try:  # not wait_for: on Python 3.11 it swallows a stop() that comes with a wake
+                await asyncio.wait([woken], timeout=self.poll_seconds)
+            finally:
+                woken.cancel()
+            if self._wake.is_set():
                 await asyncio.sleep(0.1)  # one sync for a burst of events
             self._wake.clear()
             try:

@@ -25,6 +25,8 @@ class ReservationBook:
     clock: Callable[[], datetime]
     reservation_max_days: float
     member_counts: dict[str, int]
+    # Told each reservation created, changed or cancelled (placeholders follow it at once).
+    on_reservation_change: list[Callable[[ReservationRecord], None]]
 
     if TYPE_CHECKING:  # the admission core's own
 
@@ -33,6 +35,11 @@ class ReservationBook:
         def _changed(self, flavor: str) -> None: ...
 
         async def pump(self, flavor: str) -> list[LeaseRecord]: ...
+
+    def _reservation_changed(self, res: ReservationRecord) -> None:
+        self._changed(res.flavor)
+        for hook in self.on_reservation_change:
+            hook(res)
 
     async def reservation_size(self, reservation: ReservationRecord) -> int:
         if not reservation.per_member:
@@ -101,7 +108,7 @@ class ReservationBook:
         except Exception:
             del self.ledger.reservations[res.id]
             raise
-        self._changed(flavor)
+        self._reservation_changed(res)
         return res
 
     async def update_reservation(
@@ -156,7 +163,7 @@ class ReservationBook:
             for lease in claims:
                 lease.expires_at = old.end
             raise
-        self._changed(new.flavor)
+        self._reservation_changed(new)
         await self.pump(new.flavor)  # a smaller or later reservation may free devices
         return new
 
@@ -165,6 +172,6 @@ class ReservationBook:
         if res is None:
             return None
         await self.store.delete_reservation(reservation_id, self.clock())
-        self._changed(res.flavor)
+        self._reservation_changed(res)
         await self.pump(res.flavor)
         return res

@@ -74,7 +74,10 @@ async def store(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 
 async def make(
-    engine: AsyncEngine, ds: RunningDevstack, bind_grace_seconds: int = 3600
+    engine: AsyncEngine,
+    ds: RunningDevstack,
+    bind_grace_seconds: int = 3600,
+    poll_seconds: float = 0.5,
 ) -> tuple[AdmissionCore, KubeCluster]:
     # The service talks to the cluster as the hub's ServiceAccount, bound as admins bind it.
     kubeconfig = ds.state_dir.parent / "hub-kubeconfig"
@@ -83,7 +86,7 @@ async def make(
     cluster = KubeCluster(
         flavors={"t4": T4},
         kubeconfig=str(kubeconfig),
-        poll_seconds=0.5,
+        poll_seconds=poll_seconds,
         reconcile_seconds=3600,
         bind_grace_seconds=bind_grace_seconds,
     )
@@ -125,6 +128,37 @@ async def pods(cluster: KubeCluster, selector: str, namespace: str | None = None
     if namespace:
         return list((await api.list_namespaced_pod(namespace, label_selector=selector)).items)
     return list((await api.list_pod_for_all_namespaces(label_selector=selector)).items)
+
+
+async def test_placeholders_follow_a_reservation_extended_and_shrunk(
+    small_devstack: RunningDevstack, store: AsyncEngine
+) -> None:
+    """No sync is called here and the periodic one is an hour away: the change itself wakes it."""
+    core, cluster = await make(store, small_devstack, poll_seconds=3600)
+    now = datetime.now(UTC)
+    try:
+        res = await core.create_reservation(
+            "grow", "hack", "t4", 1, False, now, now + timedelta(hours=1), "org"
+        )
+
+        def holding(count: int) -> Any:
+            async def check() -> bool:
+                held = await pods(cluster, f"{PLACEHOLDER_LABEL}={res.id}", "accelhub")
+                live = [p for p in held if p.metadata.deletion_timestamp is None]
+                return len(live) == count
+
+            return check
+
+        await wait_for(holding(1))
+        await core.update_reservation(res.id, count=3, end=now + timedelta(hours=2))
+        await wait_for(holding(3))
+        await core.update_reservation(res.id, count=2)
+        await wait_for(holding(2))
+        await core.update_reservation(res.id, start=now + timedelta(hours=1))  # not open yet
+        await wait_for(holding(0))
+        await core.delete_reservation(res.id)
+    finally:
+        await cluster.stop()
 
 
 async def test_reservation_held_by_placeholders_participant_preempts_outsider_refused(
