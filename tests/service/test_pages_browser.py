@@ -220,3 +220,48 @@ def test_organiser_gets_a_sentence_for_a_bad_window_and_cancels(
     page.wait_for_load_state()
     page.locator("#reservations tr", has_text="Friday tutorial").wait_for(state="detached")
     page.context.close()
+
+
+def test_organiser_extends_from_the_page_and_a_bad_shrink_reads_as_a_sentence(
+    chromium: Browser, hub: Hub
+) -> None:
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    ask = {"group": "hack", "flavor": "a100", "count": 2, "name": "Resize me"}
+    window = {"start": start.isoformat(), "end": (start + timedelta(hours=3)).isoformat()}
+    made = hub.call("org", "POST", "reservations", json={**ask, **window})
+    assert made.status_code == 201, made.text
+    path = f"reservations/{made.json()['id']}"
+    page = login(chromium, hub, "org")
+    page.goto(hub.service_url + "organiser")
+    form = page.locator("#reservations tr", has_text="Resize me").locator("form[data-change]")
+    later = start + timedelta(hours=5)
+    form.locator("input[name=end]").fill(later.strftime("%Y-%m-%dT%H:%M"))
+    form.locator("input[name=count]").fill("3")
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    row = page.locator("#reservations tr", has_text="Resize me")
+    row.locator("input[name=count][value='3']").wait_for()  # the page shows the new size
+    stored = hub.call("org", "GET", path).json()
+    assert (stored["size"], datetime.fromisoformat(stored["end"])) == (3, later), stored
+    leases = []
+    for user in ("h2", "h3"):  # two participants claim their devices
+        body = {"user": user, "server": "", "flavor": "a100"}
+        granted = hub.call("admit", "POST", "admissions", json=body).json()
+        assert granted.get("granted"), granted
+        leases.append(granted["lease"]["id"])
+    page.reload()
+    assert "h2: claimed" in row.inner_text(), row.inner_text()
+    row.locator("input[name=count]").fill("1")
+    row.locator("form[data-change] button[type=submit]").click()
+    status = page.locator("#status")
+    page.wait_for_function("document.getElementById('status').textContent.length > 0")
+    assert status.inner_text() == (
+        "Participants already claimed 2 of its devices; it cannot shrink below 2."
+    )
+    assert "alert-danger" in (status.get_attribute("class") or "")
+    page.screenshot(path=str(DOCS_IMAGES / "service-organiser-shrink.png"))
+    assert hub.call("org", "GET", path).json()["size"] == 3  # nothing changed
+    for lease_id in leases:
+        assert hub.call("admit", "DELETE", f"leases/{lease_id}").status_code == 204
+    assert hub.call("org", "DELETE", path).status_code == 204
+    page.context.close()
