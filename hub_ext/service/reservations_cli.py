@@ -1,4 +1,4 @@
-"""`accelhub reservations create|list|delete`: manage hackathon reservations over the REST API."""
+"""`accelhub reservations create|list|update|delete`: reservations over the REST API."""
 
 from __future__ import annotations
 
@@ -63,6 +63,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--name", default="", help="a name people will recognise")
     listing = actions.add_parser("list", help="reservations you may see")
     listing.add_argument("--group", default=None)
+    update = actions.add_parser("update", help="extend or shrink a reservation")
+    update.add_argument("id")
+    resize = update.add_mutually_exclusive_group()
+    resize.add_argument("--per-member", action="store_true", help="one device per group member")
+    resize.add_argument("--count", type=int, help="a fixed number of devices")
+    update.add_argument("--start", type=when, help="a new start: ISO 8601, now, +1h")
+    update.add_argument("--end", type=when, help="a new end: ISO 8601 or +8h")
+    update.add_argument("--name", help="a new name")
     delete = actions.add_parser("delete", help="cancel a reservation")
     delete.add_argument("id")
 
@@ -109,6 +117,13 @@ def run(args: argparse.Namespace) -> int:
             query = f"reservations?group={args.group}" if args.group else "reservations"
             rows = _call(args, "GET", query)["reservations"]
             print(json.dumps(rows, indent=2) if args.json else _table(rows))
+        elif args.action == "update":
+            change = {k: getattr(args, k) for k in ("start", "end", "name", "count")}
+            change = {k: v for k, v in change.items() if v is not None}
+            if args.per_member:
+                change["per_member"] = True
+            result = _call(args, "PATCH", f"reservations/{args.id}", change)
+            print(json.dumps(result, indent=2) if args.json else _table([result]))
         else:
             _call(args, "DELETE", f"reservations/{args.id}")
             print(f"reservation {args.id} cancelled")

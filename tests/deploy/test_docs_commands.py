@@ -38,6 +38,6 @@ def test_guide_commands_parse(guide: str) -> None:
             pytest.fail(f"{guide}: `{line}` is refused by the CLI (exit {exit.code})")
 
 
-def test_organiser_guide_shows_create_list_delete() -> None:
+def test_organiser_guide_shows_create_list_update_delete() -> None:
     actions = {shlex.split(c)[2] for c in commands("organiser-guide.md") if "reservations" in c}
-    assert {"create", "list", "delete"} <= actions
+    assert {"create", "list", "update", "delete"} <= actions

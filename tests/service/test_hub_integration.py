@@ -400,6 +400,13 @@ def test_reservations_cli(hub: Hub, capsys: pytest.CaptureFixture[str]) -> None:
         run("create", "--group", "physics", "--flavor", "a100", "--count", "1", "--end", "+1h") == 1
     )
     assert "do not organise" in capsys.readouterr().err
+    assert run("update", reservation_id, "--count", "2", "--end", "+3h") == 0
+    assert hub.call("org", "GET", f"reservations/{reservation_id}").json()["size"] == 2
+    capsys.readouterr()
+    assert run("update", reservation_id, "--end", "+1m", "--start", "+2m") == 1
+    assert capsys.readouterr().err.strip() == (
+        "accelhub: The reservation must end after it starts."
+    )
     assert run("delete", reservation_id) == 0
     assert "cancelled" in capsys.readouterr().out
 
