@@ -74,9 +74,9 @@ def _describe(output: dict[str, Any]) -> str:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Prepare, execute and frame the notebook; returns the exit status."""
     import nbformat
-    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from traitlets.config import Config
 
     try:
         nb = nbformat.read(args.notebook, as_version=4)
@@ -123,12 +123,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
     kernel = args.kernel or (nb.metadata.get("kernelspec") or {}).get("name") or "python3"
     sockets = tempfile.TemporaryDirectory(prefix="accelhub-kernel-")
     # The kernel talks over IPC sockets in a private directory: no TCP port on a shared node.
-    manager = KernelManager(
-        kernel_name=kernel, transport="ipc", ip=str(Path(sockets.name) / "kernel")
-    )
+    # Given as config, not as a ready manager, so the client owns the kernel and shuts it down
+    # when the site stops the job (SIGTERM).
+    config = Config()
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.ip = str(Path(sockets.name) / "kernel")
     client = StreamingClient(
         nb,
-        km=manager,
+        config=config,
         kernel_name=kernel,
         timeout=args.timeout,
         resources={"metadata": {"path": args.cwd or str(Path.cwd())}},

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +232,34 @@ def test_energy_is_measured_with_simulated_nvml(tmp_path: Path) -> None:
     proc = run("--notebook", str(path), env=bare)
     assert frames.decode_result(proc.stdout.splitlines()).energy_wh is None
     json.dumps(result.header)
+
+
+def test_sigterm_stops_the_runner_and_its_kernel(tmp_path: Path) -> None:
+    """What a site does to cancel a job: the runner shuts its kernel down and ends."""
+    path = notebook(
+        tmp_path / "slow.ipynb",
+        cell("import os, time\nprint('pids', os.getpid(), flush=True)\ntime.sleep(120)", "s"),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "server_ext.offload.runner", "--notebook", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert proc.stdout is not None
+        kernel = next(int(line.split()[1]) for line in proc.stdout if line.startswith("pids "))
+        proc.terminate()
+        proc.wait(timeout=30)
+        for _ in range(100):
+            try:
+                os.kill(kernel, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"the kernel {kernel} outlived its runner")
+    finally:
+        proc.kill()
