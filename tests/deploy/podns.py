@@ -1,7 +1,8 @@
 """Run a test as if in the hub pod: its own network namespace (the pod's fixed ports 8081,
-8000, 8001, 10101 free, the Service names `hub`, `proxy-api` resolving to it) and its own mount
+8000, 8001, 10101 free, the Service names `hub`, `proxy-api` resolving to it), its own mount
 namespace (the chart's files at /usr/local/etc, the ServiceAccount at /run/secrets, the hub's
-volume at /srv), with nothing outside the test's temporary directory touched."""
+volume at /srv) and its own PID namespace, with nothing outside the test's temporary directory
+touched."""
 
 from __future__ import annotations
 
@@ -35,7 +36,21 @@ def rerun_inside(nodeid: str, timeout: float = 540) -> None:
         f"ip link set lo up && exec {sys.executable} -m pytest -q -x -p no:cacheprovider "
         f"--basetemp={basetemp} --timeout={int(timeout - 20)} '{nodeid}'"
     )
-    argv = ["unshare", "--mount", "--net", "--propagation", "private", "sh", "-c", inner]
+    # A PID namespace of its own too: whatever the hub started (its managed services, the
+    # culler) ends with the test instead of outliving it.
+    argv = [
+        "unshare",
+        "--mount",
+        "--net",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        inner,
+    ]
     if os.geteuid() != 0:
         argv[1:1] = ["--map-root-user"]
     done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
