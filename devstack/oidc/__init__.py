@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -22,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from devstack.processes import stop_group
 
 HERE = Path(__file__).resolve().parent
 LAUNCHER = HERE / "provider.mjs"
@@ -159,16 +160,7 @@ class OidcProvider:
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM the provider, SIGKILL it after ``grace`` seconds."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
-        except ProcessLookupError:
-            pass
+        stop_group(process, grace)
 
     def __enter__(self) -> OidcProvider:
         self.start()

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from devstack.oidc import OidcClient, OidcProvider, OidcProviderError
+from devstack.processes import stop_group
 
 from .config import DemoPorts, OidcLogin, demo_identities, describe_users, hub_config
 
@@ -36,16 +37,7 @@ def start(argv: list[str], log: Path, env: dict[str, str], cwd: Path) -> subproc
 
 def stop(process: subprocess.Popen[bytes] | None, grace: float = 30.0) -> None:
     """SIGTERM a component's process group, SIGKILL it after ``grace`` seconds."""
-    if process is None or process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
-    except ProcessLookupError:
-        pass
+    stop_group(process, grace)
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
