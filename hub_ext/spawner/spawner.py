@@ -20,10 +20,11 @@ from ..catalog import AcceleratorCatalog
 from ..flavors import Placement
 from ..inventory import ClusterInventory
 from .errors import SpawnRefused
-from .form import build_rows, render_form
 from .group_volumes import group_areas
+from .offer import render_offer
 from .options import OptionsError, Selection, options_from_form, validate_options
 from .pending import availability, in_line, pod_waiting, timeout_message
+from .progress import spawn_progress
 from .shaping import shape_pod
 from .tokens import server_token_scopes
 from .waiting import LeaseRequest, release_quietly, uninterruptible
@@ -169,37 +170,12 @@ class AcceleratorSpawner(KubeSpawner):
     # -- form ------------------------------------------------------------------------------------
 
     async def _render_options_form_async(self, spawner: Any = None) -> str:
-        groups = self.user_groups()
-        flavors = self.catalog.for_groups(groups)
-        notes = []
-        counts = {}
-        try:
-            inventory = self.inventory()
-            if not inventory.synced:
-                await inventory.wait_synced(self.inventory_sync_seconds)
-            if inventory.synced:
-                counts = inventory.all_counts()
-            else:
-                notes.append("Live availability is not known yet.")
-        except Exception as err:  # the form must render even without the cluster
-            self.log.warning("inventory unavailable for the spawn form: %s", err)
-            notes.append("Live availability is not known right now.")
-        try:
-            entitlements = await self.policy.entitlements(self.user.name, groups)
-        except AdmissionUnavailable as err:
-            entitlements = {}
-            notes.append(str(err))
-        rows = build_rows(
-            flavors,
-            counts,
-            entitlements,
-            self.image,
-            self.admission_wait,
-            self._last_flavor,
-            hide_unavailable=self.unavailable_flavors == "hide",
-        )
-        notes.append("Counts are live; a device is yours once your server starts.")
-        return render_form(rows, " ".join(notes))
+        return await render_offer(self)
+
+    @property
+    def last_flavor(self) -> str | None:
+        """The flavor this server last started with (the form pre-selects it)."""
+        return self._last_flavor
 
     # -- admission -------------------------------------------------------------------------------
 
@@ -397,34 +373,13 @@ class AcceleratorSpawner(KubeSpawner):
             return None
         return inventory.counts(slug) if inventory.synced else None
 
-    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+    def note_status(self, status: str) -> None:
+        """Remember the last status shown, for the timeout's message."""
+        self._status = status
+
+    def progress(self) -> AsyncIterator[dict[str, Any]]:
         """Plain-words progress: admission, queue, scheduler, node, then the pod's events."""
-        seen_events = 0
-        last = None
-        percent = 0
-        while True:
-            future = getattr(self, "_start_future", None)
-            done = future is not None and future.done()
-            status = self.pending_status()
-            if status and status != last:
-                last = self._status = status
-                percent += (80 - percent) // 3
-                yield {"progress": percent, "message": status}
-            with contextlib.suppress(Exception):
-                events = list(self.events)
-                for event in events[seen_events:]:
-                    if event.get("reason") == "FailedScheduling":
-                        continue
-                    percent += (90 - percent) // 3
-                    yield {
-                        "progress": percent,
-                        "raw_event": event,
-                        "message": f"[{event.get('type')}] {event.get('message')}",
-                    }
-                seen_events = len(events)
-            if done:
-                return
-            await asyncio.sleep(self.progress_interval)
+        return spawn_progress(self)
 
 
 def _apply_user_options(spawner: AcceleratorSpawner, user_options: Mapping[str, Any]) -> None:
