@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from .cluster_objects import TERMINAL_PHASES, NodeView, PodView, node_from, pod_from
 from .flavors import Flavor, Placement
-from .quantity import amount
+from .placement import choose_placement, pending_matches, placement_on, resource_of
 
-CPU_KEY = "cpu"
-TERMINAL_PHASES = ("Succeeded", "Failed")
-# Taint effects that keep a pod off a node unless tolerated.
-BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
+__all__ = ["TERMINAL_PHASES", "FlavorCounts", "InventoryState", "NodeView", "PodView"]
 
 
 @dataclass(frozen=True)
@@ -32,136 +29,6 @@ class FlavorCounts:
     def in_use(self) -> int:
         """Devices held by pods (never more than the capacity)."""
         return min(self.allocated, self.capacity)
-
-
-def tolerates(tolerations: Sequence[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
-    """Kubernetes' toleration matching, for one taint."""
-    for tol in tolerations:
-        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-            continue
-        if tol.get("operator", "Equal") == "Exists":
-            if not tol.get("key") or tol.get("key") == taint.get("key"):
-                return True
-        elif tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value", ""):
-            return True
-    return False
-
-
-@dataclass
-class _Node:
-    name: str
-    labels: dict[str, str]
-    allocatable: dict[str, int]
-    taints: list[dict[str, Any]]
-    unschedulable: bool
-    annotations: dict[str, str] = field(default_factory=dict)
-    ready: bool | None = None
-    ready_message: str | None = None
-    heartbeat: str | None = None
-
-
-@dataclass
-class PodView:
-    """What the inventory keeps of a pod: placement, requests, labels and annotations."""
-
-    key: str
-    node: str | None
-    phase: str
-    requests: dict[str, int]
-    node_selector: dict[str, str]
-    namespace: str = ""
-    name: str = ""
-    labels: dict[str, str] | None = None
-    annotations: dict[str, str] | None = None
-    created: str | None = None
-    deleting: bool = False
-    uid: str = ""
-    reason: str | None = None
-    message: str | None = None
-    started: str | None = None
-    exit_code: int | None = None
-    exit_message: str | None = None
-
-    @property
-    def live(self) -> bool:
-        """Neither finished nor being deleted."""
-        return self.phase not in TERMINAL_PHASES and not self.deleting
-
-
-def _node_from(obj: Mapping[str, Any]) -> _Node:
-    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
-    allocatable: dict[str, int] = {}
-    for name, value in (status.get("allocatable") or {}).items():
-        with contextlib.suppress(ValueError):
-            allocatable[name] = amount(name, value)
-    ready = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), None)
-    return _Node(
-        name=meta.get("name", ""),
-        labels=dict(meta.get("labels") or {}),
-        allocatable=allocatable,
-        taints=[dict(t) for t in spec.get("taints") or []],
-        unschedulable=bool(spec.get("unschedulable")),
-        annotations=dict(meta.get("annotations") or {}),
-        ready=None if ready is None else ready.get("status") == "True",
-        ready_message=None if ready is None else ready.get("message"),
-        heartbeat=None if ready is None else ready.get("lastHeartbeatTime"),
-    )
-
-
-def _pod_requests(spec: Mapping[str, Any]) -> dict[str, int]:
-    """Effective requests: sum over containers, max with each init container (Kubernetes rule)."""
-    total: dict[str, int] = defaultdict(int)
-    for container in spec.get("containers") or []:
-        for name, value in _container_requests(container).items():
-            total[name] += value
-    for container in spec.get("initContainers") or []:
-        for name, value in _container_requests(container).items():
-            total[name] = max(total[name], value)
-    return dict(total)
-
-
-def _container_requests(container: Mapping[str, Any]) -> dict[str, int]:
-    resources = container.get("resources") or {}
-    merged = dict(resources.get("limits") or {})  # limits imply requests when none are given
-    merged.update(resources.get("requests") or {})
-    out: dict[str, int] = {}
-    for name, value in merged.items():
-        with contextlib.suppress(ValueError):
-            out[name] = amount(name, value)
-    return out
-
-
-def _terminated(status: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The first container's termination (exit code, message), or {}."""
-    for container in status.get("containerStatuses") or ():
-        ended = (container.get("state") or {}).get("terminated")
-        if ended:
-            return dict(ended)
-    return {}
-
-
-def _pod_from(obj: Mapping[str, Any]) -> PodView:
-    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
-    ended = _terminated(status)
-    return PodView(
-        key=f"{meta.get('namespace', '')}/{meta.get('name', '')}",
-        node=spec.get("nodeName") or None,
-        phase=status.get("phase") or "Pending",
-        requests=_pod_requests(spec),
-        node_selector=dict(spec.get("nodeSelector") or {}),
-        namespace=meta.get("namespace", ""),
-        name=meta.get("name", ""),
-        labels=dict(meta.get("labels") or {}),
-        annotations=dict(meta.get("annotations") or {}),
-        created=meta.get("creationTimestamp"),
-        deleting=bool(meta.get("deletionTimestamp")),
-        uid=meta.get("uid", ""),
-        reason=status.get("reason"),
-        message=status.get("message"),
-        started=status.get("startTime"),
-        exit_code=ended.get("exitCode"),
-        exit_message=ended.get("message"),
-    )
 
 
 class InventoryState:
@@ -182,7 +49,7 @@ class InventoryState:
         self.managed_labels = tuple(managed_labels)
         self._by_label: dict[str, dict[str, PodView]] = {k: {} for k in indexed_labels}
         self._external: dict[str, int] = defaultdict(int)
-        self.nodes: dict[str, _Node] = {}
+        self.nodes: dict[str, NodeView] = {}
         self.pods: dict[str, PodView] = {}
         self._pods_on: dict[str, set[str]] = defaultdict(set)
         self._node_part: dict[str, dict[str, tuple[int, int]]] = {}  # node -> slug -> (cap, nodes)
@@ -196,57 +63,13 @@ class InventoryState:
         self._free: dict[str, int] = defaultdict(int)
         self.generation = 0
 
-    @staticmethod
-    def placement_on(flavor: Flavor, node: _Node) -> Placement | None:
-        """The first of the flavor's placements a pod could take on the node, or None."""
-        if node.unschedulable:
-            return None
-        if not all(
-            tolerates(flavor.tolerations, taint)
-            for taint in node.taints
-            if taint.get("effect") in BLOCKING_EFFECTS
-        ):
-            return None
-        for placement in flavor.placements:
-            if any(node.labels.get(k) != v for k, v in placement.node_selector.items()):
-                continue
-            if (placement.resource or CPU_KEY) in node.allocatable:
-                return placement
-        return None
-
-    @staticmethod
-    def pending_matches(placement: Placement, pod: PodView) -> bool:
-        """Whether an unbound pod's selector allows this placement's nodes."""
-        selector = placement.node_selector
-        return all(selector.get(k, v) == v for k, v in pod.node_selector.items())
-
     def choose_placement(self, flavor: Flavor, count: int) -> Placement:
-        """Where a new pod of ``count`` devices should go: the first placement (in the
-        catalog's order) with a node that fits it once unbound pods asking for that placement
-        are served, else the one with the most such room."""
-        placements = flavor.placements
-        if len(placements) == 1:
-            return placements[0]
-        room = {p: -self._waiting_for(p) for p in placements}
-        best: dict[Placement, int] = {}
-        for node, shapes in self._node_shape.items():
-            shape = shapes.get(flavor.slug)
-            if shape is not None:
-                best[shape] = max(best.get(shape, 0), self.free_on(node, flavor.slug))
-        for placement in placements:
-            room[placement] += best.get(placement, 0)
-            if room[placement] >= count:
-                return placement
-        return max(placements, key=lambda p: (room[p], -placements.index(p)))
+        """Where a new pod of ``count`` devices should go (see ``placement.choose_placement``)."""
+        return choose_placement(self, flavor, count)
 
-    def _waiting_for(self, placement: Placement) -> int:
-        """Devices of the placement's resource asked for by live pods no node holds yet."""
-        resource = placement.resource or CPU_KEY
-        return sum(
-            pod.requests.get(resource, 0)
-            for pod in self.pods.values()
-            if pod.node is None and pod.live and self.pending_matches(placement, pod)
-        )
+    def shape_on(self, node: str, slug: str) -> Placement | None:
+        """The placement a flavor's pods take on one node (None: the node cannot serve it)."""
+        return self._node_shape.get(node, {}).get(slug)
 
     def free_on(self, node: str, slug: str) -> int:
         """Devices of a flavor not held by pods on one node."""
@@ -256,16 +79,16 @@ class InventoryState:
 
     def set_node(self, obj: Mapping[str, Any]) -> None:
         """Add or update a node from its API object."""
-        node = _node_from(obj)
+        node = node_from(obj)
         pods = self._detach_node(node.name)
         self.nodes[node.name] = node
         part: dict[str, tuple[int, int]] = {}
         shapes: dict[str, Placement] = {}
         for slug, flavor in self.flavors.items():
-            placement = self.placement_on(flavor, node)
+            placement = placement_on(flavor, node)
             if placement is not None:
                 shapes[slug] = placement
-                part[slug] = (node.allocatable.get(placement.resource or CPU_KEY, 0), 1)
+                part[slug] = (node.allocatable.get(resource_of(placement), 0), 1)
         self._node_part[node.name] = part
         self._node_shape[node.name] = shapes
         for slug, (cap, count) in part.items():
@@ -304,12 +127,12 @@ class InventoryState:
 
     def set_pod(self, obj: Mapping[str, Any]) -> None:
         """Add or update a pod from its API object."""
-        self._apply_pod(_pod_from(obj))
+        self._apply_pod(pod_from(obj))
         self.generation += 1
 
     def delete_pod(self, obj_or_key: Mapping[str, Any] | str) -> None:
         """Forget a pod (by API object or ``namespace/name``)."""
-        key = obj_or_key if isinstance(obj_or_key, str) else _pod_from(obj_or_key).key
+        key = obj_or_key if isinstance(obj_or_key, str) else pod_from(obj_or_key).key
         old = self.pods.pop(key, None)
         if old is not None:
             self._retract_pod(old)
@@ -325,13 +148,13 @@ class InventoryState:
             for slug, flavor in self.flavors.items():
                 if pod.node is not None:
                     shape = self._node_shape.get(pod.node, {}).get(slug)
-                    amount = pod.requests.get(shape.resource or CPU_KEY, 0) if shape else 0
+                    amount = pod.requests.get(resource_of(shape), 0) if shape else 0
                     if amount > 0:
                         part[slug] = (amount, 0)
                     continue
                 for placement in flavor.placements:
-                    amount = pod.requests.get(placement.resource or CPU_KEY, 0)
-                    if amount > 0 and self.pending_matches(placement, pod):
+                    amount = pod.requests.get(resource_of(placement), 0)
+                    if amount > 0 and pending_matches(placement, pod):
                         part[slug] = (0, amount)
                         break
         self._pod_part[pod.key] = part
@@ -388,7 +211,7 @@ class InventoryState:
 
     def replace_pods(self, objs: Iterable[Mapping[str, Any]]) -> None:
         """Replace every pod (after a list)."""
-        fresh = {_pod_from(o).key: o for o in objs}
+        fresh = {pod_from(o).key: o for o in objs}
         for key in list(self.pods):
             if key not in fresh:
                 self.delete_pod(key)
