@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -80,3 +80,12 @@ def mig_shapes(
             "is set per strategy when a flavor lists several; leave it out",
         )
     return [mig_shape(r, resource, node_selector, profile, s) for s in strategies]
+
+
+def device_labels(strategy: str | None, node_selector: Mapping[str, str]) -> dict[str, str]:
+    """The node labels without which a placement's resource is not its device: under the
+    single strategy ``nvidia.com/gpu`` is this MIG slice only on nodes with its product label;
+    every other resource name says what it is."""
+    if strategy == "single":
+        return {PRODUCT_LABEL: node_selector[PRODUCT_LABEL]}
+    return {}

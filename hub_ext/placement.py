@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cluster_objects import NodeView, PodView
 from .flavors import Flavor, Placement
+from .mig import device_labels
 
 if TYPE_CHECKING:
     from .cluster_state import InventoryState
@@ -92,3 +93,30 @@ def choose_placement(state: InventoryState, flavor: Flavor, count: int) -> Place
     pods = state.pods.values()
     room = {p: best.get(p, 0) - waiting_for(pods, p) for p in placements}
     return prefer(placements, room, count)
+
+
+def site_placements(flavor: Flavor, node: NodeView) -> list[Placement]:
+    """The flavor's placements a remote site (an InterLink virtual node) offers, preferred
+    first: it advertises the placement's resource and carries its device labels; other labels
+    of the node selector are local nodes' and are asked of a site only when it sets them."""
+    offered = []
+    for placement in flavor.placements:
+        needed = device_labels(placement.strategy, placement.node_selector)
+        if any(node.labels.get(k) != v for k, v in needed.items()):
+            continue
+        if any(node.labels.get(k, v) != v for k, v in placement.node_selector.items()):
+            continue
+        if placement.resource is None or placement.resource in node.allocatable:
+            offered.append(placement)
+    return offered
+
+
+def site_placement(
+    flavor: Flavor, node: NodeView, free: Mapping[str, int], count: int
+) -> Placement | None:
+    """The placement a job of ``count`` devices takes on a site with ``free`` devices by
+    resource (the same preference as on local nodes), or None when the site offers none."""
+    offered = site_placements(flavor, node)
+    if not offered:
+        return None
+    return prefer(offered, {p: free.get(resource_of(p), 0) for p in offered}, count)

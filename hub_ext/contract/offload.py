@@ -25,6 +25,9 @@ class Site(Wire):
     accelerators: dict[str, int] = field(default_factory=dict)
     queue: int = 0
     message: str | None = None
+    # For each of the caller's flavors with devices that the site can serve: what one job
+    # asks for there (the resource, and the labels that make it the flavor's device).
+    offers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

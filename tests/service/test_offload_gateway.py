@@ -15,6 +15,7 @@ import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from hub_ext.mig import PRODUCT_LABEL
 from tests.devstack.conftest import REPO, RunningDevstack, start_devstack, stop_devstack
 from tests.helpers.service_accounts import hub_kubeconfig
 from tests.helpers.waiting import waiter
@@ -23,7 +24,10 @@ from tests.spawner.offload_stack import site_faults as faults
 
 pytestmark = pytest.mark.integration
 
-GPU_SITE, CPU_SITE = "vk-gpu-site", "vk-cpu-site"
+GPU_SITE, CPU_SITE, MIG_SITE = "vk-gpu-site", "vk-cpu-site", "vk-mig-site"
+# The MIG site's device plugin runs the single strategy: its slices are nvidia.com/gpu on a
+# node labelled with the MIG product (no site offers nvidia.com/mig-1g.10gb, the mixed shape).
+MIG_PRODUCT = {"nvidia.com/gpu.product": "NVIDIA-A100-80GB-PCIe-MIG-1g.10gb"}
 SBATCH = "sbatch: error: Batch job submission failed: "
 CLUSTER = f"""
 name: offload-test
@@ -37,6 +41,10 @@ nodes:
   - name: {CPU_SITE}
     capacity: {{cpu: "100", memory: 1Ti, ephemeral-storage: 1Ti, pods: "1000"}}
     virtual: {{site: cpu-site, queueDelaySeconds: 0, failureRate: 0.0}}
+  - name: {MIG_SITE}
+    capacity: {{cpu: "100", memory: 1Ti, ephemeral-storage: 1Ti, pods: "1000", nvidia.com/gpu: "2"}}
+    labels: {json.dumps(MIG_PRODUCT)}
+    virtual: {{site: mig-site, queueDelaySeconds: 0, failureRate: 0.0}}
 """
 
 
@@ -51,12 +59,20 @@ def ds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevstack]:
 
 # The test catalog plus a GPU flavor only the group bio may use.
 BIO_FLAVOR = {**FLAVORS[1], "slug": "a100-bio", "display_name": "A100 (bio)", "groups": ["bio"]}
+# A MIG slice served by either device-plugin strategy, mixed preferred.
+MIG_FLAVOR = {
+    "slug": "mig",
+    "display_name": "A100 MIG 1g.10gb",
+    "kind": "mig",
+    "mig_profile": "1g.10gb",
+    "mig_strategy": ["mixed", "single"],
+}
 
 
 def service_config(kubeconfig: Path) -> str:
     runner = [sys.executable, "-m", "server_ext.offload.runner"]
     catalog = kubeconfig.parent / "offload-catalog.json"
-    catalog.write_text(json.dumps([*FLAVORS, BIO_FLAVOR]))
+    catalog.write_text(json.dumps([*FLAVORS, BIO_FLAVOR, MIG_FLAVOR]))
     return (
         f"c.AcceleratorCatalog.catalog_file = {str(catalog)!r}\n"
         "c.AccelhubService.kubernetes = True\n"
@@ -125,14 +141,14 @@ def test_sites_come_from_virtual_nodes(hub: Hub) -> None:
     data = until(
         lambda: (
             (r := hub.call("ada", "GET", "sites").json())
-            and len(r.get("sites", [])) == 2
+            and len(r.get("sites", [])) == 3
             and all(s["ready"] for s in r["sites"])
             and r
         ),
         30,
     )
     by_name = {s["name"]: s for s in data["sites"]}
-    assert set(by_name) == {GPU_SITE, CPU_SITE}  # cpu-1 is no site
+    assert set(by_name) == {GPU_SITE, CPU_SITE, MIG_SITE}  # cpu-1 is no site
     assert by_name[GPU_SITE]["accelerators"] == {"nvidia.com/gpu": 4}
     assert by_name[CPU_SITE]["accelerators"] == {}
     assert by_name[GPU_SITE]["last_seen"]
@@ -141,7 +157,7 @@ def test_sites_come_from_virtual_nodes(hub: Hub) -> None:
 def test_sites_tell_automatics_pick_and_the_callers_flavors(hub: Hub) -> None:
     data = hub.call("ada", "GET", "sites?flavor=a100").json()
     flavors = {f["slug"]: f for f in data["flavors"]}
-    assert set(flavors) == {"cpu", "a100", "t4", "l4"}  # not a100-bio: ada is not in bio
+    assert set(flavors) == {"cpu", "a100", "t4", "l4", "mig"}  # not a100-bio: ada is not in bio
     assert flavors["a100"] == {
         "slug": "a100",
         "display_name": "A100",
@@ -203,6 +219,34 @@ def test_notebook_with_parameters_runs_on_the_site_offering_gpus(
     same = ("input_sha256", "parameters", "site", "flavor")
     assert {k: rerun["provenance"][k] for k in same} == {k: prov[k] for k in same}
     assert ended(hub, "ada", rerun["id"])["state"] == "succeeded"
+
+
+def test_a_mig_job_goes_to_the_site_offering_the_slice_in_the_single_strategys_shape(
+    hub: Hub, ds: RunningDevstack
+) -> None:
+    single = "nvidia.com/gpu labelled nvidia.com/gpu.product=" + MIG_PRODUCT[PRODUCT_LABEL]
+    data = hub.call("ada", "GET", "sites?flavor=mig").json()
+    offers = {s["name"]: s["offers"] for s in data["sites"]}
+    assert offers[MIG_SITE]["mig"] == single
+    assert "mig" not in offers[GPU_SITE]  # whole GPUs, no MIG product: not the slice
+    assert "a100" not in offers[MIG_SITE]  # its product label is no A100 40GB
+    assert data["automatic"]["site"] == MIG_SITE
+    response = submit(hub, "ada", notebook("print('on a slice')"), flavor="mig")
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["site"] == MIG_SITE
+    assert created["site_reason"].startswith(f"chosen: offers {single}, 2 free")
+    pod = f"accelhub-job-{created['id'][-16:]}"
+    spec = json.loads(ds.kubectl("get", "pod", "-n", "accelhub", pod, "-o", "json").stdout)
+    assert spec["spec"]["nodeSelector"] == {"kubernetes.io/hostname": MIG_SITE, **MIG_PRODUCT}
+    assert spec["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert ended(hub, "ada", created["id"])["state"] == "succeeded"
+    # A site offering neither shape is refused with a sentence naming both.
+    refused = submit(hub, "ada", notebook("1"), flavor="mig", site=GPU_SITE)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["message"] == (
+        f"The site {GPU_SITE} cannot take the job (no 1 nvidia.com/mig-1g.10gb or {single})."
+    )
 
 
 def test_progress_and_logs_arrive_while_the_job_runs(hub: Hub) -> None:

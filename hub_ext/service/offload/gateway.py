@@ -19,7 +19,7 @@ from traitlets import Dict, Int, List, Unicode
 from traitlets.config import Configurable
 
 from ...contract import SETUP_POLICIES, JobRequest, Site
-from ...flavors import Flavor
+from ...flavors import Flavor, Placement
 from ..directory import GroupDirectory
 from ..ledger import new_id
 from ..policy import QuotaPolicy
@@ -106,14 +106,14 @@ class OffloadGateway(Configurable):
                 counts[job.site] = counts.get(job.site, 0) + 1
         return counts
 
-    def sites(self) -> list[Site]:
-        return sites.sites(self.cluster.inventory.state, self.queued())
+    def sites(self, flavors: list[Flavor] | None = None) -> list[Site]:
+        """The sites; with ``flavors``, each says what a job of each of them asks for there."""
+        jobs = [(flavor, job_count(flavor)) for flavor in flavors or ()]
+        return sites.sites(self.cluster.inventory.state, self.queued(), jobs)
 
     def automatic(self, flavor: Flavor) -> Choice:
         """The site ``"auto"`` picks now for a job of ``flavor``, and why (the submit's rule)."""
-        return sites.choose(
-            self.cluster.inventory.state, self.sites(), flavor.resource, job_count(flavor)
-        )
+        return sites.choose(self.cluster.inventory.state, self.sites(), flavor, job_count(flavor))
 
     # -- flavors --------------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ class OffloadGateway(Configurable):
         groups = await self.directory.user_groups(user)
         flavor = self.flavor(request.flavor, groups)
         count = job_count(flavor)
-        site, reason = self._site(request.site, flavor, count)
+        site, reason, placement = self._site(request.site, flavor, count)
         group = await self._book(user, groups, count)
         now = utcnow()
         job_id = new_id()
@@ -170,7 +170,7 @@ class OffloadGateway(Configurable):
             cell_id=request.cell_id,
             setup=request.setup,
             parameters=dict(request.parameters),
-            resources=pods.resources(flavor, count),
+            resources=pods.resources(flavor, placement, count),
             image=flavor.default_image or self.image,
             input_sha256=input_sha256,
             namespace=self.namespace,
@@ -183,27 +183,25 @@ class OffloadGateway(Configurable):
         except Exception:
             self.jobs.pop(job.id, None)
             raise
-        await self._create(job, request.notebook, flavor)
+        await self._create(job, request.notebook, flavor, placement)
         return job
 
-    def _site(self, wanted: str, flavor: Flavor, count: int) -> tuple[str, str]:
+    def _site(self, wanted: str, flavor: Flavor, count: int) -> tuple[str, str, Placement]:
+        """The site, why, and the shape the job takes there."""
         if wanted == "auto":
             choice = self.automatic(flavor)
-            if choice.site is None:
+            if choice.site is None or choice.placement is None:
                 raise GatewayError(409, choice.reason)
-            return choice.site.name, choice.reason
+            return choice.site.name, choice.reason, choice.placement
         known = {site.name: site for site in self.sites()}
-        state = self.cluster.inventory.state
         site = known.get(wanted)
         if site is None:
             raise GatewayError(422, f"There is no site named {wanted!r}.")
-        node = state.nodes[wanted]
-        capacity = node.allocatable.get(flavor.resource, 0) if flavor.resource else None
-        why = sites.fits(site, flavor.resource, count, capacity)
-        if why is not None:
+        placement, why = sites.offer(self.cluster.inventory.state, site, flavor, count)
+        if placement is None:
             detail = f": {site.message}" if site.message else ""
             raise GatewayError(409, f"The site {wanted} cannot take the job ({why}){detail}.")
-        return wanted, "asked for by the user; " + sites.describe(site, flavor.resource)
+        return wanted, "asked for by the user; " + sites.describe(site, placement), placement
 
     async def _book(self, user: str, groups: list[str], count: int) -> str | None:
         """The group the job is charged to; 403 with a sentence when every one is full."""
@@ -245,14 +243,17 @@ class OffloadGateway(Configurable):
             )
         return None
 
-    async def _create(self, job: JobRecord, notebook: dict[str, Any], flavor: Flavor) -> None:
+    async def _create(
+        self, job: JobRecord, notebook: dict[str, Any], flavor: Flavor, placement: Placement
+    ) -> None:
         """ConfigMap, pod, then the ConfigMap's owner reference (it goes with the pod)."""
         api: Any = client.CoreV1Api(self.cluster.api)
         templates = pods.site_annotations(self.site_annotations, job.count, job.user, flavor.slug)
         try:
             await api.create_namespaced_config_map(job.namespace, pods.configmap(job, notebook))
             created = await api.create_namespaced_pod(
-                job.namespace, pods.pod(job, self.runner_command, templates, self.job_env)
+                job.namespace,
+                pods.pod(job, self.runner_command, templates, self.job_env, placement),
             )
             await api.patch_namespaced_config_map(
                 job.pod, job.namespace, pods.owner_patch(job.pod, created.metadata.uid)

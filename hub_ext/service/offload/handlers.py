@@ -65,8 +65,9 @@ class SitesHandler(OffloadHandler):
             except GatewayError as error:
                 raise APIError(error.status, error.message) from None
             automatic = Automatic(choice.site.name if choice.site else None, choice.reason)
-        flavors = [offload_flavor(flavor) for flavor in gateway.offered(groups)]
-        self.write_json(Sites(gateway.sites(), flavors, automatic).to_json())
+        offered = gateway.offered(groups)
+        flavors = [offload_flavor(flavor) for flavor in offered]
+        self.write_json(Sites(gateway.sites(offered), flavors, automatic).to_json())
 
 
 class JobsHandler(OffloadHandler):

@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...contract import FLAVOR_LABEL, JOB_LABEL, USER_LABEL, label_value
-from ...flavors import Flavor
+from ...flavors import Flavor, Placement
+from ...mig import device_labels
 from .record import JobRecord
 from .sites import HOSTNAME_LABEL, TAINT_KEY
 
@@ -26,12 +27,13 @@ def labels(job: JobRecord) -> dict[str, str]:
     }
 
 
-def resources(flavor: Flavor, count: int) -> dict[str, Any]:
-    """Requests and limits: the flavor's CPU and memory, and its devices as GPU limits."""
+def resources(flavor: Flavor, placement: Placement, count: int) -> dict[str, Any]:
+    """Requests and limits: the flavor's CPU and memory, and its devices in the resource of
+    the placement the site offers."""
     requests: dict[str, str] = {"cpu": f"{flavor.default_cpu:g}", "memory": flavor.default_memory}
     limits: dict[str, str] = {"memory": flavor.memory_limit or flavor.default_memory}
-    if flavor.resource and count:
-        requests[flavor.resource] = limits[flavor.resource] = str(count)
+    if placement.resource and count:
+        requests[placement.resource] = limits[placement.resource] = str(count)
     return {"requests": requests, "limits": limits}
 
 
@@ -72,8 +74,12 @@ def pod(
     command: Sequence[str],
     site_annotations: Mapping[str, str],
     env: Mapping[str, str],
+    placement: Placement,
 ) -> dict[str, Any]:
-    """The job's pod: on the site's virtual node, tolerating its taint, the notebook mounted."""
+    """The job's pod: on the site's virtual node (with the placement's device labels, e.g. a
+    single-strategy MIG slice's product), tolerating its taint, the notebook mounted."""
+    selector = {HOSTNAME_LABEL: job.site}
+    selector.update(device_labels(placement.strategy, placement.node_selector))
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -86,7 +92,7 @@ def pod(
         "spec": {
             "restartPolicy": "Never",
             "automountServiceAccountToken": False,
-            "nodeSelector": {HOSTNAME_LABEL: job.site},
+            "nodeSelector": selector,
             "tolerations": [{"key": TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
             "containers": [
                 {

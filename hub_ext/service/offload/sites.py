@@ -5,11 +5,14 @@ Pure functions of the inventory's state; nothing here talks to the cluster.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from ...cluster_state import InventoryState
 from ...contract import Site
+from ...flavors import Flavor, Placement
+from ...mig import device_labels
+from ...placement import resource_of, site_placement
 
 # interLink's virtual kubelet labels its node with both (older releases with `type` only).
 VIRTUAL_LABELS = ("virtual-node.interlink/type", "type")
@@ -22,8 +25,13 @@ DISPLAY_NAME_KEY = "accelhub.io/site-display-name"
 SITE_LABEL = "virtual-node.interlink/site"
 
 
-def sites(state: InventoryState, queued: Mapping[str, int]) -> list[Site]:
-    """Every virtual node as a site, by name."""
+def sites(
+    state: InventoryState,
+    queued: Mapping[str, int],
+    jobs: Sequence[tuple[Flavor, int]] = (),
+) -> list[Site]:
+    """Every virtual node as a site, by name, with the shape each of ``jobs`` (a flavor and
+    its device count) takes there."""
     found = []
     for name in sorted(state.nodes):
         node = state.nodes[name]
@@ -34,17 +42,18 @@ def sites(state: InventoryState, queued: Mapping[str, int]) -> list[Site]:
             or node.labels.get(DISPLAY_NAME_KEY)
             or node.labels.get(SITE_LABEL)
         )
-        found.append(
-            Site(
-                name=name,
-                display_name=display or name,
-                ready=bool(node.ready),
-                last_seen=node.heartbeat,
-                accelerators=free_accelerators(state, name),
-                queue=queued.get(name, 0),
-                message=None if node.ready else node.ready_message,
-            )
+        site = Site(
+            name=name,
+            display_name=display or name,
+            ready=bool(node.ready),
+            last_seen=node.heartbeat,
+            accelerators=free_accelerators(state, name),
+            queue=queued.get(name, 0),
+            message=None if node.ready else node.ready_message,
         )
+        offers = {f.slug: shape(state, site, f, n) for f, n in jobs if f.resource and n}
+        shapes = {slug: shape_text(p) for slug, p in offers.items() if p is not None}
+        found.append(replace(site, offers=shapes))
     return found
 
 
@@ -63,51 +72,79 @@ def free_accelerators(state: InventoryState, node_name: str) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Choice:
-    """A chosen site and why, or why none fits."""
+    """A chosen site, the shape its job takes there, and why; or why no site fits."""
 
     site: Site | None
     reason: str
+    placement: Placement | None = None
 
 
-def describe(site: Site, resource: str | None) -> str:
-    if resource is None:
+def shape_text(placement: Placement) -> str:
+    """A placement's devices as a site offers them: the resource and its device labels."""
+    labels = device_labels(placement.strategy, placement.node_selector)
+    where = "".join(f" labelled {k}={v}" for k, v in labels.items())
+    return f"{placement.resource}{where}"
+
+
+def wanted(flavor: Flavor, count: int) -> str:
+    """What a job of ``count`` devices asks of a site, in every shape the flavor allows."""
+    return f"{count} " + " or ".join(shape_text(p) for p in flavor.placements)
+
+
+def describe(site: Site, placement: Placement | None) -> str:
+    if placement is None or placement.resource is None:
         return f"no accelerator needed, {site.queue} queued"
-    return f"offers {resource}, {site.accelerators.get(resource, 0)} free, {site.queue} queued"
+    free = site.accelerators.get(placement.resource, 0)
+    return f"offers {shape_text(placement)}, {free} free, {site.queue} queued"
 
 
-def fits(site: Site, resource: str | None, count: int, capacity: int | None) -> str | None:
-    """Why a site cannot take the job (None: it can). ``capacity`` is its allocatable."""
+def shape(state: InventoryState, site: Site, flavor: Flavor, count: int) -> Placement | None:
+    """The placement a job of ``flavor`` takes on the site (the first in the catalog's order
+    with ``count`` free, else the one with most free), or None when the site offers none
+    with ``count`` allocatable. Jobs without devices take the flavor's first."""
+    if flavor.resource is None or not count:
+        return flavor.placements[0]
+    node = state.nodes.get(site.name)
+    placement = site_placement(flavor, node, site.accelerators, count) if node else None
+    if node is None or placement is None or node.allocatable.get(resource_of(placement), 0) < count:
+        return None
+    return placement
+
+
+def offer(
+    state: InventoryState, site: Site, flavor: Flavor, count: int
+) -> tuple[Placement | None, str | None]:
+    """The placement a job takes on the site, or why the site cannot take it."""
     if not site.ready:
-        return "not ready"
-    if resource is not None and count and (capacity or 0) < count:
-        return f"no {count} {resource}"
-    return None
+        return None, "not ready"
+    placement = shape(state, site, flavor, count)
+    if placement is None:
+        return None, "no " + wanted(flavor, count)
+    return placement, None
 
 
-def choose(
-    state: InventoryState, candidates: list[Site], resource: str | None, count: int
-) -> Choice:
-    """The best healthy site offering the resource: most free devices, then shortest queue."""
-    usable: list[Site] = []
+def choose(state: InventoryState, candidates: list[Site], flavor: Flavor, count: int) -> Choice:
+    """The best healthy site offering the flavor's devices in any of its shapes: most free
+    devices, then shortest queue."""
+    usable: list[tuple[Site, Placement]] = []
     skipped: list[str] = []
     for site in candidates:
-        node = state.nodes.get(site.name)
-        capacity = node.allocatable.get(resource, 0) if node is not None and resource else None
-        why = fits(site, resource, count, capacity)
-        if why is None:
-            usable.append(site)
+        placement, why = offer(state, site, flavor, count)
+        if placement is not None:
+            usable.append((site, placement))
         else:
             skipped.append(f"{site.name} ({why})")
     if not usable:
-        what = f"{count} {resource}" if resource and count else "jobs"
+        what = wanted(flavor, count) if flavor.resource and count else "jobs"
         return Choice(None, f"No ready site offers {what}: " + ", ".join(skipped) + ".")
 
-    def rank(site: Site) -> tuple[bool, int, int]:
-        free = site.accelerators.get(resource, 0) if resource else 0
+    def rank(option: tuple[Site, Placement]) -> tuple[bool, int, int]:
+        site, placement = option
+        free = site.accelerators.get(placement.resource, 0) if placement.resource else 0
         return (free >= count, free - site.queue * max(count, 1), -site.queue)
 
-    best = max(usable, key=rank)
-    reason = "chosen: " + describe(best, resource)
+    best, placement = max(usable, key=rank)
+    reason = "chosen: " + describe(best, placement)
     if skipped:
         reason += "; skipped " + ", ".join(skipped)
-    return Choice(best, reason)
+    return Choice(best, reason, placement)
