@@ -192,6 +192,8 @@ def hub_config(
     lines += [
         "from pathlib import Path",
         "from hub_ext.catalog import check_config",
+        "from hub_ext.hub_pages import use_hub_pages",
+        "use_hub_pages(c)",
         "from hub_ext.service.demo import configure_hub",
         f"configure_hub(c, Path({str(service_config)!r}), {ports.service}, "
         f"{admission_token!r}, Path({str(state)!r}), load_groups={oidc is None})",

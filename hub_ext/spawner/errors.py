@@ -4,9 +4,14 @@ JupyterHub renders ``str(exception)`` on its spawn and spawn-pending pages, and 
 ``SpawnException.__str__`` is a log line (``403 SpawnException(reason=quota): ...``). An
 exception's ``jupyterhub_message`` replaces that text everywhere JupyterHub shows it (the
 form, the pending page, the progress stream, the REST API), while the log keeps the detail.
+Its ``jupyterhub_html_message`` (the same text, escaped) is what the progress page shows
+instead of ``Spawn failed: <message>``, and what accelhub's spawn page
+(``hub_ext.hub_pages``) shows without JupyterHub's ``Error:`` label.
 """
 
 from __future__ import annotations
+
+import html
 
 from jupyterhub.spawner import SpawnException
 
@@ -47,3 +52,4 @@ class SpawnRefused(SpawnException):
         text = f"{sentence} {advice}".strip()
         super().__init__(text, reason=reason, status_code=status_code)
         self.jupyterhub_message = text
+        self.jupyterhub_html_message = html.escape(text)

@@ -144,6 +144,8 @@ def write_config(
         f"c.Spawner.default_url = '/lab'\n"
         f"c.AcceleratorCatalog.catalog_file = {AI_INFN_CATALOG!r}\n"
         + extra
+        + "from hub_ext.hub_pages import use_hub_pages\n"
+        + "use_hub_pages(c)\n"
         + "from hub_ext.catalog import check_config\n"
         + "check_config(c)\n"
     )

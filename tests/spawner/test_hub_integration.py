@@ -168,9 +168,10 @@ def test_failed_gpu_spawn_then_default_spawn_has_no_gpu(
         spawner_hub.stop("ada", "whole")
 
 
-def read_progress(hub: SpawnerHub, user: str, server: str, seconds: float) -> list[str]:
+def read_events(hub: SpawnerHub, user: str, server: str, seconds: float) -> list[dict[str, Any]]:
+    """The events of the server's progress stream (what the progress page reads)."""
     url = f"{hub.url}/hub/api/users/{user}/servers/{server}/progress"
-    messages: list[str] = []
+    events: list[dict[str, Any]] = []
     deadline = time.monotonic() + seconds
     try:
         with httpx.stream(
@@ -178,12 +179,16 @@ def read_progress(hub: SpawnerHub, user: str, server: str, seconds: float) -> li
         ) as stream:
             for line in stream.iter_lines():
                 if line.startswith("data:"):
-                    messages.append(json.loads(line[5:]).get("message", ""))
+                    events.append(json.loads(line[5:]))
                 if time.monotonic() > deadline:
                     break
     except httpx.ReadTimeout:
         pass
-    return messages
+    return events
+
+
+def read_progress(hub: SpawnerHub, user: str, server: str, seconds: float) -> list[str]:
+    return [event.get("message", "") for event in read_events(hub, user, server, seconds)]
 
 
 def test_slice_spawn_lands_on_the_single_strategy_node_when_mixed_ones_are_full(
@@ -232,11 +237,15 @@ def test_pending_spawn_explains_what_it_waits_for(
 
 
 def spawn_error(page_html: str) -> str:
-    """The text of the error JupyterHub's spawn page shows above the form (after the page's
-    own ``Error:`` label)."""
-    found = re.search(r'class="spawn-error-msg[^"]*">(?:Error: )?(.*?)</p>', page_html, re.S)
+    """The refusal accelhub's spawn page shows above the form: in the hub's alert, announced
+    to screen readers, with no ``Error:`` label."""
+    found = re.search(r'class="spawn-error-msg alert alert-danger">(.*?)</p>', page_html, re.S)
     assert found, page_html[:3000]
-    return html.unescape(found.group(1).strip())
+    shown = re.fullmatch(
+        r'<span class="accelhub-refusal" role="alert">(.*)</span>', found.group(1).strip(), re.S
+    )
+    assert shown, found.group(1)
+    return html.unescape(shown.group(1))
 
 
 def test_refused_form_spawns_read_as_sentences_with_advice(spawner_hub: SpawnerHub) -> None:
@@ -269,6 +278,26 @@ def test_refused_form_spawns_read_as_sentences_with_advice(spawner_hub: SpawnerH
     shown = spawn_error(bad.text)
     assert "SpawnException" not in shown and "not 99" in shown, shown
     assert shown.endswith("Correct it on the form and start again."), shown
+
+
+def test_a_spawn_failing_after_the_form_reads_as_the_sentence_on_the_progress_pages(
+    spawner_hub: SpawnerHub,
+) -> None:
+    """A failure after the form reaches the user through the progress page's event stream,
+    whose text JupyterHub prefixes with ``Spawn failed:`` (the page shows the event's HTML
+    instead when there is one), and, on the next visit, the "Spawn failed" page."""
+    spawner_hub.api("POST", "/users/gina")  # in no group (409 when an earlier test made her)
+    refused = spawn(spawner_hub, "gina", "late", flavor="a100")
+    assert refused.status_code == 400, refused.text
+    sentence = refused.json()["message"]
+    assert sentence.startswith("NVIDIA A100 80GB (full GPU) is only for members of ml-experts.")
+    assert sentence.endswith("ask your group's organiser for access to this one."), sentence
+    events = read_events(spawner_hub, "gina", "late", 10)
+    assert events and events[-1]["failed"], events
+    assert events[-1]["html_message"] == html.escape(sentence), events[-1]
+    page = spawner_hub.login("gina").get("/hub/spawn-pending/gina/late").text
+    assert f"<p>{html.escape(sentence)}</p>" in page, page[-3000:]
+    assert "SpawnException" not in page and "reason=" not in page
 
 
 def test_the_form_preselects_the_flavor_last_started(spawner_hub: SpawnerHub) -> None:
