@@ -154,6 +154,14 @@ def _check_login(stack: ChartHub, tmp: Path, user: str, refused_flavor: str | No
             time.sleep(0.5)
         page = client.get(f"/hub/spawn-pending/{user}/refused")
         assert "is only for members of fpga-users" in page.text, page.text[-3000:]
+        # accelhub's spawn page (extraConfig accelhub-pages): the refusal in an alert, unlabelled
+        client.get(f"/hub/spawn/{user}/form")  # refreshes the XSRF cookie
+        xsrf = client.cookies.get("_xsrf", "")
+        data = {"_xsrf": xsrf, "flavor": refused_flavor}
+        form = client.post(f"/hub/spawn/{user}/form", data=data)
+        name = next(f.display_name for f in catalog if f.slug == refused_flavor)
+        alert = f'<span class="accelhub-refusal" role="alert">{name} is only for members of'
+        assert alert in form.text and "Error:" not in form.text, form.text[-3000:]
     # The IAM values admit only members of `ai-infn`.
     _, outsider = stack.try_login("out")
     assert outsider.status_code == 403, outsider.text[-2000:]
@@ -234,6 +242,7 @@ def test_chart_hub_runs_the_values(
                 stack.api("DELETE", f"/users/{user}/servers/{server}")
             log = stack.hub.log_text()
             assert "Loading extra config: accelhub-wiring" in log
+            assert "Loading extra config: accelhub-pages" in log
             if pg is not None:  # both kept their state in PostgreSQL, not on the volume
                 with psycopg.connect(pg.url("jupyterhub")) as conn:
                     names = [r[0] for r in conn.execute("SELECT name FROM users")]

@@ -7,11 +7,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader
 from traitlets.config import Config
 
 from hub_ext.hub_pages import HUB_PAGES, hub_page_paths, jupyterhub_templates, use_hub_pages
 from hub_ext.spawner.errors import ADVICE, SpawnRefused
+from tests.conftest import REPO_ROOT
 
 
 def render_spawn_page(template_paths: list[str], **values: Any) -> str:
@@ -92,3 +94,17 @@ def test_without_jupyterhubs_spawn_page_the_hub_keeps_its_own(tmp_path: Path) ->
     use_hub_pages(c)
     assert c.JupyterHub.template_paths == []
     assert hub_page_paths() == [str(HUB_PAGES)]  # the installed JupyterHub's page fits
+
+
+def test_the_demo_and_the_helm_values_use_accelhubs_pages(tmp_path: Path) -> None:
+    from hub_ext.demo.config import DemoPorts, hub_config
+
+    text = hub_config(tmp_path, tmp_path / "kubeconfig", DemoPorts.pick(18000), "token")
+    demo = Config()
+    exec(compile(text, "jupyterhub_config.py", "exec"), {"c": demo})
+    assert demo.JupyterHub.template_paths == [str(HUB_PAGES)]
+    values = yaml.safe_load((REPO_ROOT / "helm-values" / "values.yaml").read_text())
+    chart = Config()
+    chart.JupyterHub.template_paths = ["/etc/jupyterhub/templates"]  # an admin's own
+    exec(values["hub"]["extraConfig"]["accelhub-pages"], {"c": chart})
+    assert chart.JupyterHub.template_paths == [str(HUB_PAGES), "/etc/jupyterhub/templates"]
