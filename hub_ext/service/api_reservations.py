@@ -100,7 +100,13 @@ class ReservationHandler(APIHandler):
         end = when(ask.end) if ask.end is not None else None
         try:
             changed = await self.core.update_reservation(
-                reservation_id, ask.name, start, end, ask.count, ask.per_member
+                reservation_id,
+                ask.name,
+                start,
+                end,
+                ask.count,
+                ask.per_member,
+                by=principal.name,
             )
         except ReservationError as error:
             raise refused(error) from None
@@ -115,6 +121,6 @@ class ReservationHandler(APIHandler):
             raise APIError(404, "There is no such reservation.")
         if not principal.organises(res.group):
             raise self.forbid(f"You do not organise the group {res.group!r}.")
-        await self.core.delete_reservation(reservation_id)
+        await self.core.delete_reservation(reservation_id, by=principal.name)
         self.set_status(204)
         self.finish()

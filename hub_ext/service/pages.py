@@ -14,6 +14,7 @@ from .accounting import usage
 from .base import BaseHandler
 from .shape import lease_json
 from .store.quota_changes import QuotaChanges
+from .store.reservation_changes import ReservationChanges, size_text
 from .timeutil import utcnow
 
 IDLE_NUDGE_SECONDS = 30 * 60  # a held device idle this long gets a nudge on "me"
@@ -57,6 +58,7 @@ class PageHandler(BaseHandler):
             UNKNOWN_TOTAL=UNKNOWN_TOTAL,
             NO_TELEMETRY=NO_TELEMETRY,
             NO_POWER=NO_POWER,
+            size_text=size_text,
             **{"chart": None, **values},
         )
 
@@ -177,6 +179,7 @@ class OrganiserPage(PageHandler):
             if not principal.organises(res.group):
                 continue
             body = (await views.reservation(core, res)).to_json()
+            body["started"] = res.start <= core.clock()  # the form offers the start before that
             info = await core.directory.group(res.group)
             claimed = {
                 lease.user
@@ -188,13 +191,16 @@ class OrganiserPage(PageHandler):
             ]
             reservations.append(body)
         groups = sorted(principal.organised) if not principal.admin else []
+        everyone = principal.admin or principal.organises_all
         chart = await self.chart(
             ("group", "flavor", "user"),
             groups=None if principal.admin else set(principal.organised),
         )
+        changes = ReservationChanges(core.store)
         self.page(
             "organiser.html",
             chart=chart,
+            reservation_changes=await changes.recent(None if everyone else principal.organised),
             reservations=reservations,
             groups=groups,
             flavors=[slug for slug, f in core.flavors.items() if f.resource],
@@ -249,6 +255,7 @@ class AdminPage(PageHandler):
             error=error,
             editable=self.editable_flavors(),
             quota_changes=await QuotaChanges(core.store).recent(),
+            reservation_changes=await ReservationChanges(core.store).recent(),
             chart=chart,
             flavor_use=await usage(core.store, start, now, "flavor", now),
             idle=usage_series.idle_holders(

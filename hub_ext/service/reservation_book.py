@@ -1,5 +1,6 @@
 """The admission core's reservations: create, extend or shrink, and cancel them, each change
-in the ledger and the store together (one transaction), checked against the same rules."""
+in the ledger and the store together (one transaction, with its change record), checked
+against the same rules."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .ledger import Ledger, new_id
 from .records import Capacity, FlavorLike, LeaseRecord, ReservationRecord
 from .reservation_rules import ReservationError, check_change, check_request, check_room
 from .store import Repository
+from .store.reservation_changes import ReservationChange
 
 
 class ReservationBook:
@@ -103,8 +105,9 @@ class ReservationBook:
         )
         await self._check_room(res, await self.reservation_size(res))
         self.ledger.reservations[res.id] = res
+        record = ReservationChange.of(created_by, res.created_at, None, res)
         try:
-            await self.store.add_reservation(res)
+            await self.store.add_reservation(res, record.write())
         except Exception:
             del self.ledger.reservations[res.id]
             raise
@@ -119,9 +122,12 @@ class ReservationBook:
         end: datetime | None = None,
         count: int | None = None,
         per_member: bool | None = None,
+        *,
+        by: str,
     ) -> ReservationRecord | None:
-        """Extend or shrink a live reservation (what is None stays); the leases its participants
-        claimed end with it. None when there is no such live reservation."""
+        """Extend or shrink a live reservation (what is None stays), recorded as ``by``'s change;
+        the leases its participants claimed end with it. None when there is no such live
+        reservation."""
         old = self.ledger.reservations.get(reservation_id)
         if old is None:
             return None
@@ -156,8 +162,9 @@ class ReservationBook:
         self.ledger.reservations[old.id] = new
         for lease in claims:
             lease.expires_at = new.end
+        record = ReservationChange.of(by, now, old, new)
         try:
-            await self.store.update_reservation(new, claims)
+            await self.store.update_reservation(new, claims, record.write())
         except Exception:
             self.ledger.reservations[old.id] = old
             for lease in claims:
@@ -167,11 +174,19 @@ class ReservationBook:
         await self.pump(new.flavor)  # a smaller or later reservation may free devices
         return new
 
-    async def delete_reservation(self, reservation_id: str) -> ReservationRecord | None:
+    async def delete_reservation(self, reservation_id: str, *, by: str) -> ReservationRecord | None:
+        """Cancel a live reservation, recorded as ``by``'s change; None when there is none."""
         res = self.ledger.reservations.pop(reservation_id, None)
         if res is None:
             return None
-        await self.store.delete_reservation(reservation_id, self.clock())
+        now = self.clock()
+        try:
+            await self.store.delete_reservation(
+                reservation_id, now, ReservationChange.of(by, now, res, None).write()
+            )
+        except Exception:
+            self.ledger.reservations[reservation_id] = res
+            raise
         self._reservation_changed(res)
         await self.pump(res.flavor)
         return res

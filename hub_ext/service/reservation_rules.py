@@ -45,6 +45,10 @@ def check_request(
 def check_room(flavor: str, total: int, overlapping: int, size: int) -> None:
     """Raise :class:`ReservationError` when ``size`` more devices do not fit beside the
     ``overlapping`` ones already reserved of ``total``."""
+    if size > total:
+        raise ReservationConflict(
+            f"The cluster has only {total} {flavor} devices; {size} were asked for."
+        )
     if overlapping + size > total:
         raise ReservationConflict(
             f"Only {max(total - overlapping, 0)} {flavor} devices can still be "

@@ -150,13 +150,14 @@ async def test_placeholders_follow_a_reservation_extended_and_shrunk(
             return check
 
         await wait_for(holding(1))
-        await core.update_reservation(res.id, count=3, end=now + timedelta(hours=2))
+        await core.update_reservation(res.id, count=3, end=now + timedelta(hours=2), by="org")
         await wait_for(holding(3))
-        await core.update_reservation(res.id, count=2)
+        await core.update_reservation(res.id, count=2, by="org")
         await wait_for(holding(2))
-        await core.update_reservation(res.id, start=now + timedelta(hours=1))  # not open yet
+        # not open yet
+        await core.update_reservation(res.id, start=now + timedelta(hours=1), by="org")
         await wait_for(holding(0))
-        await core.delete_reservation(res.id)
+        await core.delete_reservation(res.id, by="org")
     finally:
         await cluster.stop()
 
@@ -223,7 +224,7 @@ async def test_reservation_held_by_placeholders_participant_preempts_outsider_re
         ]
         assert len(held) == 1
         # The reservation ends: its placeholders go away.
-        await core.delete_reservation(res.id)
+        await core.delete_reservation(res.id, by="org")
         await cluster.sync_placeholders()
 
         async def none_holding() -> bool:

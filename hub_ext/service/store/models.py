@@ -1,5 +1,5 @@
 """SQLAlchemy tables of the service: leases, reservations, the waiting line, activity, jobs,
-quota changes."""
+quota changes, reservation changes."""
 
 from __future__ import annotations
 
@@ -211,6 +211,23 @@ class QuotaChangeRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     group: Mapped[str] = mapped_column(String(255))
+    changed_by: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    before: Mapped[str | None] = mapped_column(Text, nullable=True)
+    after: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ReservationChangeRow(Base):
+    """One reservation created, changed or cancelled: who, when, the reservation before and after
+    (JSON of its name, flavor, window and size; NULL before a creation and after a cancel)."""
+
+    __tablename__ = "reservation_changes"
+    __table_args__ = (Index("ix_reservation_changes_group_changed_at", "group", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reservation_id: Mapped[str] = mapped_column(String(32))
+    group: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(16))  # created, changed, cancelled
     changed_by: Mapped[str] = mapped_column(String(255))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     before: Mapped[str | None] = mapped_column(Text, nullable=True)

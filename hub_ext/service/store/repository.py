@@ -247,7 +247,9 @@ class Repository:
 
     # -- reservations -----------------------------------------------------------------------
 
-    async def add_reservation(self, res: ReservationRecord) -> None:
+    async def add_reservation(self, res: ReservationRecord, *also: Step) -> None:
+        """Store a new reservation (and ``also``, such as its change record, in the same
+        transaction)."""
         values = {
             "id": res.id,
             "name": res.name,
@@ -260,11 +262,13 @@ class Repository:
             "created_by": res.created_by,
             "created_at": res.created_at,
         }
-        await self.write([f"reservation:{res.id}"], Write(INSERT_RESERVATION, values))
+        await self.write([f"reservation:{res.id}"], Write(INSERT_RESERVATION, values), *also)
 
-    async def update_reservation(self, res: ReservationRecord, claims: list[LeaseRecord]) -> None:
-        """Store a reservation's new window, size or name, and the new expiry of the leases its
-        participants claimed (its end), in one transaction."""
+    async def update_reservation(
+        self, res: ReservationRecord, claims: list[LeaseRecord], *also: Step
+    ) -> None:
+        """Store a reservation's new window, size or name, the new expiry of the leases its
+        participants claimed (its end) and ``also``, in one transaction."""
         values = {
             "row_id": res.id,
             "name": res.name,
@@ -278,11 +282,13 @@ class Repository:
         for lease in claims:
             steps.append(Write(UPDATE_LEASE, {"row_id": lease.id, "expires_at": lease.expires_at}))
             keys.extend(lease_keys(lease))
-        await self.write(keys, *steps)
+        await self.write(keys, *steps, *also)
 
-    async def delete_reservation(self, reservation_id: str, when: datetime) -> None:
+    async def delete_reservation(self, reservation_id: str, when: datetime, *also: Step) -> None:
         values = {"row_id": reservation_id, "deleted_at": when}
-        await self.write([f"reservation:{reservation_id}"], Write(UPDATE_RESERVATION, values))
+        await self.write(
+            [f"reservation:{reservation_id}"], Write(UPDATE_RESERVATION, values), *also
+        )
 
     # -- activity and accounting ------------------------------------------------------------
 
