@@ -62,6 +62,15 @@ class PageHandler(BaseHandler):
             **{"chart": None, **values},
         )
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A refusal (403: not an organiser, not an admin) as its sentence in the pages' look."""
+        error = kwargs.get("exc_info", (None, None))[1]
+        if self.principal is None or not isinstance(error, web.HTTPError) or status_code >= 500:
+            super().write_error(status_code, **kwargs)
+            return
+        message = error.log_message or self._reason
+        self.page("error.html", message=message % error.args if error.args else message)
+
     async def chart(
         self,
         dimensions: tuple[str, ...],

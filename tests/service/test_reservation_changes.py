@@ -146,3 +146,56 @@ def test_an_ended_reservation_cannot_change(svc: Hub) -> None:
     sentence(
         svc.call("org2", "PATCH", path, json={"count": 2}), 404, "There is no such reservation."
     )  # others do not learn it existed
+
+
+def page(svc: Hub, who: str, name: str) -> httpx.Response:
+    return httpx.get(
+        svc.service_url + name,
+        headers={"Authorization": f"token {svc.token_for(who)}"},
+        timeout=30,
+    )
+
+
+def changes_listed(html: str) -> str:
+    """The page's list of reservation changes."""
+    section = html[html.index('id="res-changes-head"') :]
+    return section[: section.index("</section>")]
+
+
+def test_each_organiser_sees_only_their_groups_reservations_and_changes(svc: Hub) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    window = {"start": stamp(now + timedelta(hours=1)), "end": stamp(now + timedelta(hours=2))}
+    ask = {"flavor": "t4", "count": 1, **window}
+    hack = svc.call("org", "POST", "reservations", json={**ask, "group": "hack", "name": "Hack"})
+    physics = svc.call(
+        "boss", "POST", "reservations", json={**ask, "group": "physics", "name": "Phys"}
+    )
+    assert hack.status_code == physics.status_code == 201, (hack.text, physics.text)
+    hack_path, physics_path = (f"reservations/{r.json()['id']}" for r in (hack, physics))
+    renamed = svc.call("org", "PATCH", hack_path, json={"name": "Hack night"})
+    moved = svc.call("org2", "PATCH", physics_path, json={"end": window["start"][:-1] + "+03:00"})
+    assert renamed.status_code == 200, renamed.text
+    assert moved.status_code == 422, moved.text  # refused: not recorded
+    assert svc.call("org2", "PATCH", physics_path, json={"name": "Phys lab"}).status_code == 200
+
+    mine = page(svc, "org", "organiser")
+    assert mine.status_code == 200, mine.text
+    assert "Hack night" in mine.text and "Phys" not in mine.text  # neither its row nor changes
+    listed = changes_listed(mine.text)
+    assert "<strong>name</strong>: Hack → Hack night" in listed, listed
+    assert "created: 1 device of T4" in listed and ">org<" in listed, listed
+    theirs = changes_listed(page(svc, "org2", "organiser").text)
+    assert "Phys → Phys lab" in theirs and "Hack" not in theirs, theirs
+    # the header, then created by boss and renamed by org2; the refused change left nothing
+    assert theirs.count("<tr>") == 3 and ">boss<" in theirs, theirs
+    admin = changes_listed(page(svc, "boss", "admin").text)
+    assert "Hack night" in admin and "Phys lab" in admin, admin
+
+    refused = page(svc, "ada", "organiser")  # organises nothing
+    assert refused.status_code == 403
+    assert "You do not organise any group." in refused.text
+    assert "Traceback" not in refused.text and "Hack" not in refused.text
+    for who, path in (("org", hack_path), ("org2", physics_path)):
+        assert svc.call(who, "DELETE", path).status_code == 204
+    listed = changes_listed(page(svc, "org", "organiser").text)
+    assert "cancelled" in listed and "Phys" not in listed, listed
