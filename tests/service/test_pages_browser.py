@@ -265,3 +265,66 @@ def test_organiser_extends_from_the_page_and_a_bad_shrink_reads_as_a_sentence(
         assert hub.call("admit", "DELETE", f"leases/{lease_id}").status_code == 204
     assert hub.call("org", "DELETE", path).status_code == 204
     page.context.close()
+
+
+def test_organiser_renames_and_moves_a_future_reservation_and_sees_the_change_listed(
+    chromium: Browser, hub: Hub
+) -> None:
+    """The Change form edits the name and start of a reservation not yet started; a bad start
+    and more devices than exist read as sentences and keep what was typed; the change is
+    listed with who made it."""
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=3)
+    window = {"start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
+    ask = {"group": "hack", "flavor": "a100", "count": 1, "name": "Evening lab", **window}
+    made = hub.call("org", "POST", "reservations", json=ask)
+    assert made.status_code == 201, made.text
+    path = f"reservations/{made.json()['id']}"
+    page = login(chromium, hub, "org")
+    page.goto(hub.service_url + "organiser")
+    form = page.locator(f"form[data-change='{made.json()['id']}']")
+    status = page.locator("#status")
+
+    def refused_with(sentence: str) -> None:
+        form.locator("button[type=submit]").click()
+        page.wait_for_function("document.getElementById('status').textContent.length > 0")
+        assert status.inner_text() == sentence
+        page.evaluate("document.getElementById('status').textContent = ''")
+
+    form.locator("input[name=name]").fill("Evening session")
+    bad_start = (start + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M")
+    form.locator("input[name=start]").fill(bad_start)  # after its end
+    refused_with("The reservation must end after it starts.")
+    assert form.locator("input[name=name]").input_value() == "Evening session"  # kept
+    assert form.locator("input[name=start]").input_value() == bad_start
+    page.screenshot(path=str(DOCS_IMAGES / "service-organiser-change-error.png"))
+    form.locator("input[name=start]").fill((start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    form.locator("input[name=count]").fill("99")
+    refused_with("The cluster has only 8 a100 devices; 99 were asked for.")
+    form.locator("input[name=count]").fill("1")
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    row = page.locator("#reservations tr", has_text="Evening session")
+    row.wait_for()
+    assert "starts in 4 h" in row.inner_text(), row.inner_text()
+    stored = hub.call("org", "GET", path).json()
+    assert (stored["name"], datetime.fromisoformat(stored["start"])) == (
+        "Evening session",
+        start + timedelta(hours=1),
+    ), stored
+    change = page.locator("#reservation-changes tr", has_text="Evening session").first
+    listed = change.inner_text()
+    assert "org" in listed and "name: Evening lab → Evening session" in listed, listed
+    assert re.search(r"start: .*\(in 3 h\) → .*\(in 4 h\)", listed), listed
+    assert "size" not in listed  # only what changed
+    page.locator("#reservation-changes").scroll_into_view_if_needed()
+    page.screenshot(path=str(DOCS_IMAGES / "service-organiser-changes.png"), full_page=True)
+    usage = page.request.get(
+        hub.url + (row.locator("a[data-usage-json]").get_attribute("href") or "")
+    )
+    assert usage.status == 200 and usage.json()["group_by"] == "user", usage.text()
+    assert hub.call("org", "DELETE", path).status_code == 204
+    page.reload()
+    cancelled = page.locator("#reservation-changes tr", has_text="Evening session").first
+    assert "cancelled" in cancelled.inner_text()
+    assert page.locator("#reservations tr", has_text="Evening session").count() == 0
+    page.context.close()
