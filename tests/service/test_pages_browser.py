@@ -234,6 +234,7 @@ def test_organiser_extends_from_the_page_and_a_bad_shrink_reads_as_a_sentence(
     page = login(chromium, hub, "org")
     page.goto(hub.service_url + "organiser")
     form = page.locator("#reservations tr", has_text="Resize me").locator("form[data-change]")
+    assert form.locator("input[name=start]").count() == 0  # started: its start is not offered
     later = start + timedelta(hours=5)
     form.locator("input[name=end]").fill(later.strftime("%Y-%m-%dT%H:%M"))
     form.locator("input[name=count]").fill("3")
