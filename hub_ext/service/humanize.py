@@ -54,11 +54,14 @@ def moment(
 
 
 def device_hours(value: float | None) -> str:
-    """``0.25 device-hours``, ``12 device-hours``."""
+    """``0.25 device-hours``, ``12 device-hours``; a figure too small for two decimals
+    (a server that ran a few seconds) reads ``under 0.01 device-hours``, never ``0``."""
     if value is None:
         return "none recorded"
     if value == 0:
         return "0 device-hours"
+    if value < 0.005:
+        return "under 0.01 device-hours"
     if value < 10:
         return f"{value:.2f} device-hours".replace(".00 ", " ")
     return f"{value:,.0f} device-hours"
@@ -70,11 +73,17 @@ def percent(value: float | None, why_unknown: str) -> str:
 
 
 def energy(kwh: float | None, why_unknown: str) -> str:
-    """``350 Wh``, ``2.4 kWh``, or why nothing can be said."""
+    """``350 Wh``, ``2.4 kWh``, ``0.3 Wh`` (below 10 Wh, a server's first minutes), or why
+    nothing can be said; energy that was drawn never reads ``0 Wh``."""
     if kwh is None:
         return why_unknown
+    wh = kwh * 1000
+    if 0 < wh < 0.05:
+        return "under 0.1 Wh"
+    if wh < 9.95:
+        return f"{wh:.1f} Wh".replace(".0 ", " ")
     if kwh < 1:
-        return f"{kwh * 1000:.0f} Wh"
+        return f"{wh:.0f} Wh"
     return f"{kwh:,.1f} kWh"
 
 

@@ -28,6 +28,16 @@ def test_quantities_in_human_units_and_unknowns_say_why() -> None:
     assert humanize.count(None, "not waiting") == "not waiting"
 
 
+def test_small_figures_of_a_server_that_just_ran_never_read_as_zero() -> None:
+    """A server's first reports: a few seconds of device time, a fraction of a watt-hour."""
+    assert humanize.device_hours(0.003) == "under 0.01 device-hours"
+    assert humanize.device_hours(0.0056) == "0.01 device-hours"
+    assert humanize.energy(0.00031, "x") == "0.3 Wh"
+    assert humanize.energy(0.00002, "x") == "under 0.1 Wh"
+    assert humanize.energy(0.004, "x") == "4 Wh" and humanize.energy(0.0123, "x") == "12 Wh"
+    assert humanize.energy(0.0, "x") == "0 Wh"
+
+
 def test_quotas_read_as_sentences() -> None:
     rows = humanize.quota_rows(
         {"a100": {"devices": 2, "per_user": 1}, "*": {"devices": None, "per_user": 1}},

@@ -141,10 +141,14 @@ def totals(page: Page) -> dict[str, list[str]]:
     return {r.locator("td").first.inner_text(): r.locator("td").all_inner_texts() for r in rows}
 
 
-def test_usage_charts_for_admin_organiser_and_researcher(chromium: Browser, hub: Hub) -> None:
-    """After servers ran, the admin sees allocated vs busy per day by group and by flavor,
-    each flavor's utilisation and the idle holders; the organiser only their groups; the
-    researcher their own."""
+def test_usage_charts_for_admin_organiser_and_researcher(
+    chromium: Browser, hub: Hub, artifacts_dir: Path
+) -> None:
+    """After servers ran on past days (seeded history: a multi-day window), the admin sees
+    allocated vs busy per day by group and by flavor, each flavor's utilisation and the idle
+    holders; the organiser only their groups; the researcher their own. The guides' pictures
+    of the admin page and the dashboard come from servers that really ran
+    (tests/browser/test_usage_real.py)."""
     seed(hub.service_db, PAST)
     held = hub.call("admit", "POST", "admissions", json={"user": "eve", "flavor": "t4"}).json()
     assert held["granted"], held
@@ -163,7 +167,7 @@ def test_usage_charts_for_admin_organiser_and_researcher(chromium: Browser, hub:
     idle = admin.locator("#idle").inner_text()
     assert "eve" in idle and "no telemetry yet" in idle, idle
     admin.locator("#usage-chart").scroll_into_view_if_needed()
-    admin.screenshot(path=str(DOCS_IMAGES / "service-admin.png"), full_page=True)
+    admin.screenshot(path=str(artifacts_dir / "service-admin-seeded.png"), full_page=True)
     admin.select_option("#by", "flavor")
     admin.click("form[aria-label='Usage window'] button[type=submit]")
     admin.wait_for_url("**by=flavor**")
@@ -183,7 +187,7 @@ def test_usage_charts_for_admin_organiser_and_researcher(chromium: Browser, hub:
     researcher.wait_for_selector("#usage-chart .uplot canvas")
     mine = totals(researcher)
     assert list(mine) == ["A100"] and mine["A100"][1] == "24 device-hours", mine
-    researcher.screenshot(path=str(DOCS_IMAGES / "service-me.png"), full_page=True)
+    researcher.screenshot(path=str(artifacts_dir / "service-me-seeded.png"), full_page=True)
     researcher.context.close()
 
 
