@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from hub_ext.spawner.errors import WAIT_ADVICE
+from hub_ext.spawner.errors import ADVICE, WAIT_ADVICE
 from tests.conftest import REPO_ROOT
 from tests.devstack.conftest import RunningDevstack
 from tests.spawner.hubstack import SpawnerHub
@@ -90,3 +91,45 @@ def test_a_refused_spawn_reads_as_a_sentence(
     finally:
         context.close()
         release(spawner_devstack, "hackathon", "hold-t4")
+
+
+def test_a_spawn_that_gives_up_on_the_progress_page_reads_as_a_sentence(
+    chromium: object, spawner_hub: SpawnerHub, spawner_devstack: RunningDevstack
+) -> None:
+    """Every T4 is held, the user waits in line, and the spawn gives up at its start timeout:
+    the progress page (then the "Spawn failed" page) shows the sentence and what to do, not
+    JupyterHub's ``Spawn failed: <message>``."""
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(chromium, Browser)
+    hold_devices(spawner_devstack, "hackathon", "hold-t4-late", "nvidia.com/gpu", 2, T4)
+    context = chromium.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    try:
+        wait_phase(spawner_devstack, "hackathon", "hold-t4-late", "Running")
+        page.goto(f"{spawner_hub.url}/hub/login")
+        page.fill("input[name=username]", "bob")
+        page.fill("input[name=password]", "pw")
+        page.click("input[type=submit], button[type=submit]")
+        page.goto(f"{spawner_hub.url}/hub/spawn/bob/late")
+        page.check("#accelhub-t4")
+        page.check('input[name="t4--wait"]')
+        page.click("#spawn_form input[type=submit], #spawn_form button[type=submit]")
+        page.wait_for_url("**/hub/spawn-pending/bob/late**", timeout=60_000)
+        failed = re.compile("bg-danger")  # the bar turns red when the stream says "failed"
+        expect(page.locator("#progress-bar")).to_have_class(failed, timeout=120_000)
+        gave_up = re.compile(
+            r"^Gave up after \d+ seconds waiting for a node with 1 x NVIDIA Tesla T4 GPU\..* "
+            + re.escape(ADVICE["timeout"])
+            + "$"
+        )
+        expect(page.locator("#progress-message")).to_have_text(gave_up)
+        page.reload()
+        expect(page.locator("h1")).to_have_text("Spawn failed")
+        expect(page.locator("p", has_text="Gave up after")).to_have_text(gave_up)
+        for debug in ("Spawn failed:", "SpawnException", "reason="):
+            expect(page.locator("body")).not_to_contain_text(debug)
+    finally:
+        context.close()
+        release(spawner_devstack, "hackathon", "hold-t4-late")
+        spawner_hub.stop("bob", "late")
