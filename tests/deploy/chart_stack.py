@@ -26,6 +26,7 @@ from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devsta
 from tests.helpers.oidc_login import provider_login
 from tests.helpers.processes import ServerProcess
 from tests.helpers.service_accounts import hub_kubeconfig
+from tests.helpers.waiting import server_settled
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO.parent / "shared" / "z2jh" / "chart"
@@ -110,15 +111,9 @@ class ChartHub:
         return client
 
     def wait_ready(self, user: str, server: str, timeout: float = 150) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        model: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            model = self.api("GET", f"/users/{user}").json()
-            srv = (model.get("servers") or {}).get(server)
-            if srv is None or srv.get("ready"):
-                return srv or {}
-            time.sleep(0.5)
-        raise TimeoutError(f"{user}/{server} not ready: {model}\n{self.hub.log_text()[-6000:]}")
+        return server_settled(
+            self.api, user, server, timeout, context=lambda: self.hub.log_text()[-6000:]
+        )
 
     def pods(self) -> list[dict[str, Any]]:
         out = self.devstack.kubectl("get", "pods", "-n", NAMESPACE, "-o", "json").stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -48,119 +49,85 @@ def test_shipped_values_pass_without_the_chart() -> None:
 
 CATALOG = "hub.extraFiles.accelhub-catalog.data.flavors"
 SERVICE = "hub.extraFiles.accelhub-service-config.data"
-# (overlay over values.yaml, the key the message must name)
-BROKEN: dict[str, tuple[str, str]] = {
+SVC = f"{SERVICE}.AccelhubService"
+# case: (the dotted path an overlay of values.yaml sets, its value, the key the message must
+# name when it is not that path)
+BROKEN: dict[str, tuple[str, Any, str | None]] = {
     "flavor-kind": (
-        "hub: {extraFiles: {accelhub-catalog: {data: {flavors: "
-        "[{slug: cpu, display_name: C, kind: gpuu}]}}}}",
+        CATALOG,
+        [{"slug": "cpu", "display_name": "C", "kind": "gpuu"}],
         f"{CATALOG}[0].kind",
     ),
-    "catalog-unmounted": (
-        "hub: {config: {AcceleratorCatalog: {catalog_file: /etc/elsewhere.yaml}}}",
-        "hub.config.AcceleratorCatalog.catalog_file",
-    ),
-    "service-other-catalog": (
-        "hub: {extraFiles: {accelhub-service-config: {data: "
-        "{AcceleratorCatalog: {catalog_file: /srv/other.yaml}}}}}",
-        f"{SERVICE}.AcceleratorCatalog.catalog_file",
-    ),
+    "catalog-unmounted": ("hub.config.AcceleratorCatalog.catalog_file", "/etc/x.yaml", None),
+    "service-other-catalog": (f"{SERVICE}.AcceleratorCatalog.catalog_file", "/srv/o.yaml", None),
     "service-config-unmounted": (
-        "hub: {services: {accelhub: {command: [python3, -m, hub_ext.service, --config=/x.py]}}}",
         "hub.services.accelhub.command",
+        ["python3", "-m", "hub_ext.service", "--config=/x.py"],
+        None,
     ),
-    "kubernetes-off": (
-        "hub: {extraFiles: {accelhub-service-config: {data: {AccelhubService: "
-        "{kubernetes: false}}}}}",
-        f"{SERVICE}.AccelhubService.kubernetes",
-    ),
-    "relative-db": (
-        "hub: {extraFiles: {accelhub-service-config: {data: {AccelhubService: "
-        "{db_url: 'sqlite:///accelhub.sqlite'}}}}}",
-        f"{SERVICE}.AccelhubService.db_url",
-    ),
+    "kubernetes-off": (f"{SVC}.kubernetes", False, None),
+    "relative-db": (f"{SVC}.db_url", "sqlite:///accelhub.sqlite", None),
     "quota-unknown-flavor": (
-        "hub: {extraFiles: {accelhub-service-config: {data: {QuotaPolicy: "
-        "{group_quotas: {physics: {t5: {devices: 1}}}}}}}}",
+        f"{SERVICE}.QuotaPolicy.group_quotas",
+        {"physics": {"t5": {"devices": 1}}},
         f"{SERVICE}.QuotaPolicy.group_quotas.physics.t5",
     ),
     "reservation-unknown-flavor": (
-        "hub: {extraFiles: {accelhub-service-config: {data: {AccelhubService: "
-        "{startup_reservations: [{group: h, flavor: v100, count: 2}]}}}}}",
-        f"{SERVICE}.AccelhubService.startup_reservations[0].flavor",
+        f"{SVC}.startup_reservations",
+        [{"group": "h", "flavor": "v100", "count": 2}],
+        f"{SVC}.startup_reservations[0].flavor",
     ),
     "priority-class-typo": (
-        "hub: {extraFiles: {accelhub-catalog: {data: {flavors: [{slug: cpu, display_name: C, "
-        "kind: cpu, priority_class_name: interactve}]}}}}",
+        CATALOG,
+        [{"slug": "cpu", "display_name": "C", "kind": "cpu", "priority_class_name": "interactve"}],
         f"{CATALOG}[0].priority_class_name",
     ),
-    "loopback-service-url": (
-        "hub: {services: {accelhub: {url: 'http://127.0.0.1:10101'}}}",
-        "hub.services.accelhub.url",
-    ),
-    "port-not-exposed": ("hub: {service: {extraPorts: []}}", "hub.service.extraPorts"),
-    "netpol-ingress": ("hub: {networkPolicy: {ingress: []}}", "hub.networkPolicy.ingress"),
-    "bind-loopback": (
-        "hub: {extraFiles: {accelhub-service-config: {data: {AccelhubService: "
-        "{bind_url: 'http://127.0.0.1:10101'}}}}}",
-        f"{SERVICE}.AccelhubService.bind_url",
-    ),
-    "placeholder-token": (
-        "hub: {services: {accelhub-spawner: {apiToken: set-me}}}",
-        "hub.services.accelhub-spawner.apiToken",
-    ),
-    "token-unwired": ("hub: {extraConfig: {accelhub-wiring: null}}", "hub.extraConfig"),
-    "env-unwired": (
-        "hub: {extraConfig: {accelhub-wiring: null}}",
-        "hub.services.accelhub.environment",
-    ),
-    "user-role-no-access": ("hub: {loadRoles: {user: {scopes: [self]}}}", "hub.loadRoles.user"),
-    "no-organiser-role": ("hub: {loadRoles: {accelhub-organisers: null}}", "hub.loadRoles"),
-    "activity-url-unset": (
-        "hub: {config: {ServicePolicy: {activity_url: null}}}",
-        "hub.config.ServicePolicy.activity_url",
-    ),
-    "singleuser-egress": (
-        "singleuser: {networkPolicy: {egress: []}}",
-        "singleuser.networkPolicy.egress",
-    ),
-    "culler-fights-reclaim": ("cull: {timeout: 3600}", "cull.timeout"),
-    "spawner-class": (
-        "hub: {config: {JupyterHub: {spawner_class: kubespawner.KubeSpawner}}}",
-        "hub.config.JupyterHub.spawner_class",
-    ),
-    "schema": ("hub: {extraFile: {}}", "hub"),
-    "oidc-no-issuer": (
-        "hub: {config: {AccelhubOAuthenticator: {issuer: null}}}",
-        "hub.config.AccelhubOAuthenticator.issuer",
-    ),
-    "oidc-secret-in-values": (
-        "hub: {config: {AccelhubOAuthenticator: {client_secret: hunter2}}}",
-        "hub.config.AccelhubOAuthenticator.client_secret",
-    ),
+    "loopback-service-url": ("hub.services.accelhub.url", "http://127.0.0.1:10101", None),
+    "port-not-exposed": ("hub.service.extraPorts", [], None),
+    "netpol-ingress": ("hub.networkPolicy.ingress", [], None),
+    "bind-loopback": (f"{SVC}.bind_url", "http://127.0.0.1:10101", None),
+    "placeholder-token": ("hub.services.accelhub-spawner.apiToken", "set-me", None),
+    "token-unwired": ("hub.extraConfig.accelhub-wiring", None, "hub.extraConfig"),
+    "env-unwired": ("hub.extraConfig.accelhub-wiring", None, "hub.services.accelhub.environment"),
+    "user-role-no-access": ("hub.loadRoles.user.scopes", ["self"], "hub.loadRoles.user"),
+    "no-organiser-role": ("hub.loadRoles.accelhub-organisers", None, "hub.loadRoles"),
+    "activity-url-unset": ("hub.config.ServicePolicy.activity_url", None, None),
+    "singleuser-egress": ("singleuser.networkPolicy.egress", [], None),
+    "culler-fights-reclaim": ("cull.timeout", 3600, None),
+    "spawner-class": ("hub.config.JupyterHub.spawner_class", "kubespawner.KubeSpawner", None),
+    "schema": ("hub.extraFile", {}, "hub"),
+    "oidc-no-issuer": ("hub.config.AccelhubOAuthenticator.issuer", None, None),
+    "oidc-secret-in-values": ("hub.config.AccelhubOAuthenticator.client_secret", "hunter2", None),
     "oidc-load-groups": (
-        "hub: {config: {JupyterHub: {load_groups: {physics: {users: [rita]}}}}}",
         "hub.config.JupyterHub.load_groups",
+        {"physics": {"users": ["rita"]}},
+        None,
     ),
     "oidc-entitlements-unmapped": (
-        "hub: {config: {AccelhubOAuthenticator: {entitlements_claim: eduperson_entitlement}}}",
+        "hub.config.AccelhubOAuthenticator.entitlements_claim",
+        "eduperson_entitlement",
         "hub.config.EntitlementMapper.groups",
     ),
-    "hub-groups-without-scope": (
-        "hub: {extraFiles: {accelhub-service-config: {data: {AccelhubService: "
-        "{hub_groups: {hackathon: {}}}}}}}",
-        f"{SERVICE}.AccelhubService.hub_groups",
-    ),
+    "hub-groups-without-scope": (f"{SVC}.hub_groups", {"hackathon": {}}, None),
 }
+
+
+def overlay(path: str, value: Any) -> dict[str, Any]:
+    """The values that set one dotted path (null deletes it, as in helm)."""
+    out: Any = value
+    for part in reversed(path.split(".")):
+        out = {part: out}
+    return dict(out)
 
 
 @needs_chart
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_broken_values_name_their_key(case: str, tmp_path: Path) -> None:
-    overlay, key = BROKEN[case]
-    path = tmp_path / "broken.yaml"
-    path.write_text(overlay)
-    assert yaml.safe_load(overlay)  # the case itself is valid YAML
-    problems = check_files([BASE, str(path)], str(CHART))
+    path, value, key = BROKEN[case]
+    key = key or path
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(yaml.safe_dump(overlay(path, value)))
+    problems = check_files([BASE, str(broken)], str(CHART))
     assert key in [p.key for p in problems] or any(p.key.startswith(key) for p in problems), (
         problems
     )

@@ -52,3 +52,26 @@ def waiter(
 
     default_timeout, default_interval = timeout, interval
     return wait
+
+
+def server_settled(
+    api: Callable[[str, str], Any],
+    user: str,
+    server: str,
+    timeout: float,
+    interval: float = 0.5,
+    context: Callable[[], str] = str,
+) -> dict[str, Any]:
+    """Poll the hub's model of ``user`` (``api("GET", path)`` answers it) until the named
+    server is ready or gone; return its model ({} when gone). Fails with the last model seen
+    and ``context()`` (a hub's log, say)."""
+
+    def settled() -> tuple[dict[str, Any]] | None:
+        srv = (api("GET", f"/users/{user}").json().get("servers") or {}).get(server)
+        return (srv or {},) if srv is None or srv.get("ready") else None
+
+    try:
+        return dict(until(settled, timeout, interval)[0])
+    except AssertionError:
+        last = api("GET", f"/users/{user}").json()
+        raise TimeoutError(f"{user}/{server} not ready: {last}\n{context()}") from None

@@ -32,15 +32,27 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return server.url(server.create_database())
 
 
-@pytest.fixture
-async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
-    """A migrated engine on the store."""
-    eng = make_engine(store_url, pool_size=20)
+async def migrated(url: str, **options: int) -> AsyncIterator[AsyncEngine]:
+    eng = make_engine(url, **options)
     await migrate(eng)
     try:
         yield eng
     finally:
         await eng.dispose()
+
+
+@pytest.fixture
+async def engine(store_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated engine on the store."""
+    async for eng in migrated(store_url, pool_size=20):
+        yield eng
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated engine on a SQLite store only (tests of the cluster side)."""
+    async for eng in migrated(f"sqlite:///{tmp_path / 'svc.sqlite'}"):
+        yield eng
 
 
 @pytest.fixture(scope="module")

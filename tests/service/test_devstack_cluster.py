@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +19,9 @@ from hub_ext.service.core import AdmissionCore
 from hub_ext.service.kube import KubeCluster
 from hub_ext.service.ledger import Grant, Refusal
 from hub_ext.service.records import LeaseRecord
-from hub_ext.service.store import Repository, make_engine, migrate
-from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
-from tests.helpers.service_accounts import hub_kubeconfig
-from tests.service.helpers import T4, directory, lease_pod, policy
+from tests.devstack.conftest import RunningDevstack
+from tests.service.helpers import T4, lease_pod
+from tests.service.kube_service import hold_for_hack, own_devstack, start_service
 
 pytestmark = pytest.mark.integration
 
@@ -55,22 +53,8 @@ QUOTAS = {
 
 @pytest.fixture(scope="module")
 def small_devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevstack]:
-    base = tmp_path_factory.mktemp("svc-devstack")
-    cluster = base / "cluster.yaml"
-    cluster.write_text(CLUSTER)
-    ds = start_devstack(base / "state", cluster=str(cluster))
-    try:
+    with own_devstack(tmp_path_factory, "svc-devstack", CLUSTER) as ds:
         yield ds
-    finally:
-        stop_devstack(ds)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'svc.sqlite'}")
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def make(
@@ -79,22 +63,15 @@ async def make(
     bind_grace_seconds: int = 3600,
     poll_seconds: float = 0.5,
 ) -> tuple[AdmissionCore, KubeCluster]:
-    # The service talks to the cluster as the hub's ServiceAccount, bound as admins bind it.
-    kubeconfig = ds.state_dir.parent / "hub-kubeconfig"
-    if not kubeconfig.exists():
-        hub_kubeconfig(ds.kubeconfig, kubeconfig)
-    cluster = KubeCluster(
-        flavors={"t4": T4},
-        kubeconfig=str(kubeconfig),
+    return await start_service(
+        engine,
+        ds,
+        {"t4": T4},
+        QUOTAS,
+        GROUPS,
         poll_seconds=poll_seconds,
-        reconcile_seconds=3600,
         bind_grace_seconds=bind_grace_seconds,
     )
-    await cluster.start()
-    core = AdmissionCore(Repository(engine), {"t4": T4}, policy(QUOTAS), directory(GROUPS), cluster)
-    await core.load()
-    cluster.attach(core)
-    return core, cluster
 
 
 def pod_body(lease: LeaseRecord, priority: str | None) -> dict[str, Any]:
@@ -170,18 +147,7 @@ async def test_reservation_held_by_placeholders_participant_preempts_outsider_re
     api: Any = client.CoreV1Api(admin)
     try:
         assert cluster.capacity("t4").total == 4  # type: ignore[union-attr]
-        now = datetime.now(UTC)
-        res = await core.create_reservation(
-            "hack",
-            "hack",
-            "t4",
-            None,
-            True,
-            now - timedelta(minutes=1),
-            now + timedelta(hours=1),
-            "org",
-        )
-        await cluster.sync_placeholders()
+        res = await hold_for_hack(core, cluster, "t4")
 
         async def two_holding() -> bool:
             held = await pods(cluster, f"{PLACEHOLDER_LABEL}={res.id}", "accelhub")

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,12 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub_ext.contract import PLACEHOLDER_LABEL
 from hub_ext.flavors import parse_flavor
-from hub_ext.service.core import AdmissionCore
-from hub_ext.service.kube import KubeCluster
-from hub_ext.service.store import Repository, make_engine, migrate
-from tests.devstack.conftest import RunningDevstack, start_devstack, stop_devstack
-from tests.helpers.service_accounts import hub_kubeconfig
-from tests.service.helpers import directory, policy
+from tests.devstack.conftest import RunningDevstack
+from tests.service.kube_service import hold_for_hack, own_devstack, start_service
 
 pytestmark = pytest.mark.integration
 
@@ -59,56 +53,21 @@ GROUPS = {"hack": ["h1", "h2"]}
 
 @pytest.fixture(scope="module")
 def mig_devstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDevstack]:
-    base = tmp_path_factory.mktemp("mig-devstack")
-    cluster = base / "cluster.yaml"
-    cluster.write_text(CLUSTER)
-    ds = start_devstack(base / "state", cluster=str(cluster))
-    try:
+    with own_devstack(tmp_path_factory, "mig-devstack", CLUSTER) as ds:
         yield ds
-    finally:
-        stop_devstack(ds)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'svc.sqlite'}")
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
 
 
 async def test_placeholders_fill_the_mixed_node_then_the_single_one(
     mig_devstack: RunningDevstack, store: AsyncEngine
 ) -> None:
-    kubeconfig = mig_devstack.state_dir.parent / "hub-kubeconfig"
-    hub_kubeconfig(mig_devstack.kubeconfig, kubeconfig)
-    cluster = KubeCluster(
-        flavors={"mig": MIG}, kubeconfig=str(kubeconfig), poll_seconds=0.5, reconcile_seconds=3600
-    )
-    await cluster.start()
     quotas = {"hack": {"mig": {"devices": 0, "per_user": 1}}}
-    core = AdmissionCore(
-        Repository(store), {"mig": MIG}, policy(quotas), directory(GROUPS), cluster
-    )
-    await core.load()
-    cluster.attach(core)
+    core, cluster = await start_service(store, mig_devstack, {"mig": MIG}, quotas, GROUPS)
     try:
         assert cluster.inventory is not None
         deadline = time.monotonic() + 30  # start() waited for the first list
         capacity = cluster.capacity("mig")
         assert capacity is not None and capacity.total == 1 + 3  # both strategies' nodes
-        now = datetime.now(UTC)
-        await core.create_reservation(
-            "hack",
-            "hack",
-            "mig",
-            None,
-            True,
-            now - timedelta(minutes=1),
-            now + timedelta(hours=1),
-            "org",
-        )
-        await cluster.sync_placeholders()
+        await hold_for_hack(core, cluster, "mig")
         held: list[Any] = []
         while len(held) < 2 or any(p.node is None for p in held):
             assert time.monotonic() < deadline, held

@@ -20,6 +20,7 @@ from tests.conftest import subprocess_env
 from tests.helpers.net import free_port
 from tests.helpers.processes import ServerProcess
 from tests.helpers.service_accounts import hub_kubeconfig
+from tests.helpers.waiting import server_settled
 
 VENV_BIN = Path(sys.executable).parent
 GROUPS: dict[str, Any] = {
@@ -51,15 +52,7 @@ class SpawnerHub:
 
     def wait_ready(self, user: str, server: str = "", timeout: float = 90) -> dict[str, Any]:
         """Wait until the server is ready (or stopped); return its model."""
-        deadline = time.monotonic() + timeout
-        model: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            model = self.api("GET", f"/users/{user}").json()
-            srv = (model.get("servers") or {}).get(server)
-            if srv is None or srv.get("ready"):
-                return srv or {}
-            time.sleep(0.3)
-        raise TimeoutError(f"{user}/{server} not ready: {model}")
+        return server_settled(self.api, user, server, timeout, 0.3)
 
     def login(self, user: str) -> httpx.Client:
         """A browser-like client logged in as ``user`` through the login form."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,6 +74,30 @@ def state(*objs: dict[str, Any]) -> InventoryState:
     return st
 
 
+def record(**fields: Any) -> JobRecord:
+    """A job of ada's on vk-a (``fields`` override)."""
+    base: dict[str, Any] = {
+        "id": "j" * 32,
+        "user": "ada@example.org",
+        "group": None,
+        "name": "a.ipynb",
+        "site": "vk-a",
+        "site_reason": "",
+        "flavor": "a100",
+        "count": 2,
+        "cell_id": "c9",
+        "setup": "above",
+        "parameters": {"n": 1},
+        "resources": {},
+        "image": "img",
+        "input_sha256": "0" * 64,
+        "namespace": "accelhub",
+        "pod": "accelhub-job-x",
+        "submitted_at": datetime.now(UTC),
+    }
+    return JobRecord(**{**base, **fields})
+
+
 def test_only_virtual_nodes_are_sites_with_free_devices_and_health() -> None:
     plain = {"metadata": {"name": "cpu-1"}, "status": {"allocatable": {"cpu": "8"}}}
     st = state(
@@ -119,25 +144,7 @@ def test_queue_breaks_ties() -> None:
 
 
 def test_the_pod_lands_on_the_site_with_devices_annotations_and_the_notebook() -> None:
-    job = JobRecord(
-        id="j" * 32,
-        user="ada@example.org",
-        group=None,
-        name="a.ipynb",
-        site="vk-a",
-        site_reason="",
-        flavor="a100",
-        count=2,
-        cell_id="c9",
-        setup="above",
-        parameters={"n": 1},
-        resources=pods.resources(GPU, GPU.placements[0], 2),
-        image="img",
-        input_sha256="0" * 64,
-        namespace="accelhub",
-        pod="accelhub-job-x",
-        submitted_at=datetime.now(UTC),
-    )
+    job = record(resources=pods.resources(GPU, GPU.placements[0], 2))
     notes = pods.site_annotations({"slurm-job.vk.io/flags": "--gres=gpu:{count}"}, 2, "ada", "a")
     manifest = pods.pod(
         job, ["python", "-m", "server_ext.offload.runner"], notes, {}, GPU.placements[0]
@@ -174,13 +181,7 @@ def test_a_mig_flavor_takes_on_each_site_the_shape_the_site_offers() -> None:
     assert sites.shape(st, found["vk-single"], MIG, 1) == SINGLE
     assert sites.shape(st, found["vk-full"], MIG, 1) is None
     # A site's own labels rule out flavors they contradict: a MIG product is not an A100.
-    a100 = Flavor(
-        slug="a100x",
-        display_name="A100",
-        kind="gpu",
-        resource="nvidia.com/gpu",
-        node_selector={"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB"},
-    )
+    a100 = replace(GPU, node_selector={"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-40GB"})
     assert sites.shape(st, found["vk-single"], a100, 1) is None
     assert sites.shape(st, found["vk-full"], a100, 1) == a100.placements[0]
     # The site list says what one job of each flavor asks for there.
@@ -211,25 +212,7 @@ def test_a_site_offering_both_shapes_prefers_the_first_with_room() -> None:
 
 
 def test_the_pod_of_a_single_strategy_slice_asks_for_a_gpu_on_its_product() -> None:
-    job = JobRecord(
-        id="k" * 32,
-        user="ada",
-        group=None,
-        name="a.ipynb",
-        site="vk-single",
-        site_reason="",
-        flavor="mig",
-        count=1,
-        cell_id=None,
-        setup="tagged",
-        parameters={},
-        resources=pods.resources(MIG, SINGLE, 1),
-        image="img",
-        input_sha256="0" * 64,
-        namespace="accelhub",
-        pod="accelhub-job-k",
-        submitted_at=datetime.now(UTC),
-    )
+    job = record(site="vk-single", flavor="mig", count=1, resources=pods.resources(MIG, SINGLE, 1))
     spec = pods.pod(job, ["run"], {}, {}, SINGLE)["spec"]
     assert spec["nodeSelector"] == {"kubernetes.io/hostname": "vk-single", **PRODUCT}
     limits = spec["containers"][0]["resources"]["limits"]
