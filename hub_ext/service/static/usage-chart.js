@@ -27,7 +27,9 @@
   const options = {
     width: Math.max(box.clientWidth, 320), height: 260,
     series: series,
-    axes: [Object.assign({}, axis), Object.assign({label: "device-hours per day"}, axis)],
+    // one tick per day at most (uPlot would tick hours on a short window of daily points)
+    axes: [Object.assign({incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400]}, axis),
+           Object.assign({label: "device-hours per day"}, axis)],
     scales: {x: {time: true}},
   };
   const chart = new uPlot(options, columns, box);
