@@ -11,6 +11,7 @@ import yaml
 from traitlets import Dict, List, TraitError, Unicode, validate
 from traitlets.config import Config, Configurable
 
+from .flavor_access import GroupAccess, as_access
 from .flavors import KINDS, CatalogError, Flavor, UnknownFlavor, parse_flavor, parse_flavors
 from .mig import GPU_RESOURCE, MIG_STRATEGIES, PRODUCT_LABEL
 
@@ -130,9 +131,10 @@ class AcceleratorCatalog(Configurable):
         """The first flavor."""
         return self._parsed[0]
 
-    def for_groups(self, groups: Sequence[str]) -> list[Flavor]:
-        """Flavors open to a member of ``groups``."""
-        return [f for f in self._parsed if f.allows_group(groups)]
+    def for_groups(self, groups: GroupAccess | Sequence[str]) -> list[Flavor]:
+        """Flavors open to a member of ``groups`` (names: by the catalog alone; a
+        GroupAccess: with what the groups' properties open or close)."""
+        return as_access(groups).usable(self._parsed)
 
 
 def check_catalog(config: Config) -> AcceleratorCatalog:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .flavor_access import GroupAccess
 from .mig import GPU_RESOURCE, mig_shapes, mig_strategies
 from .quantity import QuantityError, cores, format_quantity, parse_quantity
 from .shown import shown
@@ -108,8 +109,9 @@ class Flavor:
         return _unique((self.default_memory, *self.memory_choices))
 
     def allows_group(self, groups: Sequence[str]) -> bool:
-        """Whether a member of ``groups`` may use this flavor."""
-        return not self.groups or any(g in self.groups for g in groups)
+        """Whether a member of ``groups`` may use this flavor, by the catalog alone (group
+        properties may open or close it: see hub_ext.flavor_access)."""
+        return GroupAccess.names(groups).may_use(self)
 
 
 _T = TypeVar("_T")

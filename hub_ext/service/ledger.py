@@ -227,12 +227,9 @@ def decide(
             f"This server already holds {existing.count} x {existing.flavor}; stop it first.",
             in_use,
         )
-    if flavor.groups and not set(flavor.groups) & set(ctx.groups):
-        return Refusal(
-            "not_allowed",
-            f"{slug} is only offered to the groups {', '.join(sorted(flavor.groups))}.",
-            in_use,
-        )
+    access = policy.access({g: ctx.properties.get(g) for g in ctx.groups})
+    if not access.may_use(flavor):
+        return Refusal("not_allowed", access.refusal(flavor), in_use)
     in_use.user = ledger.user_holds(user, slug, policy.per_user_scope)
     if flavor.resource is None:
         lease = LeaseRecord(new_id(), user, server, slug, count, None, None, now)

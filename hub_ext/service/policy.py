@@ -9,6 +9,7 @@ from typing import Any
 from traitlets import CaselessStrEnum, Dict, Float, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
+from ..flavor_access import GROUP_PROPERTY_KEY, GroupAccess
 from .quota_rules import QuotaError, check_quota_table
 
 
@@ -89,11 +90,13 @@ class QuotaPolicy(Configurable):
         flavor asked for, so a user may hold `per_user` devices of each flavor at once.""",
     )
     group_property_key = Unicode(
-        "accelhub",
+        GROUP_PROPERTY_KEY,
         config=True,
         help="""Key in a JupyterHub group's properties holding accelhub settings, e.g.
         {"accelhub": {"quotas": {"a100": {"devices": 4, "per_user": 1}},
-        "idle_timeout_minutes": 60, "hackathon": true}}. These override `group_quotas`.""",
+        "flavors": {"a100-80gb": "open"}, "idle_timeout_minutes": 60, "hackathon": true}}.
+        Its quotas override `group_quotas`; its flavors open or close catalog flavors to the
+        group (hub_ext.flavor_access). Keep it equal to AcceleratorSpawner.group_property_key.""",
     )
 
     @validate("group_quotas")
@@ -120,6 +123,10 @@ class QuotaPolicy(Configurable):
             return {}
         value = properties.get(self.group_property_key)
         return value if isinstance(value, Mapping) else {}
+
+    def access(self, groups: Mapping[str, Mapping[str, Any] | None]) -> GroupAccess:
+        """Which flavors members of ``groups`` (name -> JupyterHub properties) may use."""
+        return GroupAccess.of(groups, self.group_property_key)
 
     def group_limits(
         self, group: str, flavor: str, properties: Mapping[str, Any] | None

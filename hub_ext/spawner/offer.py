@@ -15,7 +15,7 @@ async def render_offer(spawner: AcceleratorSpawner) -> str:
     """The form's HTML for ``spawner``'s user; it renders even without the cluster or the
     service, saying what is not known."""
     groups = spawner.user_groups()
-    flavors = spawner.catalog.for_groups(groups)
+    flavors = spawner.catalog.for_groups(spawner.group_access())
     notes = []
     counts = {}
     try:

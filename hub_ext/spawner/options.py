@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import AcceleratorCatalog, Flavor, UnknownFlavor
+from ..flavor_access import GroupAccess, as_access
 from ..quantity import cores as parse_cores
 from ..quantity import parse_quantity
 from ..shown import shown
@@ -84,10 +85,11 @@ def _describe(value: Any) -> str:
 def validate_options(
     options: Mapping[str, Any] | None,
     catalog: AcceleratorCatalog,
-    groups: Sequence[str],
+    groups: GroupAccess | Sequence[str],
     default_image: str | None = None,
 ) -> Selection:
     """Validate user options against the catalog; missing keys take the flavor's defaults.
+    ``groups``: the user's groups, as names or with their flavor access (GroupAccess).
 
     Raises OptionsError with a message a person understands (never KeyError).
     """
@@ -97,7 +99,8 @@ def validate_options(
         raise OptionsError(
             f"Unknown option {_describe(extra[0])}: the options are {', '.join(OPTION_KEYS)}."
         )
-    allowed = catalog.for_groups(groups)
+    access = as_access(groups)
+    allowed = catalog.for_groups(access)
     slug = options.get("flavor")
     if slug in (None, ""):
         if not allowed:
@@ -112,11 +115,8 @@ def validate_options(
             flavor = catalog.get(slug)
         except UnknownFlavor as err:
             raise OptionsError(str(err)) from None
-        if not flavor.allows_group(groups):
-            raise OptionsError(
-                f"{flavor.display_name} is only for members of {', '.join(flavor.groups)}.",
-                "not_allowed",
-            )
+        if not access.may_use(flavor):
+            raise OptionsError(access.refusal(flavor, flavor.display_name), "not_allowed")
     return Selection(
         flavor=flavor,
         count=_count(flavor, options.get("count")),

@@ -17,6 +17,7 @@ from traitlets import Bool, CaselessStrEnum, Float, List, Type, Unicode, default
 from ..admission import AdmissionPolicy, AdmissionUnavailable, LeaseDecision
 from ..capacity import CapacityPolicy
 from ..catalog import AcceleratorCatalog
+from ..flavor_access import GROUP_PROPERTY_KEY, GroupAccess
 from ..flavors import Placement
 from ..inventory import ClusterInventory
 from .errors import SpawnRefused
@@ -86,6 +87,13 @@ class AcceleratorSpawner(KubeSpawner):
         help="Seconds before start_timeout at which the spawner gives up on its own, so the "
         "message says what it waited for.",
     )
+    group_property_key = Unicode(
+        GROUP_PROPERTY_KEY,
+        config=True,
+        help="Key of a JupyterHub group's properties holding accelhub settings; its 'flavors' "
+        "entry opens or closes flavors to the group (keep it equal to the service's "
+        "QuotaPolicy.group_property_key).",
+    )
     catalog = AnyTrait(help="The AcceleratorCatalog (built from config).")
 
     _policies: ClassVar[dict[tuple[Any, ...], AdmissionPolicy]] = {}
@@ -147,11 +155,20 @@ class AcceleratorSpawner(KubeSpawner):
         groups = getattr(self.user, "groups", None) or []
         return [getattr(g, "name", str(g)) for g in groups]
 
+    def group_access(self) -> GroupAccess:
+        """The user's groups with the flavors their properties open or close (read from the
+        hub's ORM at each call, so an admin's change applies to the next form and spawn)."""
+        groups = getattr(self.user, "groups", None) or []
+        return GroupAccess.of(
+            {getattr(g, "name", str(g)): getattr(g, "properties", None) for g in groups},
+            self.group_property_key,
+        )
+
     # -- options ---------------------------------------------------------------------------------
 
     def _validate(self, options: Mapping[str, Any] | None) -> Selection:
         try:
-            return validate_options(options, self.catalog, self.user_groups(), self.image)
+            return validate_options(options, self.catalog, self.group_access(), self.image)
         except OptionsError as err:
             raise SpawnRefused(str(err), reason=err.reason, status_code=400) from None
 

@@ -84,7 +84,7 @@ def test_the_dialogs_data_come_through_the_users_server(platform: Platform) -> N
     refused = server.offload("GET", "sites", params={"flavor": "a100"})
     assert (refused.status_code, refused.json()["message"]) == (
         403,
-        "The flavor a100 is not offered to your groups.",
+        "NVIDIA A100 80GB (full GPU) is only for members of ml-experts.",
     )
 
     server.put_notebook("again.ipynb", cell("print('once more')", "c"))

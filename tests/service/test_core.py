@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub_ext.service import views
 from hub_ext.service.ledger import Grant, Refusal
 from hub_ext.service.store import Repository
-from tests.service.helpers import Clock, FixedCapacity, make_core
+from tests.service.helpers import Clock, FixedCapacity, gpu, make_core
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 GROUPS = {"physics": ["ada", "bob", "cy"], "hack": ["h1", "h2", "h3"], "bio": ["dee"]}
@@ -153,3 +153,24 @@ def test_identifiers_are_unique_128_bit_hex_in_creation_order() -> None:
     assert len({i[-8:] for i in ids}) > 4900  # the random tails (used in pod names) differ
     millis = [int(i[:12], 16) for i in ids]
     assert millis == sorted(millis) and before <= millis[0] and millis[-1] <= after
+
+
+async def test_admission_follows_flavor_access_in_group_properties(engine: AsyncEngine) -> None:
+    flavors = [gpu("a100", groups=("ml-experts",))]
+    quotas = {"physics": {"*": {"devices": 4, "per_user": 1}}}
+    core = make_core(engine, GROUPS, quotas, flavors=flavors)
+    await core.load()
+    refused = await core.admit("ada", "", "a100", 1)
+    assert isinstance(refused, Refusal) and refused.reason == "not_allowed"
+    assert refused.message == "a100 is only for members of ml-experts."
+    opened = {"physics": {"accelhub": {"flavors": {"a100": "open"}}}}
+    core = make_core(engine, GROUPS, quotas, flavors=flavors, properties=opened)
+    await core.load()
+    assert isinstance(await core.admit("ada", "", "a100", 1), Grant)
+    assert (await views.entitlements(core, "bob")).flavors["a100"].allowed
+    closed = {"physics": {"accelhub": {"flavors": {"a100": "closed"}}}}
+    core = make_core(engine, GROUPS, quotas, flavors=[gpu("a100")], properties=closed)
+    await core.load()
+    shut = await core.admit("bob", "", "a100", 1)
+    assert isinstance(shut, Refusal) and shut.reason == "not_allowed"
+    assert shut.message == "a100 is closed to physics by an administrator."

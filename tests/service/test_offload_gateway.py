@@ -175,7 +175,7 @@ def test_sites_tell_automatics_pick_and_the_callers_flavors(hub: Hub) -> None:
     assert "a100-bio" in {f["slug"] for f in dee["flavors"]} and dee["automatic"] is None
     refused = hub.call("ada", "GET", "sites?flavor=a100-bio")
     assert refused.status_code == 403
-    assert refused.json()["message"] == "The flavor a100-bio is not offered to your groups."
+    assert refused.json()["message"] == "A100 (bio) is only for members of bio."
     unknown = hub.call("ada", "GET", "sites?flavor=h100")
     assert (unknown.status_code, unknown.json()["message"]) == (
         422,

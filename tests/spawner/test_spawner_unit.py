@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ from traitlets.config import Config
 from hub_ext.admission import LeaseDecision, Reservation
 from hub_ext.capacity import CapacityPolicy
 from hub_ext.catalog import AI_INFN_CATALOG
+from hub_ext.flavor_access import GROUP_PROPERTY_KEY
 from hub_ext.inventory import ClusterInventory, FlavorCounts
+from hub_ext.service.policy import QuotaPolicy
 from hub_ext.spawner import AcceleratorSpawner
 from hub_ext.spawner.errors import ADVICE, WAIT_ADVICE
 from hub_ext.spawner.form import build_rows, render_form
@@ -266,3 +269,15 @@ async def test_inventory_namespaces_come_from_either_setting(
         assert inventory.namespaces == expected
     finally:
         await inventory.stop()
+
+
+async def test_the_spawner_reads_its_users_group_properties_at_each_call() -> None:
+    spawner = make_spawner()
+    a100 = spawner.catalog.get("a100")  # the catalog restricts it to ml-experts
+    group = SimpleNamespace(name="physics", properties={})
+    spawner.user = SimpleNamespace(name="ada", groups=[group])
+    assert not spawner.group_access().may_use(a100)
+    # what the hub's REST API does to the group's ORM row:
+    group.properties = {"accelhub": {"flavors": {"a100": "open"}}}
+    assert spawner.group_access().may_use(a100)
+    assert spawner.group_property_key == QuotaPolicy().group_property_key == GROUP_PROPERTY_KEY

@@ -19,6 +19,7 @@ from traitlets import Dict, Int, List, Unicode
 from traitlets.config import Configurable
 
 from ...contract import SETUP_POLICIES, JobRequest, Site
+from ...flavor_access import GroupAccess
 from ...flavors import Flavor, Placement
 from ..directory import GroupDirectory
 from ..ledger import new_id
@@ -117,17 +118,26 @@ class OffloadGateway(Configurable):
 
     # -- flavors --------------------------------------------------------------------------
 
-    def offered(self, groups: list[str]) -> list[Flavor]:
-        """The catalog's flavors that members of ``groups`` may offload with."""
-        return [flavor for flavor in self.flavors.values() if flavor.allows_group(groups)]
+    async def access(self, groups: list[str]) -> GroupAccess:
+        """Which flavors members of ``groups`` may use, with what their properties open or
+        close (the same rule as the spawner's and admission's)."""
+        properties = {}
+        for name in groups:
+            info = await self.directory.group(name)
+            properties[name] = info.properties if info is not None else None
+        return self.policy.access(properties)
 
-    def flavor(self, slug: str, groups: list[str]) -> Flavor:
-        """The flavor named ``slug``, if members of ``groups`` may use it (else 422 or 403)."""
+    def offered(self, access: GroupAccess) -> list[Flavor]:
+        """The catalog's flavors that members of these groups may offload with."""
+        return access.usable(self.flavors.values())
+
+    def flavor(self, slug: str, access: GroupAccess) -> Flavor:
+        """The flavor named ``slug``, if members of these groups may use it (else 422 or 403)."""
         flavor = self.flavors.get(slug)
         if flavor is None:
             raise GatewayError(422, f"There is no flavor named {slug!r}.")
-        if not flavor.allows_group(groups):
-            raise GatewayError(403, f"The flavor {flavor.slug} is not offered to your groups.")
+        if not access.may_use(flavor):
+            raise GatewayError(403, access.refusal(flavor, flavor.display_name))
         return flavor
 
     # -- reads ----------------------------------------------------------------------------
@@ -152,7 +162,7 @@ class OffloadGateway(Configurable):
             raise GatewayError(422, "The field 'setup' must be 'tagged' or 'above'.")
         input_sha256 = check_notebook(request.notebook, request.cell_id)
         groups = await self.directory.user_groups(user)
-        flavor = self.flavor(request.flavor, groups)
+        flavor = self.flavor(request.flavor, await self.access(groups))
         count = job_count(flavor)
         site, reason, placement = self._site(request.site, flavor, count)
         group = await self._book(user, groups, count)

@@ -56,16 +56,16 @@ class SitesHandler(OffloadHandler):
     async def get(self) -> None:
         principal = self.caller()
         gateway = self.gateway
-        groups = await gateway.directory.user_groups(principal.name)
+        access = await gateway.access(await gateway.directory.user_groups(principal.name))
         automatic = None
         slug = self.get_argument("flavor", "")
         if slug:
             try:
-                choice = gateway.automatic(gateway.flavor(slug, groups))
+                choice = gateway.automatic(gateway.flavor(slug, access))
             except GatewayError as error:
                 raise APIError(error.status, error.message) from None
             automatic = Automatic(choice.site.name if choice.site else None, choice.reason)
-        offered = gateway.offered(groups)
+        offered = gateway.offered(access)
         flavors = [offload_flavor(flavor) for flavor in offered]
         self.write_json(Sites(gateway.sites(offered), flavors, automatic).to_json())
 
