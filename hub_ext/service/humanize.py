@@ -3,7 +3,7 @@ in human units, quotas as sentences, and a reason wherever a figure is unknown."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -122,3 +122,21 @@ def quota_rows(quotas: Any, flavor_names: Mapping[str, str]) -> list[tuple[str, 
         label = "every other flavor" if named else "every flavor"
         rows.append((label, limit_sentence(quotas["*"])))
     return rows
+
+
+def catalog_access(groups: Sequence[str]) -> str:
+    """What the catalog's ``groups:`` says of a flavor, e.g. ``only for ml-experts``."""
+    return f"only for {', '.join(groups)}" if groups else "open to everyone"
+
+
+ACCESS_WORDS = {"open": "open to the group", "closed": "closed to the group"}
+
+
+def access_rows(table: Any, flavor_names: Mapping[str, str]) -> list[tuple[str, str]]:
+    """A flavor access table as (flavor, sentence) rows."""
+    if not isinstance(table, Mapping):
+        return []
+    return [
+        (flavor_names.get(slug, slug), ACCESS_WORDS.get(str(choice), str(choice)))
+        for slug, choice in sorted(table.items())
+    ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from tornado import web
 
+from ..flavor_access import access_table
 from . import humanize, usage_series, views
 from .accounting import usage
 from .base import BaseHandler
@@ -244,6 +245,7 @@ class AdminPage(PageHandler):
                     "live": bool(core.policy.group_settings(info.properties).get("quotas")),
                     "own": core.policy.group_settings(info.properties).get("quotas") or {},
                     "config": core.policy.group_quotas.get(info.name) or {},
+                    "access": access_table(info.properties, core.policy.group_property_key),
                     "in_use": {
                         slug: used
                         for (group, slug), used in core.ledger.group_used.items()
@@ -263,6 +265,10 @@ class AdminPage(PageHandler):
             notice=notice,
             error=error,
             editable=self.editable_flavors(),
+            catalog_access={
+                slug: humanize.catalog_access(getattr(f, "groups", ()))
+                for slug, f in core.flavors.items()
+            },
             quota_changes=await QuotaChanges(core.store).recent(),
             reservation_changes=await ReservationChanges(core.store).recent(),
             chart=chart,

@@ -1,23 +1,27 @@
-"""Admins edit a group's quotas on the admin page: the form's fields checked by quota_rules,
-stored as the group's JupyterHub properties, recorded in the store's quota changes."""
+"""Admins edit a group's quotas and flavor access on the admin page: the form's fields checked
+by quota_rules and flavor_access, stored as the group's JupyterHub properties, recorded in the
+store's quota changes."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from tornado import web
 
+from ..flavor_access import ACCESS_FIELD, AccessError, check_access_table
 from .hubapi import HubAPIError
 from .pages import AdminPage
 from .quota_rules import LABELS, QuotaError, check_number
 from .store.quota_changes import QuotaChange, QuotaChanges
 from .timeutil import utcnow
 
-# What a row of the form may say of a flavor.
+# What a row of the form may say of a flavor's quota, and of its access.
 INHERIT, LIMIT, CLOSED = "inherit", "limit", "closed"
+CATALOG = "catalog"  # access as the catalog's groups: say
+ACCESS_PREFIX = "access:"
 NO_SCOPE = (
     "The service may not change group properties in JupyterHub: give its role the scope "
     "'groups' (see the admin guide). Nothing was changed."
@@ -53,6 +57,17 @@ def parse_form(
     return table
 
 
+def parse_access(fields: Mapping[str, str], flavors: Collection[str], group: str) -> dict[str, str]:
+    """The flavor access table the form's ``access:<slug>`` fields describe (empty: as the
+    catalog says), checked by the rules of hub_ext.flavor_access."""
+    table = {}
+    for name, choice in fields.items():
+        slug = name.removeprefix(ACCESS_PREFIX)
+        if name.startswith(ACCESS_PREFIX) and choice != CATALOG:
+            table[slug] = choice
+    return check_access_table(table, f"The flavor access of {group}", flavors)
+
+
 class QuotaEditHandler(AdminPage):
     """POST a group's quota form (XSRF-checked by the hub's OAuth, admins only)."""
 
@@ -61,9 +76,15 @@ class QuotaEditHandler(AdminPage):
         self.need_admin()
         principal = self.need_principal()
         rows = self.editable_flavors()
+        fields = {
+            name: self.get_body_argument(name, "")
+            for name in self.request.body_arguments
+            if name.startswith(ACCESS_PREFIX)
+        }
         try:
             table = parse_form(lambda name: self.get_body_argument(name, ""), rows)
-        except QuotaError as error:
+            access = parse_access(fields, list(self.core.flavors), group)
+        except (QuotaError, AccessError) as error:
             await self.show(400, error=f"The quotas of {group} were not saved: {error}")
             return
         hub = self.app.hub
@@ -74,23 +95,30 @@ class QuotaEditHandler(AdminPage):
                 await self.show(404, error=f"There is no group called {group!r} in JupyterHub.")
                 return
             settings = dict(properties.get(key) or {})
-            before = settings.get("quotas") or None
-            after = table or None
-            if after == before:
+            wanted = {"quotas": table or None, ACCESS_FIELD: access or None}
+            changed = {
+                field: (settings.get(field) or None, after)
+                for field, after in wanted.items()
+                if (settings.get(field) or None) != after
+            }
+            if not changed:
                 self.redirect(f"{self.app.service_prefix}admin#quotas", status=303)
                 return
-            if after is None:
-                settings.pop("quotas", None)
-            else:
-                settings["quotas"] = after
+            for field, (_, after) in changed.items():
+                if after is None:
+                    settings.pop(field, None)
+                else:
+                    settings[field] = after
             await hub.set_group_properties(group, {**properties, key: settings})
         except HubAPIError as error:
             if ": 403 " in str(error):
                 await self.show(502, error=NO_SCOPE)
                 return
             raise
-        await QuotaChanges(self.core.store).record(
-            QuotaChange(group, principal.name, utcnow(), before, after)
-        )
+        now = utcnow()
+        for field, (before, after) in changed.items():
+            await QuotaChanges(self.core.store).record(
+                QuotaChange(group, principal.name, now, before, after, field)
+            )
         target = f"{self.app.service_prefix}admin?changed={quote(group)}#quotas"
         self.redirect(target, status=303)

@@ -110,3 +110,35 @@ def test_only_admins_edit_quotas(hub: Hub) -> None:
         refused = post_quotas(hub, who, "bio", {"mode:*": "closed"})
         assert refused.status_code == 403, refused.text
     assert bio_properties(hub) == before
+
+
+def test_closing_a_flavor_to_a_group_applies_at_once_and_is_listed(hub: Hub) -> None:
+    assert admit(hub, "dee", "t4", "before")["granted"]  # caches bio's properties
+    closed = post_quotas(hub, "boss", "bio", {"access:t4": "closed", "access:a100": "catalog"})
+    assert closed.status_code == 303, closed.text
+    assert bio_properties(hub)["accelhub"]["flavors"] == {"t4": "closed"}
+    refused = admit(hub, "eve", "t4", "after")
+    assert refused["granted"] is False and refused["reason"] == "not_allowed", refused
+    assert refused["message"] == "t4 is closed to bio by an administrator."
+    listed = changes_section(admin_page(hub))
+    assert "flavor access" in listed and "T4</strong>: closed to the group" in listed, listed
+    assert "as the catalog says" in listed, listed
+    reopened = post_quotas(hub, "boss", "bio", {"access:t4": "catalog"})
+    assert reopened.status_code == 303, reopened.text
+    assert "flavors" not in bio_properties(hub).get("accelhub", {})
+    assert admit(hub, "eve", "t4", "after")["granted"]
+
+
+def test_bad_flavor_access_gets_a_sentence_naming_the_field(hub: Hub) -> None:
+    before = bio_properties(hub)
+    bad = post_quotas(hub, "boss", "bio", {"access:t4": "maybe"})
+    assert bad.status_code == 400
+    assert (
+        "The quotas of bio were not saved: The flavor access of bio[&#x27;t4&#x27;] must be "
+        "&#x27;open&#x27; or &#x27;closed&#x27;, not &#x27;maybe&#x27;."
+    ) in bad.text, bad.text[-2000:]
+    unknown = post_quotas(hub, "boss", "bio", {"access:h100": "open"})
+    assert unknown.status_code == 400
+    assert "names the flavor &#x27;h100&#x27;, which is not in the catalog." in unknown.text
+    assert "Traceback" not in bad.text + unknown.text and "AccessError" not in bad.text
+    assert bio_properties(hub) == before

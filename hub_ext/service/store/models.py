@@ -203,8 +203,9 @@ class JobRow(Base):
 
 
 class QuotaChangeRow(Base):
-    """One admin's change of a group's quotas: who, when, the table before and after (JSON;
-    NULL: the group had none of its own, so the config file's applied)."""
+    """One admin's change of a group's quotas or flavor access (``subject``: "quotas" or
+    "flavors"): who, when, the table before and after (JSON; NULL: the group had none of its
+    own, so the config file's quotas or the catalog's groups applied)."""
 
     __tablename__ = "quota_changes"
     __table_args__ = (Index("ix_quota_changes_changed_at", "changed_at"),)
@@ -215,6 +216,7 @@ class QuotaChangeRow(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     before: Mapped[str | None] = mapped_column(Text, nullable=True)
     after: Mapped[str | None] = mapped_column(Text, nullable=True)
+    subject: Mapped[str] = mapped_column(String(16), default="quotas", server_default="quotas")
 
 
 class ReservationChangeRow(Base):

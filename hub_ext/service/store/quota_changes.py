@@ -1,4 +1,5 @@
-"""Changes of group quotas in SQL: each recorded in one transaction, through the repository."""
+"""Changes of group quotas and flavor access in SQL: each recorded in one transaction,
+through the repository."""
 
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ INSERT_CHANGE = insert(QuotaChangeRow)
 
 @dataclass(frozen=True)
 class QuotaChange:
-    """Who changed a group's quota table, when, from what to what (None: the config file's)."""
+    """Who changed a group's quota table or flavor access table (``subject``: "quotas" or
+    "flavors"), when, from what to what (None: the config file's quotas, the catalog's groups)."""
 
     group: str
     changed_by: str
     changed_at: datetime
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    subject: str = "quotas"
 
 
 def _table(text: str | None) -> dict[str, Any] | None:
@@ -48,6 +51,7 @@ class QuotaChanges:
             "changed_at": change.changed_at,
             "before": _text(change.before),
             "after": _text(change.after),
+            "subject": change.subject,
         }
         await self.repo.write([f"quotas:{change.group}"], Write(INSERT_CHANGE, values))
 
@@ -66,6 +70,7 @@ class QuotaChanges:
                     changed_at=row.changed_at,
                     before=_table(row.before),
                     after=_table(row.after),
+                    subject=row.subject,
                 )
                 for row in await session.scalars(query)
             ]
