@@ -113,11 +113,11 @@ def test_only_admins_edit_quotas(hub: Hub) -> None:
 
 
 def test_closing_a_flavor_to_a_group_applies_at_once_and_is_listed(hub: Hub) -> None:
-    assert admit(hub, "dee", "t4", "before")["granted"]  # caches bio's properties
+    admit(hub, "dee", "t4", "before")  # caches bio's properties; only the edit refreshes them
     closed = post_quotas(hub, "boss", "bio", {"access:t4": "closed", "access:a100": "catalog"})
     assert closed.status_code == 303, closed.text
     assert bio_properties(hub)["accelhub"]["flavors"] == {"t4": "closed"}
-    refused = admit(hub, "eve", "t4", "after")
+    refused = admit(hub, "dee", "t4", "after")  # pia could: physics may use t4
     assert refused["granted"] is False and refused["reason"] == "not_allowed", refused
     assert refused["message"] == "t4 is closed to bio by an administrator."
     listed = changes_section(admin_page(hub))
@@ -126,7 +126,8 @@ def test_closing_a_flavor_to_a_group_applies_at_once_and_is_listed(hub: Hub) -> 
     reopened = post_quotas(hub, "boss", "bio", {"access:t4": "catalog"})
     assert reopened.status_code == 303, reopened.text
     assert "flavors" not in bio_properties(hub).get("accelhub", {})
-    assert admit(hub, "eve", "t4", "after")["granted"]
+    again = admit(hub, "dee", "t4", "after")  # open again: only quotas and caps decide
+    assert again["granted"] or again["reason"] in ("quota", "user_cap"), again
 
 
 def test_bad_flavor_access_gets_a_sentence_naming_the_field(hub: Hub) -> None:
