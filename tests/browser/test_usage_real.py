@@ -161,10 +161,10 @@ def test_admin_closes_a_flavor_and_the_next_spawn_obeys_both_ways(
     edit_t4(admin, platform, "closed")
     assert admin.locator("#quota-status").inner_text() == f"The quotas of {GROUP} are saved."
     change = admin.locator("#quota-changes tbody tr").first.locator("td").all_inner_texts()
-    assert change[1:3] == [ADMIN, GROUP], change
-    assert change[3] == "every flavor: 4 devices for the group, at most 2 per member", change
-    assert "NVIDIA Tesla T4: closed to the group" in change[4], change
-    assert "every other flavor: 4 devices for the group, at most 2 per member" in change[4]
+    assert change[1:4] == [ADMIN, GROUP, "quotas"], change  # then from, to
+    assert change[4] == "every flavor: 4 devices for the group, at most 2 per member", change
+    assert "NVIDIA Tesla T4: closed to the group" in change[5], change
+    assert "every other flavor: 4 devices for the group, at most 2 per member" in change[5]
 
     researcher.get_by_role("button", name="Start").click()  # the real spawner asks the service
     expect(researcher.locator("body")).to_contain_text(CLOSED, timeout=60_000)
@@ -178,7 +178,8 @@ def test_admin_closes_a_flavor_and_the_next_spawn_obeys_both_ways(
 
     edit_t4(admin, platform, "inherit")  # back to the group's own "every flavor" limits
     change = admin.locator("#quota-changes tbody tr").first.locator("td").all_inner_texts()
-    assert change[1:3] == [ADMIN, GROUP] and "closed" in change[3] and "closed" not in change[4]
+    assert change[1:4] == [ADMIN, GROUP, "quotas"]
+    assert "closed" in change[4] and "closed" not in change[5], change
     assert admin.locator("#quota-changes tbody tr").count() == 2
     start(researcher, platform, "t4")  # effective at once the other way too (the platform's
     researcher.context.close()  # teardown stops the server)
