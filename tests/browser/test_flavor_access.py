@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.platform import Platform, login
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, subprocess_env
 from tests.devstack.conftest import kubectl_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -55,7 +55,7 @@ def set_access(page: Page, platform: Platform, choice: str, screenshot: bool = F
 def pod_limits(platform: Platform) -> dict[str, str]:
     done = subprocess.run(
         [kubectl_path(), "get", "pod", "-n", "accelhub", f"jupyter-{MEMBER}", "-o", "json"],
-        env={"KUBECONFIG": str(platform.kubeconfig), "PATH": "/usr/bin:/bin"},
+        env=subprocess_env(KUBECONFIG=str(platform.kubeconfig)),
         capture_output=True,
         text=True,
         timeout=60,
