@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import venv
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,13 +88,23 @@ def install(image: str, wheel: Path, root: Path) -> Installed:
 
 
 @pytest.fixture(scope="module")
-def hub(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    return install("hub", wheel, tmp_path_factory.mktemp("hub"))
+def sides(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Installed]:
+    """Both images' installs, made at the same time: each is its own virtualenv and pip run
+    (nothing shared but the read-only wheel), and most of an install is waiting for the index."""
+    roots = {image: tmp_path_factory.mktemp(image) for image in ("hub", "singleuser")}
+    with ThreadPoolExecutor(max_workers=len(roots)) as pool:
+        futures = {image: pool.submit(install, image, wheel, root) for image, root in roots.items()}
+        return {image: future.result() for image, future in futures.items()}
 
 
 @pytest.fixture(scope="module")
-def server(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    return install("singleuser", wheel, tmp_path_factory.mktemp("server"))
+def hub(sides: dict[str, Installed]) -> Installed:
+    return sides["hub"]
+
+
+@pytest.fixture(scope="module")
+def server(sides: dict[str, Installed]) -> Installed:
+    return sides["singleuser"]
 
 
 CHART_FILE = Path(REPO_ROOT).parent / "shared" / "z2jh" / "chart" / "Chart.yaml"
