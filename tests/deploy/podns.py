@@ -11,12 +11,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 FLAG = "ACCELHUB_IN_HUB_POD"
 REPO = Path(__file__).resolve().parents[2]
+#: How long one re-run may take, start to end.
+RUN_TIMEOUT = 540
 HOSTS = ("hub", "proxy-api", "proxy-public", "postgres.db.svc.cluster.local")
 
 
@@ -25,10 +28,24 @@ def inside() -> bool:
     return os.environ.get(FLAG) == "1"
 
 
-def rerun_inside(nodeid: str, timeout: float = 540) -> None:
-    """Run the test ``nodeid`` again in fresh network and mount namespaces; fail with its output."""
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        pytest.skip("needs unshare and ip (util-linux, iproute2)")
+def can_enter() -> bool:
+    """Whether this machine has what entering the namespaces takes (util-linux, iproute2)."""
+    return shutil.which("unshare") is not None and shutil.which("ip") is not None
+
+
+@dataclass
+class Run:
+    """One re-run of a test inside its own namespaces, and where it kept its files."""
+
+    nodeid: str
+    basetemp: str
+    done: subprocess.CompletedProcess[str]
+
+
+def run_inside(nodeid: str, timeout: float = RUN_TIMEOUT) -> Run:
+    """Run the test ``nodeid`` again in fresh network, mount and PID namespaces.
+
+    Each run has namespaces and a base temp of its own, so several may run at once."""
     env = dict(os.environ, **{FLAG: "1"})
     # A base temp of its own: other pytest sessions on the machine prune pytest-of-<user>.
     basetemp = tempfile.mkdtemp(prefix="accelhub-hub-pod-")
@@ -54,12 +71,17 @@ def rerun_inside(nodeid: str, timeout: float = 540) -> None:
     if os.geteuid() != 0:
         argv[1:1] = ["--map-root-user"]
     done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
+    return Run(nodeid=nodeid, basetemp=basetemp, done=done)
+
+
+def check(run: Run) -> None:
+    """Fail with the re-run's output if it failed; else remove its files."""
+    if run.done.returncode != 0:
         pytest.fail(
-            f"inside the hub pod's namespaces (logs kept in {basetemp}):\n"
-            f"{done.stdout[-20000:]}\n{done.stderr}"
+            f"inside the hub pod's namespaces (logs kept in {run.basetemp}):\n"
+            f"{run.done.stdout[-20000:]}\n{run.done.stderr}"
         )
-    shutil.rmtree(basetemp, ignore_errors=True)
+    shutil.rmtree(run.basetemp, ignore_errors=True)
 
 
 def bind(source: Path, target: str) -> None:
