@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.platform import Platform, login
+from tests.browser.test_usage_real import stop
 from tests.conftest import REPO_ROOT, subprocess_env
 from tests.devstack.conftest import kubectl_path
 
@@ -90,9 +91,7 @@ def test_admin_opens_then_closes_a_restricted_flavor_to_a_group(
     )
     admin.locator("#quota-changes").screenshot(path=str(DOCS_IMAGES / "service-access-changes.png"))
 
-    member.goto(f"{platform.url}/hub/home")
-    member.locator("#stop").click()
-    expect(member.locator("#start")).to_be_visible(timeout=120_000)
+    stop(member, platform)  # done when the spawn form is back
 
     set_access(admin, platform, "closed")
     expect(admin.locator("#quota-changes tbody tr").first.locator("td").nth(5)).to_have_text(
