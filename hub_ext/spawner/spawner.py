@@ -24,8 +24,8 @@ from .errors import SpawnRefused
 from .group_volumes import group_areas
 from .offer import render_offer
 from .options import OptionsError, Selection, options_from_form, validate_options
-from .pending import availability, in_line, pod_waiting, timeout_message
-from .progress import spawn_progress
+from .pending import timeout_message
+from .progress import spawn_progress, waiting_for
 from .shaping import shape_pod
 from .tokens import server_token_scopes
 from .waiting import LeaseRequest, release_quietly, uninterruptible
@@ -363,32 +363,7 @@ class AcceleratorSpawner(KubeSpawner):
 
     def pending_status(self) -> str | None:
         """What the spawn is waiting for right now, in plain words."""
-        selection = self._selection
-        if selection is None:
-            return None
-        flavor = selection.flavor
-        if self._phase == "admission":
-            refused = self._request.refusal if self._request else None
-            if refused is not None and self._request is not None and self._request.in_line:
-                return in_line(flavor, refused)
-            if refused is not None:
-                return availability(flavor, self._counts(flavor.slug), refused.queue_position)
-            return f"Asking for {selection.count} x {flavor.display_name}"
-        pod = self._pod()
-        if pod is None:
-            return None
-        counts = self._counts(flavor.slug) if flavor.resource else None
-        events = []
-        with contextlib.suppress(Exception):
-            events = list(self.events)
-        return pod_waiting(pod, flavor, selection.count, counts, events)
-
-    def _counts(self, slug: str) -> Any:
-        try:
-            inventory = self.inventory()
-        except Exception:
-            return None
-        return inventory.counts(slug) if inventory.synced else None
+        return waiting_for(self, self._selection, self._phase, self._request)
 
     def note_status(self, status: str) -> None:
         """Remember the last status shown, for the timeout's message."""
