@@ -275,16 +275,17 @@ def decide(
     if not groups and default is None:
         return Refusal(
             "not_allowed",
-            f"None of your groups has a quota for {slug}; ask an administrator.",
+            f"None of your groups has a quota for {slug}.",
             in_use,
         )
-    candidates: list[tuple[str, Limits]] = groups if groups else [("", default)]  # type: ignore[list-item]
-    if all(limits.closed for _, limits in candidates):
-        closed = ", ".join(group for group, _ in candidates) or "users outside any group"
+    every: list[tuple[str, Limits]] = groups if groups else [("", default)]  # type: ignore[list-item]
+    candidates = [(group, limits) for group, limits in every if not limits.closed]
+    closed = ", ".join(group for group, limits in every if limits.closed)
+    closed_note = f" It is closed to {closed} by an administrator." if closed else ""
+    if not candidates:
+        closed = closed or "users outside any group"
         return Refusal(
-            "not_allowed",
-            f"{slug} is closed to {closed} by an administrator; pick another flavor.{one_each}",
-            in_use,
+            "not_allowed", f"{slug} is closed to {closed} by an administrator.{one_each}", in_use
         )
     caps = [limits.per_user for _, limits in candidates]
     cap = None if any(c is None for c in caps) else max(c for c in caps if c is not None)
@@ -296,8 +297,7 @@ def decide(
         held = f"{cap} x {slug}" if policy.per_user_scope == "flavor" else f"{cap} devices"
         return Refusal(
             "user_cap",
-            f"You already hold {in_use.user} of your {held}; "
-            f"stop another server to use more.{one_each}",
+            f"You already hold {in_use.user} of your {held}.{one_each}",
             in_use,
             retry_after_seconds=retry_hint,
         )
@@ -309,10 +309,14 @@ def decide(
             break
     if chosen is None:
         who = f"group {first_group}" if first_group else "users outside any group"
+        state = (
+            f"is {first_limits.devices} devices"
+            if not first_limits.devices
+            else f"is used up ({in_use.group} of {first_limits.devices} in use)"
+        )
         return Refusal(
             "quota",
-            f"The quota of {who} for {slug} is used up "
-            f"({in_use.group} of {first_limits.devices} in use).{one_each}",
+            f"The quota of {who} for {slug} {state}.{closed_note}{one_each}",
             in_use,
             retry_after_seconds=retry_hint,
         )

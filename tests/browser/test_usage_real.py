@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from hub_ext.demo.config import ACTIVITY_INTERVAL
+from hub_ext.spawner.errors import ADVICE
 from tests.browser.platform import Platform, login
 from tests.conftest import REPO_ROOT
 from tests.helpers.waiting import until
@@ -28,7 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 DOCS_IMAGES = REPO_ROOT / "docs" / "images"
 RESEARCHER, GROUP, ADMIN = "paul", "physics", "ana"  # paul: physics only (hub_ext/service/demo.py)
-CLOSED = "t4 is closed to physics by an administrator; pick another flavor."
+CLOSED = "t4 is closed to physics by an administrator."
 
 
 def start(page: Page, platform: Platform, flavor: str) -> None:
@@ -170,6 +171,8 @@ def test_admin_closes_a_flavor_and_the_next_spawn_obeys_both_ways(
     expect(researcher.locator("body")).to_contain_text(CLOSED, timeout=60_000)
     page = researcher.locator("body").inner_text()
     assert CLOSED in page and "SpawnException" not in page, page
+    refusal = researcher.locator(".spawn-error-msg").get_by_role("alert")
+    expect(refusal).to_have_text(f"{CLOSED} {ADVICE['not_allowed']}")  # the advice once
     assert f"/user/{RESEARCHER}/" not in researcher.url
     researcher.goto(f"{platform.url}/hub/spawn")  # the form now says so before any start
     t4 = researcher.locator(".accelhub-flavor[data-flavor='t4']")

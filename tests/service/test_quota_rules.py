@@ -101,8 +101,31 @@ async def test_a_closed_flavor_is_refused_as_not_allowed_unless_another_group_op
     await core.load()
     refused = await core.admit("ada", "", "a100", 1)
     assert isinstance(refused, Refusal) and refused.reason == "not_allowed", refused
-    assert refused.message == "a100 is closed to physics by an administrator; pick another flavor."
+    assert refused.message == "a100 is closed to physics by an administrator."
     assert isinstance(await core.admit("pia", "", "a100", 1), Grant)  # bio opens it to pia
+    await core.store.close()
+
+
+async def test_a_quota_of_zero_beside_a_closed_group_reads_as_both_facts(
+    engine: AsyncEngine,
+) -> None:
+    """A closed group is no quota to be used up; a zero quota is not "used up (0 of 0)"."""
+    core = make_core(
+        engine,
+        {"physics": ["rita"], "hackathon": ["rita"]},
+        group_quotas={
+            "physics": {"a100": {"devices": 0, "per_user": 0}},
+            "hackathon": {"*": {"devices": 0}},
+        },
+        capacity=FixedCapacity(a100=8),
+    )
+    await core.load()
+    refused = await core.admit("rita", "", "a100", 1)
+    assert isinstance(refused, Refusal) and refused.reason == "quota", refused
+    assert refused.message == (
+        "The quota of group hackathon for a100 is 0 devices. "
+        "It is closed to physics by an administrator."
+    )
     await core.store.close()
 
 
