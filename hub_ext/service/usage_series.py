@@ -88,13 +88,16 @@ def idle_holders(
     accelerated: set[str],
     top: int = 10,
 ) -> list[IdleHolder]:
-    """The ``top`` accelerator leases idle the longest right now."""
+    """The ``top`` accelerator leases idle the longest right now (a lease whose latest report
+    was busy is not idle)."""
     rows = []
     for lease in leases:
         if lease.flavor not in accelerated or lease.ended_at is not None:
             continue
         state = activity.get((lease.user, lease.server))
         last_busy = getattr(state, "last_busy", None)
+        if state is not None and last_busy is not None and last_busy >= state.last_report:
+            continue  # its latest report found the device busy: not idle now
         since = max(last_busy or lease.started_at, lease.started_at)
         rows.append(
             IdleHolder(

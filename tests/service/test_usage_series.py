@@ -24,7 +24,9 @@ def test_window_is_one_of_the_offered_ones() -> None:
 def test_idle_holders_longest_first_counting_from_last_busy_or_the_grant() -> None:
     leases = [lease("busy", "t4", 120), lease("silent", "t4", 90), lease("idle", "a100", 60)]
     leases.append(lease("cpu", "cpu", 600))  # no accelerator: never listed
+    leases.append(lease("working", "t4", 300))  # its latest report was busy: not idle now
     activity = {
+        ("working", ""): ServerActivity(last_report=NOW, last_busy=NOW),
         ("busy", ""): ServerActivity(last_report=NOW, last_busy=NOW - timedelta(minutes=1)),
         ("idle", ""): ServerActivity(last_report=NOW, last_busy=None),
     }
