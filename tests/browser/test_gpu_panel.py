@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from devstack.nvml import default_simulation, nvml_env, write_simfile
-from tests.conftest import REPO_ROOT, LabServer, launch_lab
+from tests.conftest import LabServer, launch_lab
 
 pytestmark = pytest.mark.browser
 
@@ -72,7 +72,6 @@ def test_panel_charts_update_for_a_mig_slice_and_a_t4(
     if dismiss.count():
         dismiss.first.click()
     page.screenshot(path=str(artifacts_dir / "gpu-panel.png"))
-    page.screenshot(path=str(REPO_ROOT / "docs" / "images" / "gpu-panel.png"))
 
 
 def test_server_without_gpu_says_so(page: Page, lab_server: LabServer) -> None:
