@@ -2,25 +2,21 @@
 
 The requirement each test installs is read from images/<image>/Dockerfile, so the images
 cannot drift from what is tested here. Each install goes into a fresh virtualenv with
-nothing from this checkout on its path (dependencies come from the package index
-through pip's cache).
+nothing from this checkout on its path (dependencies come from the package index);
+tests/packaging/installs.py makes them.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import venv
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from hub_ext import __version__
 from tests.conftest import REPO_ROOT
+from tests.packaging.installs import Builds, Installed, image_requirement
 
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(900)]  # two installs from the index
 
@@ -35,66 +31,10 @@ HUB_ONLY = (
 SERVER_ONLY = ("jupyter_server", "jupyterlab", "pynvml", "nbclient", "psutil")
 
 
-def image_requirement(image: str) -> str:
-    """The one quoted requirement of images/<image>/Dockerfile's `pip install`."""
-    text = (REPO_ROOT / "images" / image / "Dockerfile").read_text().replace("\\\n", " ")
-    installs = re.findall(r"^RUN pip install (.*)$", text, flags=re.MULTILINE)
-    assert len(installs) == 1, f"{image}: expected one `RUN pip install`, found {installs}"
-    (requirement,) = re.findall(r'"([^"]+)"', installs[0].split("&&")[0])
-    return requirement
-
-
-@dataclass
-class Installed:
-    """A fresh virtualenv with one side of accelhub installed from the wheel."""
-
-    prefix: Path
-    cwd: Path
-    env: dict[str, str]
-
-    def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            argv, capture_output=True, text=True, env=self.env, cwd=self.cwd, check=check
-        )
-
-    def importable(self, module: str) -> bool:
-        probe = f"import importlib.util as u; print(bool(u.find_spec({module!r})))"
-        found = self.run("python", "-c", probe)
-        return found.stdout.strip() == "True"
-
-
-def install(image: str, wheel: Path, root: Path) -> Installed:
-    requirement = image_requirement(image)
-    match = re.fullmatch(r"(?P<path>[^\[]+)(?P<extras>\[[a-z,]+\])", requirement)
-    assert match, f"{image}: {requirement!r} is not <wheel>[extra]"
-    assert Path(match["path"]).name == wheel.name, f"{image} installs another wheel than the build"
-    prefix = root / "venv"
-    venv.EnvBuilder(with_pip=True).create(prefix)
-    data = root / "jupyter-data"  # no user-level Jupyter files from this machine
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PYTHON", "JUPYTER", "VIRTUAL_ENV", "CONDA"))
-    }
-    env.update(
-        PATH=os.pathsep.join([str(prefix / "bin"), "/usr/bin", "/bin"]),
-        JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
-        JUPYTER_DATA_DIR=str(data),
-        JUPYTER_PLATFORM_DIRS="1",
-    )
-    installed = Installed(prefix=prefix, cwd=root, env=env)
-    installed.run("python", "-m", "pip", "install", "-q", f"{wheel}{match['extras']}")
-    return installed
-
-
 @pytest.fixture(scope="module")
-def sides(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Installed]:
-    """Both images' installs, made at the same time: each is its own virtualenv and pip run
-    (nothing shared but the read-only wheel), and most of an install is waiting for the index."""
-    roots = {image: tmp_path_factory.mktemp(image) for image in ("hub", "singleuser")}
-    with ThreadPoolExecutor(max_workers=len(roots)) as pool:
-        futures = {image: pool.submit(install, image, wheel, root) for image, root in roots.items()}
-        return {image: future.result() for image, future in futures.items()}
+def sides(builds: Builds) -> dict[str, Installed]:
+    """Both images' installs, begun when collection selected this module's tests."""
+    return {image: future.result() for image, future in builds.start_installs().items()}
 
 
 @pytest.fixture(scope="module")
