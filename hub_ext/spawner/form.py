@@ -83,12 +83,14 @@ def build_rows(
     can_wait: bool = True,
     last: str | None = None,
     hide_unavailable: bool = False,
+    refused: str | None = None,
 ) -> list[FormRow]:
     """One row per flavor, disabled with a reason when it cannot be used now; with
     ``can_wait``, a row whose devices are all taken stays open for waiting in line.
     The ``last`` flavor the user started is pre-selected if it can start now (only the
-    flavor carries over), else the first that can. A flavor the cluster has no device of
-    says so, or is left out with ``hide_unavailable``."""
+    flavor carries over), else the first that can; the form shown with a refusal keeps the
+    ``refused`` flavor chosen while it is usable (full, it can wait in line). A flavor the
+    cluster has no device of says so, or is left out with ``hide_unavailable``."""
     rows: list[FormRow] = []
     for flavor in flavors:
         c = counts.get(flavor.slug)
@@ -135,7 +137,8 @@ def build_rows(
                 row.disabled, row.why = True, why
         rows.append(row)
     usable = [r for r in rows if not r.disabled]
-    again = next((r for r in usable if r.slug == last and not r.full), None)
+    kept = next((r for r in usable if r.slug == refused), None)
+    again = kept or next((r for r in usable if r.slug == last and not r.full), None)
     first = again or next((r for r in usable if not r.full), usable[0] if usable else None)
     if first is not None:
         first.checked = True

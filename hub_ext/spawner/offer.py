@@ -42,6 +42,7 @@ async def render_offer(spawner: AcceleratorSpawner) -> str:
         spawner.admission_wait,
         spawner.last_flavor,
         hide_unavailable=spawner.unavailable_flavors == "hide",
+        refused=spawner.take_refused_flavor(),
     )
     notes.append("Counts are live; a device is yours once your server starts.")
     return render_form(rows, " ".join(notes))

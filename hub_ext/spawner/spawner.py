@@ -104,6 +104,7 @@ class AcceleratorSpawner(KubeSpawner):
         self._lease: LeaseDecision | None = None
         self._lease_id: str | None = None
         self._last_flavor: str | None = None  # the flavor this server last started with
+        self._refused_flavor: str | None = None  # the flavor of a refusal not yet shown
         self._request: LeaseRequest | None = None
         self._status: str | None = None
         self._phase = "idle"
@@ -194,6 +195,12 @@ class AcceleratorSpawner(KubeSpawner):
         """The flavor this server last started with (the form pre-selects it)."""
         return self._last_flavor
 
+    def take_refused_flavor(self) -> str | None:
+        """The flavor of the start just refused, once: the form shown with the refusal
+        keeps the user's choice even when its devices are all taken (to wait in line)."""
+        refused, self._refused_flavor = self._refused_flavor, None
+        return refused
+
     # -- admission -------------------------------------------------------------------------------
 
     async def _admit(self, selection: Selection, deadline: float) -> LeaseDecision:
@@ -259,7 +266,9 @@ class AcceleratorSpawner(KubeSpawner):
                     reason="timeout",
                     status_code=503,
                 ) from None
-        except BaseException:
+        except BaseException as error:
+            if isinstance(error, SpawnRefused):  # the form shown with the refusal keeps it
+                self._refused_flavor = selection.flavor.slug
             await self._release()
             raise
         finally:

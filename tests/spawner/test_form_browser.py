@@ -86,7 +86,7 @@ def test_a_refused_spawn_reads_as_a_sentence(
         )
         for debug in ("Error:", "SpawnException", "reason="):
             expect(error).not_to_contain_text(debug)
-        expect(page.locator("#spawn_form #accelhub-t4")).to_be_visible()  # the form is back
+        expect(page.locator("#spawn_form #accelhub-t4")).to_be_checked()  # the choice is kept
         page.screenshot(path=str(DOCS_IMAGES / "spawn-refused.png"), full_page=False)
     finally:
         context.close()

@@ -233,6 +233,23 @@ async def test_form_preselects_the_last_flavor_started_if_it_can_start_now() -> 
         assert [r.slug for r in rows if r.checked] == ["cpu"], last
 
 
+async def test_the_form_shown_with_a_refusal_keeps_the_refused_flavor_chosen() -> None:
+    spawner = make_spawner()
+    flavors = spawner.catalog.for_groups(["physics"])
+    counts = {
+        "cpu": FlavorCounts(180, 10, 170, 0, 6),
+        "t4": FlavorCounts(2, 2, 0, 1, 1),  # full: the user may wait in line for it
+        "mig-1g-10gb": FlavorCounts(3, 1, 2, 0, 2),
+    }
+    rows = build_rows(flavors, counts, {}, None, last="t4", refused="t4")
+    assert [r.slug for r in rows if r.checked] == ["t4"]
+    for refused in ("a100", "gone"):  # not the user's, unknown: the usual choice
+        rows = build_rows(flavors, counts, {}, None, last="t4", refused=refused)
+        assert [r.slug for r in rows if r.checked] == ["cpu"], refused
+    spawner._refused_flavor = "t4"
+    assert spawner.take_refused_flavor() == "t4" and spawner.take_refused_flavor() is None
+
+
 async def test_pending_words() -> None:
     spawner = make_spawner()
     mig = spawner.catalog.get("mig-1g-10gb")
