@@ -101,7 +101,11 @@ test-frontend: $(STAMPS)/npm
 test-browser: setup $(STAMPS)/labextension
 	pytest -m browser
 
-test: lint test-frontend test-python test-browser
+# The Python and browser suites run side by side (each test starts its own servers on free
+# ports in its own temp directories), after every set-up step has run one at a time; each
+# suite's output is printed whole when it ends.
+test: lint test-frontend setup $(STAMPS)/labextension
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-python test-browser
 
 bench: setup $(STAMPS)/labextension
 	@for bench in tests/benchmarks/bench_*.py; do \
