@@ -195,6 +195,9 @@ def write_configs(
         "c.JupyterHub.spawner_class = 'simple'\n"
         "c.Spawner.cmd = ['jupyterhub-singleuser']\n"
         "c.Spawner.args = ['--allow-root']\n"
+        # servers stay in the hub's process group, so stopping the hub's group ends them too
+        # (in their own sessions they outlived a hub stopped mid-cleanup, test after test)
+        "c.LocalProcessSpawner.popen_kwargs = {'start_new_session': False}\n"
         "c.JupyterHub.allow_named_servers = True\n"
         f"c.JupyterHub.load_groups = {GROUPS!r}\n"
         f"c.JupyterHub.custom_scopes = {CUSTOM_SCOPES!r}\n"
