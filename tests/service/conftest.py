@@ -63,7 +63,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     try:
         yield running
     finally:
-        running.process.stop()
+        running.stop()
 
 
 @pytest.fixture(
@@ -83,4 +83,4 @@ def store_hub(
     try:
         yield running
     finally:
-        running.process.stop()
+        running.stop()

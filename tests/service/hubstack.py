@@ -93,6 +93,11 @@ class Hub:
     def service_url(self) -> str:
         return f"{self.url}/services/accelhub/"
 
+    def stop(self) -> None:
+        """Stop the hub, giving it time to stop its proxy and service first (JupyterHub starts
+        them in sessions of their own, so a hub killed early leaves them running)."""
+        self.process.stop(timeout=60)
+
     @property
     def api(self) -> str:
         return f"{self.service_url}api/v1/"

@@ -58,7 +58,7 @@ def hub(ds: RunningDevstack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     )
     running.state = state  # type: ignore[attr-defined]
     yield running
-    running.process.stop()
+    running.stop()
 
 
 def test_sites_come_from_virtual_nodes(hub: Hub) -> None:

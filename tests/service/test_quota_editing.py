@@ -29,7 +29,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     try:
         yield running
     finally:
-        running.process.stop()
+        running.stop()
 
 
 def post_quotas(hub: Hub, who: str, group: str, fields: dict[str, str]) -> httpx.Response:

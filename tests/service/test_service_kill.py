@@ -36,7 +36,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     try:
         yield running
     finally:
-        running.process.stop()
+        running.stop()
 
 
 def service_pid(hub: Hub) -> int:
