@@ -3,7 +3,6 @@ through the repository."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from .commits import Write
+from .json_text import table_of, text_of
 from .models import QuotaChangeRow
 from .repository import Repository
 
@@ -30,14 +30,6 @@ class QuotaChange:
     subject: str = "quotas"
 
 
-def _table(text: str | None) -> dict[str, Any] | None:
-    return json.loads(text) if text is not None else None
-
-
-def _text(table: dict[str, Any] | None) -> str | None:
-    return json.dumps(table, sort_keys=True) if table is not None else None
-
-
 class QuotaChanges:
     """The record of quota changes (appended to, never changed)."""
 
@@ -49,8 +41,8 @@ class QuotaChanges:
             "group": change.group,
             "changed_by": change.changed_by,
             "changed_at": change.changed_at,
-            "before": _text(change.before),
-            "after": _text(change.after),
+            "before": text_of(change.before),
+            "after": text_of(change.after),
             "subject": change.subject,
         }
         await self.repo.write([f"quotas:{change.group}"], Write(INSERT_CHANGE, values))
@@ -68,8 +60,8 @@ class QuotaChanges:
                     group=row.group,
                     changed_by=row.changed_by,
                     changed_at=row.changed_at,
-                    before=_table(row.before),
-                    after=_table(row.after),
+                    before=table_of(row.before),
+                    after=table_of(row.after),
                     subject=row.subject,
                 )
                 for row in await session.scalars(query)

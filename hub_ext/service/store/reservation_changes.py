@@ -3,7 +3,6 @@ of the reservation itself (``ReservationBook``), read back for the organiser and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from sqlalchemy import insert, select
 from ..records import ReservationRecord
 from ..timeutil import iso
 from .commits import Write
+from .json_text import table_of, text_of
 from .models import ReservationChangeRow
 from .repository import Repository
 
@@ -88,8 +88,8 @@ class ReservationChange:
             "action": self.action,
             "changed_by": self.changed_by,
             "changed_at": self.changed_at,
-            "before": _text(self.before),
-            "after": _text(self.after),
+            "before": text_of(self.before),
+            "after": text_of(self.after),
         }
         return Write(INSERT_CHANGE, values)
 
@@ -105,14 +105,6 @@ def size_text(state: dict[str, Any]) -> str:
 def shown(state: dict[str, Any]) -> dict[str, Any]:
     """The fields in ``SHOWN`` of a recorded reservation."""
     return {**{key: state.get(key) for key in SHOWN}, "size": size_text(state)}
-
-
-def _table(text: str | None) -> dict[str, Any] | None:
-    return json.loads(text) if text is not None else None
-
-
-def _text(table: dict[str, Any] | None) -> str | None:
-    return json.dumps(table, sort_keys=True) if table is not None else None
 
 
 class ReservationChanges:
@@ -141,8 +133,8 @@ class ReservationChanges:
                     action=row.action,
                     changed_by=row.changed_by,
                     changed_at=row.changed_at,
-                    before=_table(row.before),
-                    after=_table(row.after),
+                    before=table_of(row.before),
+                    after=table_of(row.after),
                 )
                 for row in await session.scalars(query)
             ]
