@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,14 @@ def chromium(browser: object) -> object:
     return browser
 
 
+def log_in(page: Any, hub: SpawnerHub, user: str) -> None:
+    """Log ``user`` in on the hub's login page (the dummy authenticator's password)."""
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", "pw")
+    page.click("input[type=submit], button[type=submit]")
+
+
 def test_pick_a_mig_slice_and_reach_jupyterlab(
     chromium: object,
     spawner_hub: SpawnerHub,
@@ -36,10 +45,7 @@ def test_pick_a_mig_slice_and_reach_jupyterlab(
     context = chromium.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()
     try:
-        page.goto(f"{spawner_hub.url}/hub/login")
-        page.fill("input[name=username]", "fred")
-        page.fill("input[name=password]", "pw")
-        page.click("input[type=submit], button[type=submit]")
+        log_in(page, spawner_hub, "fred")
         page.goto(f"{spawner_hub.url}/hub/spawn")
         row = page.locator('[data-flavor="mig-1g-10gb"]')
         expect(row).to_contain_text("free")
@@ -70,10 +76,7 @@ def test_a_refused_spawn_reads_as_a_sentence(
     context = chromium.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()
     try:
-        page.goto(f"{spawner_hub.url}/hub/login")
-        page.fill("input[name=username]", "bob")
-        page.fill("input[name=password]", "pw")
-        page.click("input[type=submit], button[type=submit]")
+        log_in(page, spawner_hub, "bob")
         page.goto(f"{spawner_hub.url}/hub/spawn")
         page.check("#accelhub-t4")
         hold_devices(spawner_devstack, "hackathon", "hold-t4", "nvidia.com/gpu", 2, T4)
@@ -107,10 +110,7 @@ def test_a_spawn_that_gives_up_on_the_progress_page_reads_as_a_sentence(
     page = context.new_page()
     try:
         wait_phase(spawner_devstack, "hackathon", "hold-t4-late", "Running")
-        page.goto(f"{spawner_hub.url}/hub/login")
-        page.fill("input[name=username]", "bob")
-        page.fill("input[name=password]", "pw")
-        page.click("input[type=submit], button[type=submit]")
+        log_in(page, spawner_hub, "bob")
         page.goto(f"{spawner_hub.url}/hub/spawn/bob/late")
         page.check("#accelhub-t4")
         page.check('input[name="t4--wait"]')
