@@ -16,7 +16,10 @@ export ACCELHUB_CHROMIUM ?= /usr/bin/chromium
 
 PY_SOURCES := hub_ext server_ext devstack
 
-.PHONY: help setup demo test test-python test-frontend test-browser lint bench clean vendor
+PYTEST_PYTHON := pytest -m "not browser"
+PYTEST_BROWSER := pytest -m browser
+
+.PHONY: help setup demo test test-python test-frontend test-browser suite-python suite-browser lint bench clean vendor
 
 help:
 	@echo "make demo   - start the hub on devstack and open it in your browser"
@@ -93,19 +96,27 @@ lint: $(STAMPS)/python $(STAMPS)/npm
 	cd labextension && npx tsc --noEmit
 
 test-python: setup $(STAMPS)/labextension
-	pytest -m "not browser"
+	$(PYTEST_PYTHON)
 
 test-frontend: $(STAMPS)/npm
 	cd labextension && npx jest
 
 test-browser: setup $(STAMPS)/labextension
-	pytest -m browser
+	$(PYTEST_BROWSER)
 
 # The Python and browser suites run side by side (each test starts its own servers on free
 # ports in its own temp directories), after every set-up step has run one at a time; each
 # suite's output is printed whole when it ends.
 test: lint test-frontend setup $(STAMPS)/labextension
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-python test-browser
+	@$(MAKE) --no-print-directory -j2 --output-sync=target suite-python suite-browser
+
+# The suites alone, for `test` once everything is set up: a sub-make that checked the set-up
+# stamps again would redo it (the labextension build rewrites labextension/package.json).
+suite-python:
+	$(PYTEST_PYTHON)
+
+suite-browser:
+	$(PYTEST_BROWSER)
 
 bench: setup $(STAMPS)/labextension
 	@for bench in tests/benchmarks/bench_*.py; do \
